@@ -1,0 +1,78 @@
+"""Configuration: defaults, then ``instance/config.py``, then the environment.
+
+Environment variables: ``DATABASE_URL`` and ``SECRET_KEY``, and any setting as
+``FAMILYALLIANCE_<NAME>`` (values parsed as JSON where they can be, so
+``FAMILYALLIANCE_SESSION_COOKIE_SECURE=true`` is a boolean).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+DEFAULTS = {
+    "LANGUAGES": ["nl", "en"],
+    "BABEL_DEFAULT_LOCALE": "nl",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    # Argon2id parameters (RFC 9106 "second recommended option"); tests lower them.
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_COST": 64 * 1024,
+    "ARGON2_PARALLELISM": 4,
+}
+
+SECRET_KEY_FILE = "secret_key"
+
+
+def normalise_database_url(url: str) -> str:
+    """Point ``postgres://`` and ``postgresql://`` URLs at the psycopg 3 driver we install."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_secret_key(instance_path: str) -> str:
+    """Read the instance's secret key, creating it on first use.
+
+    Creation is exclusive, so several gunicorn workers starting at once agree on one key.
+    """
+    path = Path(instance_path) / SECRET_KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if not key:
+            raise RuntimeError(f"{path} is empty; delete it to have a new key generated") from None
+        return key
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+def configure(app: Flask, test_config: dict | None) -> None:
+    """Fill ``app.config`` from defaults, the instance folder, the environment and ``test_config``."""
+    app.config.from_mapping(DEFAULTS)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "familyalliance.sqlite")
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+        if os.environ.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+        app.config.from_prefixed_env("FAMILYALLIANCE")
+    else:
+        app.config.from_mapping(test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_secret_key(app.instance_path)

@@ -1,0 +1,234 @@
+"""The caseload, the family page, and the forms for families, members and sessions.
+
+Views stay thin: look the family up through the access policy, validate the form, call
+an operation, commit, redirect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from . import access, operations
+from .extensions import db
+from .forms import STATUS_LABELS, FamilyForm, MemberForm, SessionForm, role_label
+from .models import Attendance, Family, Member, Response, TherapySession, User
+
+bp = Blueprint("families", __name__, url_prefix="/families")
+
+
+@login_required
+def index():
+    """The start page is the caseload."""
+    return redirect(url_for("families.caseload"))
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Every page of this blueprint needs a logged-in user."""
+
+
+@bp.app_context_processor
+def labels() -> dict:
+    """Translated names of member roles and family statuses, for templates."""
+    return {"role_label": role_label, "status_label": lambda status: str(STATUS_LABELS[status])}
+
+
+@bp.get("/")
+def caseload():
+    """List the families the user may see."""
+    families = db.session.scalars(
+        access.visible_families(current_user)
+        .options(sa.orm.selectinload(Family.therapists), sa.orm.selectinload(Family.team))
+        .order_by(Family.code)
+    ).all()
+    stats = _family_counts([f.id for f in families])
+    return render_template(
+        "families/caseload.html",
+        families=families,
+        stats=stats,
+        can_create=access.can_create_family(current_user),
+    )
+
+
+def _family_counts(family_ids: list[int]) -> dict[int, dict]:
+    """Members, sessions and latest session date per family, in two grouped queries."""
+    stats = {fid: {"members": 0, "sessions": 0, "last_session": None} for fid in family_ids}
+    if not family_ids:
+        return stats
+    for fid, n in db.session.execute(
+        sa.select(Member.family_id, sa.func.count()).where(Member.family_id.in_(family_ids)).group_by(Member.family_id)
+    ):
+        stats[fid]["members"] = n
+    for fid, n, last in db.session.execute(
+        sa.select(TherapySession.family_id, sa.func.count(), sa.func.max(TherapySession.date))
+        .where(TherapySession.family_id.in_(family_ids))
+        .group_by(TherapySession.family_id)
+    ):
+        stats[fid]["sessions"] = n
+        stats[fid]["last_session"] = last
+    return stats
+
+
+def _therapist_choices(team_id: int | None, assigned: list[User]) -> list[tuple[int, str]]:
+    """Clinicians of the team, plus anyone already assigned, as checkbox choices."""
+    query = sa.select(User).where(User.role.in_(access.CLINICAL_ROLES), User.active.is_(True))
+    query = query.where(User.team_id == team_id) if team_id is not None else query.where(User.id == current_user.id)
+    users = {u.id: u for u in db.session.scalars(query)}
+    users.update({u.id: u for u in assigned})
+    return [(u.id, u.email) for u in sorted(users.values(), key=lambda u: u.email)]
+
+
+def _users(ids: list[int]) -> list[User]:
+    return list(db.session.scalars(sa.select(User).where(User.id.in_(ids)))) if ids else []
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new_family():
+    """Open a new family; the creator is assigned to it."""
+    if not access.can_create_family(current_user):
+        abort(403)
+    form = FamilyForm()
+    form.therapists.choices = _therapist_choices(current_user.team_id, [current_user])
+    if not form.is_submitted():
+        form.therapists.data = [current_user.id]
+        form.start_date.data = dt.date.today()
+    if form.validate_on_submit():
+        family = operations.create_family(
+            code=form.code.data,
+            start_date=form.start_date.data,
+            status=form.status.data,
+            team=current_user.team,
+            therapists=_users(form.therapists.data),
+        )
+        db.session.commit()
+        flash(_("Family %(code)s was opened.", code=family.code), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/family_form.html", form=form, family=None)
+
+
+@bp.get("/<code>")
+def show(code: str):
+    """The family page: members and sessions."""
+    family = access.family_or_404(code)
+    names = {m.id: m.display_name for m in family.members}
+    present_names: dict[int, list[str]] = {}
+    for a in db.session.scalars(
+        sa.select(Attendance).where(Attendance.family_id == family.id, Attendance.present.is_(True))
+    ):
+        present_names.setdefault(a.session_id, []).append(names[a.member_id])
+    answered = dict(
+        db.session.execute(
+            sa.select(Response.session_id, sa.func.count())
+            .where(Response.family_id == family.id, Response.value.is_not(None))
+            .group_by(Response.session_id)
+        ).all()
+    )
+    return render_template("families/family.html", family=family, present_names=present_names, answered=answered)
+
+
+@bp.route("/<code>/edit", methods=["GET", "POST"])
+def edit_family(code: str):
+    """Change a family's case code, status, start date and therapists."""
+    family = access.family_or_404(code)
+    form = FamilyForm(obj=family, family=family)
+    form.therapists.choices = _therapist_choices(family.team_id, family.therapists)
+    if not form.is_submitted():
+        form.therapists.data = [u.id for u in family.therapists]
+    if form.validate_on_submit():
+        operations.update_family(
+            family,
+            code=form.code.data,
+            start_date=form.start_date.data,
+            status=form.status.data,
+            therapists=_users(form.therapists.data),
+        )
+        db.session.commit()
+        flash(_("The family was saved."), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/family_form.html", form=form, family=family)
+
+
+MEMBER_FIELDS = ("code", "display_name", "role", "birth_year", "active_from", "active_to")
+
+
+@bp.route("/<code>/members/new", methods=["GET", "POST"])
+def new_member(code: str):
+    """Add a member to the family."""
+    family = access.family_or_404(code)
+    form = MemberForm(family=family)
+    if form.validate_on_submit():
+        operations.add_member(family, **{name: form[name].data for name in MEMBER_FIELDS})
+        db.session.commit()
+        flash(_("The member was added."), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/member_form.html", form=form, family=family, member=None)
+
+
+@bp.route("/<code>/members/<member_code>/edit", methods=["GET", "POST"])
+def edit_member(code: str, member_code: str):
+    """Change a member's details."""
+    family = access.family_or_404(code)
+    member = next((m for m in family.members if m.code == member_code), None)
+    if member is None:
+        abort(404)
+    form = MemberForm(obj=member, family=family, member=member)
+    if form.validate_on_submit():
+        operations.update_member(member, **{name: form[name].data for name in MEMBER_FIELDS})
+        db.session.commit()
+        flash(_("The member was saved."), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/member_form.html", form=form, family=family, member=member)
+
+
+def _session_form(family: Family, session: TherapySession | None) -> SessionForm:
+    form = SessionForm(obj=session, family=family, session=session)
+    form.attendance.choices = [(m.id, f"{m.display_name} ({m.code})") for m in family.members]
+    if not form.is_submitted():
+        if session is None:
+            form.number.data = max((s.number for s in family.sessions), default=0) + 1
+            form.date.data = dt.date.today()
+            form.attendance.data = [m.id for m in family.members if _active_on(m, form.date.data)]
+        else:
+            form.attendance.data = [a.member_id for a in session.attendance if a.present]
+    return form
+
+
+def _active_on(member, day: dt.date) -> bool:
+    return (member.active_from is None or member.active_from <= day) and (
+        member.active_to is None or member.active_to >= day
+    )
+
+
+@bp.route("/<code>/sessions/new", methods=["GET", "POST"])
+def new_session(code: str):
+    """Record a session and who attended."""
+    family = access.family_or_404(code)
+    form = _session_form(family, None)
+    if form.validate_on_submit():
+        session = operations.record_session(family, form.number.data, form.date.data, form.attendance.data)
+        db.session.commit()
+        flash(_("Session %(number)s was saved.", number=session.number), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/session_form.html", form=form, family=family, session=None)
+
+
+@bp.route("/<code>/sessions/<int:number>/edit", methods=["GET", "POST"])
+def edit_session(code: str, number: int):
+    """Change a session's number, date or attendance."""
+    family = access.family_or_404(code)
+    session = next((s for s in family.sessions if s.number == number), None)
+    if session is None:
+        abort(404)
+    form = _session_form(family, session)
+    if form.validate_on_submit():
+        operations.record_session(family, form.number.data, form.date.data, form.attendance.data, session=session)
+        db.session.commit()
+        flash(_("Session %(number)s was saved.", number=session.number), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/session_form.html", form=form, family=family, session=session)

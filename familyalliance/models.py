@@ -1,0 +1,229 @@
+"""The data model: teams, accounts, families, members, sessions and the response store.
+
+The response store keeps one row per item answer, keyed exactly as the long CSV of
+``metrics.md`` section 3: (family, member, session, informant, target, instrument, item).
+Composite foreign keys make it impossible for a response, or an attendance record, to
+pair a member of one family with a session of another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import vocab
+from .extensions import db
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _enum(values: tuple[str, ...], name: str) -> sa.Enum:
+    """A portable enumerated string column, checked by the database on every engine."""
+    return sa.Enum(
+        *values,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        validate_strings=True,
+        length=max(len(v) for v in values),
+    )
+
+
+# A 64-bit key on PostgreSQL; SQLite only auto-increments a plain INTEGER primary key.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+family_therapist = sa.Table(
+    "family_therapist",
+    db.metadata,
+    sa.Column("family_id", sa.ForeignKey("family.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    sa.Index("ix_family_therapist_user_id", "user_id"),
+)
+
+
+class Team(db.Model):
+    """A treatment team: the unit a team lead oversees."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Shown in the interface and used by ``create-user --team``.
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+
+    users: Mapped[list[User]] = relationship(back_populates="team")
+    families: Mapped[list[Family]] = relationship(back_populates="team")
+
+    def __repr__(self) -> str:
+        return f"<Team {self.name}>"
+
+
+class User(UserMixin, db.Model):
+    """An account of a therapist, team lead, researcher or administrator."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Login name, stored lower-cased.
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    #: Argon2id hash in PHC string format.
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    #: One of ``vocab.USER_ROLES``.
+    role: Mapped[str] = mapped_column(_enum(vocab.USER_ROLES, "user_role"))
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("team.id", ondelete="SET NULL"), index=True)
+    #: The interface language the user chose (``nl`` or ``en``); empty means "follow the browser".
+    locale: Mapped[str | None] = mapped_column(sa.String(8))
+    #: Deactivated accounts cannot log in but keep their history.
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    team: Mapped[Team | None] = relationship(back_populates="users")
+    families: Mapped[list[Family]] = relationship(secondary=family_therapist, back_populates="therapists")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users.
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class Family(db.Model):
+    """A family in treatment, known by its case code only (no family name is stored)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The case code: 1..64 letters, digits, ``-``, ``_`` or ``.``; used in URLs and exports.
+    code: Mapped[str] = mapped_column(sa.String(vocab.CODE_MAX_LENGTH), unique=True)
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("team.id", ondelete="SET NULL"), index=True)
+    #: One of ``vocab.FAMILY_STATUSES``.
+    status: Mapped[str] = mapped_column(_enum(vocab.FAMILY_STATUSES, "family_status"), default="active")
+    start_date: Mapped[dt.date]
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    team: Mapped[Team | None] = relationship(back_populates="families")
+    therapists: Mapped[list[User]] = relationship(
+        secondary=family_therapist, back_populates="families", order_by="User.email"
+    )
+    members: Mapped[list[Member]] = relationship(
+        back_populates="family", order_by="Member.code", cascade="all, delete-orphan", passive_deletes=True
+    )
+    sessions: Mapped[list[TherapySession]] = relationship(
+        back_populates="family", order_by="TherapySession.number", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<Family {self.code}>"
+
+
+class Member(db.Model):
+    """A member of a family: every member, children included, is a rater."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("family_id", "code"),
+        # Target of the composite foreign keys that keep responses inside one family.
+        sa.UniqueConstraint("family_id", "id"),
+        sa.CheckConstraint("birth_year IS NULL OR birth_year BETWEEN 1900 AND 2100", name="birth_year_range"),
+        sa.CheckConstraint(
+            "active_from IS NULL OR active_to IS NULL OR active_to >= active_from", name="active_period"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"))
+    #: The member's code within the family (same characters as case codes); used in exports.
+    code: Mapped[str] = mapped_column(sa.String(vocab.CODE_MAX_LENGTH))
+    #: How the therapist calls the member on screen; never exported, never in a URL.
+    display_name: Mapped[str] = mapped_column(sa.String(120))
+    #: One of ``vocab.ROLES``; a member keeps one role.
+    role: Mapped[str] = mapped_column(_enum(vocab.ROLES, "member_role"))
+    birth_year: Mapped[int | None]
+    #: The period the member takes part in treatment; open ends are allowed.
+    active_from: Mapped[dt.date | None]
+    active_to: Mapped[dt.date | None]
+
+    family: Mapped[Family] = relationship(back_populates="members")
+
+    def __repr__(self) -> str:
+        return f"<Member {self.code} of family {self.family_id}>"
+
+
+class TherapySession(db.Model):
+    """One session of a family's treatment, numbered from 1."""
+
+    __tablename__ = "therapy_session"
+    __table_args__ = (
+        sa.UniqueConstraint("family_id", "number"),
+        sa.UniqueConstraint("family_id", "id"),
+        sa.CheckConstraint("number >= 1", name="number_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"))
+    #: Session number within the family, >= 1.
+    number: Mapped[int]
+    date: Mapped[dt.date]
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    family: Mapped[Family] = relationship(back_populates="sessions")
+    attendance: Mapped[list[Attendance]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<TherapySession {self.number} of family {self.family_id}>"
+
+
+class Attendance(db.Model):
+    """Whether a member was present at a session."""
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["family_id", "member_id"], ["member.family_id", "member.id"], ondelete="CASCADE"),
+    )
+
+    session_id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(primary_key=True, index=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    present: Mapped[bool] = mapped_column(default=True)
+
+    session: Mapped[TherapySession] = relationship(back_populates="attendance")
+    member: Mapped[Member] = relationship(viewonly=True)
+
+
+class Response(db.Model):
+    """One item answer (or an unanswered item, ``value`` empty): the long CSV row, stored.
+
+    Millions of rows are expected. The unique key leads with the family, so a family's
+    answers are one index range; a second index serves a session's answers. Bulk paths
+    insert many rows per statement (``operations.store_responses``).
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "family_id", "member_id", "session_id", "informant", "target", "instrument", "item", name="uq_response_key"
+        ),
+        sa.ForeignKeyConstraint(["family_id", "member_id"], ["member.family_id", "member.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
+        ),
+        sa.Index("ix_response_session_id", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"))
+    member_id: Mapped[int]
+    session_id: Mapped[int]
+    #: ``self`` (the member rates) or ``therapist`` (the therapist rates the member).
+    informant: Mapped[str] = mapped_column(_enum(vocab.INFORMANTS, "informant"))
+    #: ``therapist`` (alliance with the individual therapist) or ``team``.
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "target"))
+    #: The instrument code; kept as text so old data stays interpretable as definitions change.
+    instrument: Mapped[str] = mapped_column(sa.String(32))
+    #: The item code within the instrument.
+    item: Mapped[str] = mapped_column(sa.String(64))
+    #: The answer on the instrument's scale; empty for an unanswered item.
+    value: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

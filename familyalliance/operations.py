@@ -1,0 +1,135 @@
+"""Mutations of the data model: plain arguments in, database work done, no request state.
+
+Views and CLI commands call these; they flush but leave committing to the caller, so a
+caller can group several operations in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+
+from . import vocab
+from .extensions import db
+from .models import Attendance, Family, Member, Response, Team, TherapySession, User
+from .passwords import MIN_LENGTH, hash_password
+
+#: Rows per INSERT statement on the bulk path.
+BULK_CHUNK = 5000
+
+
+class OperationError(ValueError):
+    """A request that cannot be carried out, with a message fit for the user."""
+
+
+def get_or_create_team(name: str) -> Team:
+    """Return the team called ``name``, creating it when new."""
+    name = name.strip()
+    if not name:
+        raise OperationError("A team name cannot be empty.")
+    team = db.session.scalar(sa.select(Team).where(Team.name == name))
+    if team is None:
+        team = Team(name=name)
+        db.session.add(team)
+        db.session.flush()
+    return team
+
+
+def create_user(email: str, password: str, role: str, team_name: str | None = None) -> User:
+    """Create an account; the email is normalised and must be unique."""
+    try:
+        email = validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise OperationError(f"Invalid email address: {exc}") from None
+    if role not in vocab.USER_ROLES:
+        raise OperationError(f"Unknown role {role!r}; choose one of {', '.join(vocab.USER_ROLES)}.")
+    if len(password) < MIN_LENGTH:
+        raise OperationError(f"The password must have at least {MIN_LENGTH} characters.")
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise OperationError(f"An account for {email} already exists.")
+    team = get_or_create_team(team_name) if team_name else None
+    user = User(email=email, password_hash=hash_password(password), role=role, team=team)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def create_family(
+    code: str, start_date: dt.date, therapists: Iterable[User], team: Team | None, status: str = "active"
+) -> Family:
+    """Open a family with its assigned therapists."""
+    family = Family(code=code, start_date=start_date, status=status, team=team, therapists=list(therapists))
+    db.session.add(family)
+    db.session.flush()
+    return family
+
+
+def update_family(family: Family, code: str, start_date: dt.date, status: str, therapists: Iterable[User]) -> None:
+    """Change a family's case data and assigned therapists."""
+    family.code = code
+    family.start_date = start_date
+    family.status = status
+    family.therapists = list(therapists)
+    db.session.flush()
+
+
+def add_member(family: Family, **fields) -> Member:
+    """Add a member to ``family``; ``fields`` are Member columns."""
+    member = Member(family=family, **fields)
+    db.session.add(member)
+    db.session.flush()
+    return member
+
+
+def update_member(member: Member, **fields) -> None:
+    """Change a member's columns."""
+    for name, value in fields.items():
+        setattr(member, name, value)
+    db.session.flush()
+
+
+def record_session(
+    family: Family, number: int, date: dt.date, present_member_ids: Iterable[int], session: TherapySession | None = None
+) -> TherapySession:
+    """Create (or, given ``session``, update) a session with one attendance row per member."""
+    if session is None:
+        session = TherapySession(family=family, number=number, date=date)
+        db.session.add(session)
+    else:
+        session.number = number
+        session.date = date
+    db.session.flush()
+    present = set(present_member_ids)
+    known = {a.member_id: a for a in session.attendance}
+    for member in family.members:
+        if member.id in known:
+            known[member.id].present = member.id in present
+        else:
+            session.attendance.append(
+                Attendance(member_id=member.id, family_id=family.id, present=member.id in present)
+            )
+    db.session.flush()
+    return session
+
+
+def store_responses(rows: Iterable[Mapping]) -> int:
+    """Insert response rows (dicts of Response columns) in chunks of many rows per statement.
+
+    Returns the number of rows inserted. The unique key of the response store refuses a
+    second answer for the same (family, member, session, informant, target, instrument, item).
+    """
+    count = 0
+    chunk: list[Mapping] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= BULK_CHUNK:
+            db.session.execute(sa.insert(Response), chunk)
+            count += len(chunk)
+            chunk = []
+    if chunk:
+        db.session.execute(sa.insert(Response), chunk)
+        count += len(chunk)
+    return count
