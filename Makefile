@@ -46,7 +46,7 @@ lint: $(VENV)/.installed
 # Re-extract the messages after changing texts, then translate the new ones in the nl catalog.
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o familyalliance/translations/messages.pot .
-	$(BIN)/pybabel update -i familyalliance/translations/messages.pot -d familyalliance/translations --width 100
+	$(BIN)/pybabel update --ignore-obsolete -i familyalliance/translations/messages.pot -d familyalliance/translations --width 100
 
 screenshots: $(VENV)/.installed $(MO_FILES)
 	$(BIN)/python scripts/screenshots.py docs/screenshots

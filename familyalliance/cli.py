@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import sqlalchemy as sa
 from flask import Flask
+from flask.cli import with_appcontext
 
 from . import demo, operations, vocab
 from .extensions import db
@@ -12,6 +13,7 @@ from .models import User
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("email")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="The account's password.")
 @click.option("--role", type=click.Choice(vocab.USER_ROLES), required=True, help="What the account may do.")
@@ -29,6 +31,7 @@ def create_user_command(email: str, password: str, role: str, team_name: str | N
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--owner", "owner_email", required=True, help="Email of the account that gets the demo families.")
 def demo_command(owner_email: str) -> None:
     """Load demo families owned by an account (again: nothing changes)."""

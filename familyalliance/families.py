@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
 from . import access, operations
 from .extensions import db
@@ -75,13 +76,13 @@ def _family_counts(family_ids: list[int]) -> dict[int, dict]:
     return stats
 
 
-def _therapist_choices(team_id: int | None, assigned: list[User]) -> list[tuple[int, str]]:
+def _therapist_choices(team_id: int | None, assigned: list[User]) -> list[SelectChoice]:
     """Clinicians of the team, plus anyone already assigned, as checkbox choices."""
     query = sa.select(User).where(User.role.in_(access.CLINICAL_ROLES), User.active.is_(True))
     query = query.where(User.team_id == team_id) if team_id is not None else query.where(User.id == current_user.id)
     users = {u.id: u for u in db.session.scalars(query)}
     users.update({u.id: u for u in assigned})
-    return [(u.id, u.email) for u in sorted(users.values(), key=lambda u: u.email)]
+    return [SelectChoice(u.id, u.email) for u in sorted(users.values(), key=lambda u: u.email)]
 
 
 def _users(ids: list[int]) -> list[User]:
@@ -188,7 +189,7 @@ def edit_member(code: str, member_code: str):
 
 def _session_form(family: Family, session: TherapySession | None) -> SessionForm:
     form = SessionForm(obj=session, family=family, session=session)
-    form.attendance.choices = [(m.id, f"{m.display_name} ({m.code})") for m in family.members]
+    form.attendance.choices = [SelectChoice(m.id, f"{m.display_name} ({m.code})") for m in family.members]
     if not form.is_submitted():
         if session is None:
             form.number.data = max((s.number for s in family.sessions), default=0) + 1

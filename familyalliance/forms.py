@@ -21,6 +21,7 @@ from wtforms import (
     StringField,
     SubmitField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -85,8 +86,8 @@ class FamilyForm(FlaskForm):
     """Open or edit a family."""
 
     code = StringField(_l("Case code"), validators=CODE_VALIDATORS)
-    status = SelectField(_l("Status"), choices=[(s, STATUS_LABELS[s]) for s in vocab.FAMILY_STATUSES])
-    start_date = DateField(_l("Start date"), validators=[InputRequired(message=_l("Enter a valid date."))])
+    status = SelectField(_l("Status"), choices=[SelectChoice(s, STATUS_LABELS[s]) for s in vocab.FAMILY_STATUSES])
+    start_date = DateField(_l("Start date"), validators=[InputRequired(message=_l("Enter a date."))])
     therapists = MultiCheckboxField(_l("Therapists"), coerce=int)
     submit = SubmitField(_l("Save"))
 
@@ -113,7 +114,7 @@ class MemberForm(FlaskForm):
 
     code = StringField(_l("Member code"), validators=CODE_VALIDATORS)
     display_name = StringField(_l("Name shown to the team"), validators=[DataRequired(), Length(max=120)])
-    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in vocab.ROLES])
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in vocab.ROLES])
     birth_year = IntegerField(
         _l("Birth year (optional)"),
         validators=[Optional(), NumberRange(min=1900)],
@@ -164,7 +165,7 @@ class SessionForm(FlaskForm):
         _l("Session number"),
         validators=[InputRequired(message=_l("Enter a whole number.")), NumberRange(min=1, max=10000)],
     )
-    date = DateField(_l("Date"), validators=[InputRequired(message=_l("Enter a valid date."))])
+    date = DateField(_l("Date"), validators=[InputRequired(message=_l("Enter a date."))])
     attendance = MultiCheckboxField(_l("Present"), coerce=int)
     submit = SubmitField(_l("Save"))
 
