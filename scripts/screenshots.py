@@ -1,0 +1,55 @@
+"""Take the README's screenshots in Debian's Chromium, from a fresh demo database.
+
+Usage: python scripts/screenshots.py OUTPUT_DIR   (or `make screenshots`)
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import flask_migrate
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from familyalliance import create_app, demo, operations  # noqa: E402
+from familyalliance.extensions import db  # noqa: E402
+from tests.livebrowser import launch_chromium, serve  # noqa: E402
+
+EMAIL, PASSWORD = "demo@example.org", "demo password"
+
+
+def main(out: Path) -> None:
+    """Build a demo database, serve it, and save PNGs of the main pages in English and Dutch."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/shots.sqlite", "SECRET_KEY": "screenshots"})
+        with app.app_context():
+            flask_migrate.upgrade()
+            owner = operations.create_user(EMAIL, PASSWORD, "team_lead", "Demo team")
+            codes = demo.load_demo(owner)
+            db.session.commit()
+        with serve(app) as url, sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            for lang in ("en", "nl"):
+                page = browser.new_page(viewport={"width": 1200, "height": 800}, locale=lang)
+                page.goto(f"{url}/login?lang={lang}")
+                page.screenshot(path=out / f"login-{lang}.png")
+                page.locator("#email").fill(EMAIL)
+                page.locator("#password").fill(PASSWORD)
+                page.locator("#submit").click()
+                page.wait_for_url("**/families/")
+                page.screenshot(path=out / f"caseload-{lang}.png", full_page=True)
+                page.goto(f"{url}/families/{codes[0]}")
+                page.screenshot(path=out / f"family-{lang}.png", full_page=True)
+                page.close()
+            browser.close()
+        with app.app_context():
+            db.engine.dispose()
+    print(f"Screenshots written to {out}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots"))

@@ -1,0 +1,148 @@
+"""In real Chromium: log in through the form, see the caseload and a family, with no WCAG 2.2 AA violation."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from .factories import PASSWORD, commit, gen_family, gen_member, gen_session, gen_user
+from .livebrowser import axe_violations, launch_chromium, serve
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(app, make_app):
+    """The app with CSRF on, served on loopback, with one therapist and one family."""
+    with app.app_context():
+        user = gen_user("therapist", "Team A", "ann@example.org")
+        other = gen_user("therapist", "Team B", "cas@example.org")
+        family = gen_family("FAM-7", [user])
+        gen_member(family, "M1", "mother", "Sandra")
+        gen_member(family, "Y1", "youth", "Noor")
+        gen_session(family, 1)
+        gen_family("FAM-OTHER", [other], "Team B")
+        commit()
+    with serve(make_app(WTF_CSRF_ENABLED=True, TESTING=False)) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser, live):
+    """A fresh browser context in English; records console errors and any request off this machine."""
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    page.on(
+        "request",
+        lambda r: urlsplit(r.url).hostname not in ("127.0.0.1", None) and page.problems.append(f"request: {r.url}"),
+    )
+    page.live = live
+    yield page
+    context.close()
+
+
+def login(page, email="ann@example.org", password=PASSWORD):
+    page.goto(page.live + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_login_caseload_and_family(page):
+    page.goto(page.live + "/")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert axe_violations(page) == []
+    login(page)
+    expect(page.get_by_role("heading", name="Caseload")).to_be_visible()
+    expect(page.get_by_role("link", name="FAM-7")).to_be_visible()
+    expect(page.get_by_role("link", name="FAM-OTHER")).to_have_count(0)
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="FAM-7").click()
+    expect(page.get_by_role("heading", name="Family FAM-7")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("^Sandra M1 Mother"))).to_be_visible()
+    assert axe_violations(page) == []
+    assert page.problems == []
+
+
+def test_switch_to_dutch_and_back(page):
+    login(page)
+    page.get_by_role("link", name="Nederlands").click()
+    expect(page.get_by_role("heading", name="Caseload")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("Uitloggen"))).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "nl")
+    page.goto(page.live + "/families/FAM-7")
+    expect(page.get_by_role("heading", name="Gezin FAM-7")).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("heading", name="Family FAM-7")).to_be_visible()
+    assert page.problems == []
+
+
+def test_wrong_password_keeps_email(page):
+    login(page, password="not the password")
+    expect(page.get_by_role("alert")).to_have_text("Email or password is not correct.")
+    expect(page.get_by_label("Email")).to_have_value("ann@example.org")
+    assert axe_violations(page) == []
+
+
+def test_keyboard_only(page):
+    """Skip link first, then the form reachable and sendable by keyboard."""
+    page.goto(page.live + "/login")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.keyboard.type("ann@example.org")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Caseload")).to_be_visible()
+
+
+def test_form_errors_in_the_browser(page):
+    """A bad family form comes back with an error summary, the typed text, and no axe violation."""
+    login(page)
+    page.goto(page.live + "/families/new")
+    page.get_by_label("Case code").fill("bad code!")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("Use only letters, digits")
+    expect(page.get_by_label("Case code")).to_have_value("bad code!")
+    assert axe_violations(page) == []
+    page.get_by_label("Case code").fill("FAM-8")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Family FAM-8")).to_be_visible()
+    assert page.problems == []
+
+
+def test_other_family_by_url_is_not_found(page):
+    login(page)
+    response = page.goto(page.live + "/families/FAM-OTHER")
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_axe_check_can_fail(browser):
+    """The accessibility check above is real: it reports a page with a known violation."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_content('<html lang="en"><title>t</title><main><img src="data:,"><input type="text"></main></html>')
+    violations = axe_violations(page)
+    context.close()
+    assert any(v.startswith("image-alt") for v in violations)
+    assert any(v.startswith("label") for v in violations)
