@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from flask import Flask
@@ -44,19 +45,24 @@ def normalise_database_url(url: str) -> str:
 def load_secret_key(instance_path: str) -> str:
     """Read the instance's secret key, creating it on first use.
 
-    Creation is exclusive, so several gunicorn workers starting at once agree on one key.
+    The key is written to a private temporary file and then hard-linked into place, which
+    fails if the file exists: several gunicorn workers starting at once agree on one key,
+    and none ever reads a half-written file.
     """
     path = Path(instance_path) / SECRET_KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text().strip()
-        if not key:
-            raise RuntimeError(f"{path} is empty; delete it to have a new key generated") from None
-        return key
-    key = secrets.token_hex(32)
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")  # created with mode 0600
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty; delete it to have a new key generated")
     return key
 
 

@@ -69,24 +69,37 @@ def _flat(a: float, b: float) -> dict[str, tuple[float, float]]:
 def build_demo_families() -> list[DemoFamily]:
     """Describe the demo families: sizes 2 to 6, a split, a rupture and repair, a team rating."""
     split = DemoFamily(
-        "01", "active", 10,
+        "01",
+        "active",
+        10,
         [
             DemoMember("M1", "Sandra", "mother", 1984, _levels(10, _flat(72, 85))),
-            DemoMember("F1", "Mehmet", "father", 1981, _levels(10, {
-                "bond": (55, 35), "goals_tasks": (60, 45), "safety": (50, 25), "shared_purpose": (55, 40)})),
+            DemoMember(
+                "F1",
+                "Mehmet",
+                "father",
+                1981,
+                _levels(
+                    10, {"bond": (55, 35), "goals_tasks": (60, 45), "safety": (50, 25), "shared_purpose": (55, 40)}
+                ),
+            ),
             DemoMember("Y1", "Noor", "youth", 2010, _levels(10, _flat(55, 70))),
             DemoMember("C1", "Daan", "child", 2016, _levels(10, _flat(70, 80)), absent={4}),
         ],
     )
     rupture = DemoFamily(
-        "02", "active", 9,
+        "02",
+        "active",
+        9,
         [
             DemoMember("M1", "Ilse", "mother", 1979, _levels(9, _flat(70, 80))),
             DemoMember("Y1", "Jayden", "youth", 2009, _levels(9, _flat(75, 80), dips={5: 40, 6: 22})),
         ],
     )
     team = DemoFamily(
-        "03", "active", 8,
+        "03",
+        "active",
+        8,
         [
             DemoMember("P1", "Karin", "foster_parent", 1972, _levels(8, _flat(75, 85))),
             DemoMember("Y1", "Milan", "youth", 2008, _levels(8, _flat(65, 80))),
@@ -96,7 +109,9 @@ def build_demo_families() -> list[DemoFamily]:
         team_offset={"Y1": 30.0, "S1": 10.0, "P1": 5.0},
     )
     large = DemoFamily(
-        "04", "active", 3,
+        "04",
+        "active",
+        3,
         [
             DemoMember("M1", "Fatima", "mother", 1986, _levels(3, _flat(75, 80))),
             DemoMember("P1", "Johan", "stepparent", 1980, _levels(3, _flat(70, 78))),
@@ -107,7 +122,9 @@ def build_demo_families() -> list[DemoFamily]:
         ],
     )
     low_start = DemoFamily(
-        "05", "paused", 4,
+        "05",
+        "paused",
+        4,
         [
             DemoMember("F1", "Rob", "father", 1975, _levels(4, _flat(35, 45))),
             DemoMember("M1", "Anouk", "mother", 1977, _levels(4, _flat(45, 50))),
@@ -174,13 +191,16 @@ def load_demo(owner: User, today: dt.date | None = None) -> list[str]:
                     levels = {d: v - offset for d, v in m.level[number].items()}
                     instrument = instrument_for(m, number)
                     for item, value in answers(instrument, levels, rng):
-                        rows.append(key | dict(informant="self", target=target, instrument=instrument,
-                                               item=item, value=value))
+                        rows.append(
+                            key | dict(informant="self", target=target, instrument=instrument, item=item, value=value)
+                        )
                     # The therapist sees the alliance a little rosier than a struggling member does.
                     observed = {d: v + (10 if v < 55 else 0) for d, v in levels.items()}
                     for item, value in answers("observer4", observed, rng):
-                        rows.append(key | dict(informant="therapist", target=target, instrument="observer4",
-                                               item=item, value=value))
+                        rows.append(
+                            key
+                            | dict(informant="therapist", target=target, instrument="observer4", item=item, value=value)
+                        )
         operations.store_responses(rows)
         created.append(code)
     return created

@@ -74,8 +74,10 @@ def test_therapist_cannot_change_a_family_by_post(client, auth, world, app):
         assert family.members == []
 
 
-@pytest.mark.parametrize(("email", "status"), [("research@example.org", 403), ("admin@example.org", 403),
-                                               ("ann@example.org", 200), ("lead-a@example.org", 200)])
+@pytest.mark.parametrize(
+    ("email", "status"),
+    [("research@example.org", 403), ("admin@example.org", 403), ("ann@example.org", 200), ("lead-a@example.org", 200)],
+)
 def test_who_may_open_families(client, auth, world, email, status):
     auth.login(email)
     assert client.get("/families/new").status_code == status

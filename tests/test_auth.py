@@ -45,7 +45,11 @@ def test_login_is_case_insensitive_on_email(client, auth, user):
 
 @pytest.mark.parametrize(
     ("email", "password"),
-    [("therapist@example.org", "wrong password"), ("nobody@example.org", PASSWORD), ("", ""),],
+    [
+        ("therapist@example.org", "wrong password"),
+        ("nobody@example.org", PASSWORD),
+        ("", ""),
+    ],
 )
 def test_login_refused_with_generic_message(client, auth, user, email, password):
     """A wrong password and an unknown account get the same answer, and the email is kept."""

@@ -12,8 +12,18 @@ def count(model):
 
 
 def test_create_user(app, runner):
-    result = runner.invoke(args=["create-user", "Lead@Example.org", "--password", "long enough pw",
-                                 "--role", "team_lead", "--team", "Noord"])
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "Lead@Example.org",
+            "--password",
+            "long enough pw",
+            "--role",
+            "team_lead",
+            "--team",
+            "Noord",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "Created team_lead lead@example.org in team Noord." in result.output
     with app.app_context():
@@ -31,8 +41,9 @@ def test_create_user_errors(app, runner):
     assert short.exit_code == 1 and "at least 10 characters" in short.output
     bad_role = runner.invoke(args=["create-user", "c@example.org", "--password", "long enough pw", "--role", "boss"])
     assert bad_role.exit_code == 2
-    bad_email = runner.invoke(args=["create-user", "not-an-email", "--password", "long enough pw",
-                                    "--role", "therapist"])
+    bad_email = runner.invoke(
+        args=["create-user", "not-an-email", "--password", "long enough pw", "--role", "therapist"]
+    )
     assert bad_email.exit_code == 1 and "Invalid email address" in bad_email.output
     with app.app_context():
         assert count(User) == 1
@@ -45,8 +56,18 @@ def test_demo_needs_an_existing_owner(app, runner):
 
 
 def test_demo_is_realistic_and_idempotent(app, runner):
-    runner.invoke(args=["create-user", "demo@example.org", "--password", "long enough pw", "--role", "therapist",
-                        "--team", "Demo"])
+    runner.invoke(
+        args=[
+            "create-user",
+            "demo@example.org",
+            "--password",
+            "long enough pw",
+            "--role",
+            "therapist",
+            "--team",
+            "Demo",
+        ]
+    )
     first = runner.invoke(args=["demo", "--owner", "demo@example.org"])
     assert first.exit_code == 0, first.output
     with app.app_context():
@@ -59,8 +80,9 @@ def test_demo_is_realistic_and_idempotent(app, runner):
         instruments = set(db.session.scalars(sa.select(Response.instrument).distinct()))
         roles = set(db.session.scalars(sa.select(Member.role).distinct()))
         values = db.session.execute(
-            sa.select(Response.instrument, sa.func.min(Response.value), sa.func.max(Response.value))
-            .group_by(Response.instrument)
+            sa.select(Response.instrument, sa.func.min(Response.value), sa.func.max(Response.value)).group_by(
+                Response.instrument
+            )
         ).all()
         unanswered = db.session.scalar(sa.select(sa.func.count()).where(Response.value.is_(None)))
     assert len(set(sizes)) >= 4 and min(sizes) == 2 and max(sizes) == 6

@@ -52,3 +52,13 @@ def test_templates_and_static_at_top_level(app):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     assert app.template_folder == os.path.join(root, "templates")
     assert app.static_folder == os.path.join(root, "static")
+
+
+def test_secret_key_agreed_by_concurrent_workers(tmp_path):
+    """Several processes starting at once (gunicorn workers) all end up with the same key."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        keys = pool.map(config.load_secret_key, [str(tmp_path)] * 12)
+    assert len(set(keys)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [config.SECRET_KEY_FILE]

@@ -50,8 +50,12 @@ def test_create_family(client, app, therapist):
     """Opening a family assigns the chosen therapists and the creator's team."""
     response = client.post(
         "/families/new",
-        data={"code": "2026-014", "status": "active", "start_date": "2026-03-02",
-              "therapists": [therapist["user"], therapist["colleague"]]},
+        data={
+            "code": "2026-014",
+            "status": "active",
+            "start_date": "2026-03-02",
+            "therapists": [therapist["user"], therapist["colleague"]],
+        },
     )
     assert response.status_code == 302
     assert response.location == "/families/2026-014"
@@ -105,8 +109,7 @@ def test_edit_family(client, app, therapist):
 def test_add_member(client, app, therapist):
     response = client.post(
         "/families/FAM-1/members/new",
-        data={"code": "C1", "display_name": "Daan", "role": "child", "birth_year": "2016",
-              "active_from": "2026-01-05"},
+        data={"code": "C1", "display_name": "Daan", "role": "child", "birth_year": "2016", "active_from": "2026-01-05"},
     )
     assert response.status_code == 302
     with app.app_context():
@@ -139,7 +142,9 @@ def test_member_form_errors_keep_input(client, app, therapist, data, message):
 
 def test_member_form_errors_in_dutch(client, therapist):
     """Built-in validator messages are translated too."""
-    response = client.post("/families/FAM-1/members/new?lang=nl", data={"code": "F1", "display_name": "", "role": "father"})
+    response = client.post(
+        "/families/FAM-1/members/new?lang=nl", data={"code": "F1", "display_name": "", "role": "father"}
+    )
     assert "Dit veld is vereist." in response.text
     assert "Verbeter het volgende:" in response.text
 
@@ -149,9 +154,20 @@ def test_member_role_locked_once_rated(client, app, therapist):
     with app.app_context():
         f = family("FAM-1")
         m1 = f.members[0]
-        operations.store_responses([{"family_id": f.id, "member_id": m1.id, "session_id": f.sessions[0].id,
-                                     "informant": "self", "target": "therapist", "instrument": "check4",
-                                     "item": "bond", "value": 7}])
+        operations.store_responses(
+            [
+                {
+                    "family_id": f.id,
+                    "member_id": m1.id,
+                    "session_id": f.sessions[0].id,
+                    "informant": "self",
+                    "target": "therapist",
+                    "instrument": "check4",
+                    "item": "bond",
+                    "value": 7,
+                }
+            ]
+        )
         commit()
     data = {"code": "M1", "display_name": "Sandra", "role": "father"}
     response = client.post("/families/FAM-1/members/M1/edit?lang=en", data=data)
@@ -170,8 +186,9 @@ def test_new_session_defaults(client, therapist):
 def test_record_session_with_attendance(client, app, therapist):
     with app.app_context():
         noor = db.session.scalar(sa.select(Member).where(Member.code == "Y1")).id
-    response = client.post("/families/FAM-1/sessions/new", data={"number": "2", "date": "2026-01-19",
-                                                                 "attendance": [noor]})
+    response = client.post(
+        "/families/FAM-1/sessions/new", data={"number": "2", "date": "2026-01-19", "attendance": [noor]}
+    )
     assert response.status_code == 302
     with app.app_context():
         s = db.session.scalar(sa.select(TherapySession).where(TherapySession.number == 2))

@@ -47,8 +47,9 @@ def test_catalog_complete():
     """Every message of the interface has a Dutch translation that is not marked fuzzy."""
     with CATALOG.open("rb") as f:
         catalog = read_po(f)
-    untranslated = [m.id for m in catalog if m.id and (m.fuzzy or not all(m.string if isinstance(m.string, tuple)
-                                                                          else [m.string]))]
+    untranslated = [
+        m.id for m in catalog if m.id and (m.fuzzy or not all(m.string if isinstance(m.string, tuple) else [m.string]))
+    ]
     assert untranslated == []
     assert len(catalog) > 50
 
@@ -60,8 +61,11 @@ def test_catalog_matches_the_sources(tmp_path):
     root = CATALOG.parents[3]
     mapping = [("familyalliance/**.py", "python"), ("templates/**.html", "jinja2")]
     found = set()
-    for _, _, message, _, _ in extract_from_dir(str(root), method_map=mapping, keywords={"_": None, "_l": None,
-                                                "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}):
+    for _, _, message, _, _ in extract_from_dir(
+        str(root),
+        method_map=mapping,
+        keywords={"_": None, "_l": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None},
+    ):
         found.add(message[0] if isinstance(message, tuple) else message)
     with CATALOG.open("rb") as f:
         known = {m.id[0] if isinstance(m.id, tuple) else m.id for m in read_po(f)}

@@ -21,21 +21,32 @@ def two_families(app):
             gen_member(f, "Y1", "youth")
             gen_session(f, 1)
         commit()
-        return {f.code: {"family": f.id, "members": [m.id for m in f.members], "session": f.sessions[0].id}
-                for f in (a, b)}
+        return {
+            f.code: {"family": f.id, "members": [m.id for m in f.members], "session": f.sessions[0].id} for f in (a, b)
+        }
 
 
 def row(ids, member=0, item="bond", value=5, session=None, **kw):
-    return {"family_id": ids["family"], "member_id": ids["members"][member], "item": item, "value": value,
-            "session_id": session or ids["session"], "informant": "self", "target": "therapist",
-            "instrument": "check4"} | kw
+    return {
+        "family_id": ids["family"],
+        "member_id": ids["members"][member],
+        "item": item,
+        "value": value,
+        "session_id": session or ids["session"],
+        "informant": "self",
+        "target": "therapist",
+        "instrument": "check4",
+    } | kw
 
 
 def test_bulk_store_and_unanswered(app, two_families):
     a = two_families["A"]
     with app.app_context():
-        rows = [row(a, m, item, None if item == "safety" else 7) for m in (0, 1)
-                for item in ("bond", "goals_tasks", "safety", "shared_purpose")]
+        rows = [
+            row(a, m, item, None if item == "safety" else 7)
+            for m in (0, 1)
+            for item in ("bond", "goals_tasks", "safety", "shared_purpose")
+        ]
         assert operations.store_responses(rows) == 8
         commit()
         values = db.session.scalars(sa.select(Response.value).where(Response.item == "safety")).all()
@@ -88,6 +99,8 @@ def test_deleting_a_family_removes_everything(app, two_families):
         commit()
         db.session.execute(sa.delete(Family).where(Family.code == "A"))
         commit()
-        counts = {model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
-                  for model in (Member, TherapySession, Attendance, Response)}
+        counts = {
+            model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
+            for model in (Member, TherapySession, Attendance, Response)
+        }
     assert counts == {"Member": 2, "TherapySession": 1, "Attendance": 2, "Response": 1}
