@@ -33,6 +33,12 @@ def base_config(database_url: str) -> dict:
     }
 
 
+def pytest_report_header(config) -> str:
+    """Say which database the suite runs on."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    return f"database: {sa.engine.make_url(url).render_as_string(hide_password=True) if url else 'SQLite (temporary file)'}"
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     """The test database: ``TEST_DATABASE_URL``, or a fresh SQLite file."""
