@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from . import operations, vocab
 from .extensions import db
+from .instruments import Instrument
 from .models import Family, User
-
-# Scale and items of the built-in instruments (metrics.md section 2).
-SCALES = {"alliance16": (1, 5), "check4": (0, 10), "observer4": (-3, 3)}
-REVERSED = {"safety_4", "shared_purpose_4"}
-ITEMS = {
-    "alliance16": [(f"{d}_{i}", d) for d in vocab.DIMENSIONS for i in range(1, 5)],
-    "check4": [(d, d) for d in vocab.DIMENSIONS],
-    "observer4": [(d, d) for d in vocab.DIMENSIONS],
-}
 
 
 @dataclass
@@ -141,27 +134,30 @@ def instrument_for(member: DemoMember, session_number: int) -> str:
     return "check4"
 
 
-def _to_scale(pomp: float, instrument: str, rng: random.Random) -> int:
-    lo, hi = SCALES[instrument]
+def _to_scale(pomp: float, instrument: Instrument, rng: random.Random) -> int:
+    lo, hi = instrument.scale_min, instrument.scale_max
     raw = lo + (hi - lo) * pomp / 100 + rng.gauss(0, 0.35 if hi - lo <= 6 else 0.6)
     return int(min(hi, max(lo, round(raw))))
 
 
-def answers(instrument: str, levels: dict[str, float], rng: random.Random) -> list[tuple[str, int | None]]:
-    """Item answers for one filled-in form, with the occasional unanswered item."""
-    lo, hi = SCALES[instrument]
+def answers(instrument: Instrument, levels: dict[str, float], rng: random.Random) -> list[tuple[str, int | None]]:
+    """Item answers for one filled-in form, with the occasional unanswered item on long forms."""
+    lo, hi = instrument.scale_min, instrument.scale_max
     result = []
-    for item, dimension in ITEMS[instrument]:
-        if instrument == "alliance16" and rng.random() < 0.03:
-            result.append((item, None))
+    for item in instrument.items:
+        if len(instrument.items) > 4 and rng.random() < 0.03:
+            result.append((item.code, None))
             continue
-        value = _to_scale(max(0.0, min(100.0, levels[dimension])), instrument, rng)
-        result.append((item, lo + hi - value if item in REVERSED else value))
+        value = _to_scale(max(0.0, min(100.0, levels[item.dimension])), instrument, rng)
+        result.append((item.code, lo + hi - value if item.reverse else value))
     return result
 
 
-def load_demo(owner: User, today: dt.date | None = None) -> list[str]:
-    """Store the demo families for ``owner``; return the codes of the families created."""
+def load_demo(owner: User, instruments: Mapping[str, Instrument], today: dt.date | None = None) -> list[str]:
+    """Store the demo families for ``owner``; return the codes of the families created.
+
+    The answers go through the same validation as every other entry path.
+    """
     today = today or dt.date.today()
     team = owner.team or operations.get_or_create_team("Demo team")
     created = []
@@ -190,17 +186,17 @@ def load_demo(owner: User, today: dt.date | None = None) -> list[str]:
                     offset = spec.team_offset.get(m.code, 0.0) if target == "team" else 0.0
                     levels = {d: v - offset for d, v in m.level[number].items()}
                     instrument = instrument_for(m, number)
-                    for item, value in answers(instrument, levels, rng):
+                    for item, value in answers(instruments[instrument], levels, rng):
                         rows.append(
                             key | dict(informant="self", target=target, instrument=instrument, item=item, value=value)
                         )
                     # The therapist sees the alliance a little rosier than a struggling member does.
                     observed = {d: v + (10 if v < 55 else 0) for d, v in levels.items()}
-                    for item, value in answers("observer4", observed, rng):
+                    for item, value in answers(instruments["observer4"], observed, rng):
                         rows.append(
                             key
                             | dict(informant="therapist", target=target, instrument="observer4", item=item, value=value)
                         )
-        operations.store_responses(rows)
+        operations.store_answers(rows, instruments)
         created.append(code)
     return created

@@ -227,3 +227,15 @@ class Response(db.Model):
     #: The answer on the instrument's scale; empty for an unanswered item.
     value: Mapped[int | None] = mapped_column(sa.SmallInteger)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class InstrumentDefinition(db.Model):
+    """A custom instrument an organisation loaded (the built-in ones ship as package files)."""
+
+    #: The instrument code that responses name.
+    code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    #: The definition's own version string.
+    version: Mapped[str] = mapped_column(sa.String(32))
+    #: The definition file's JSON text, exactly as validated and loaded.
+    definition: Mapped[str] = mapped_column(sa.Text)
+    loaded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
-from . import vocab
+from . import validation, vocab
 from .extensions import db
-from .models import Attendance, Family, Member, Response, Team, TherapySession, User
+from .instruments import DefinitionError, Instrument, builtin_instruments, parse_definition
+from .models import Attendance, Family, InstrumentDefinition, Member, Response, Team, TherapySession, User
 from .passwords import MIN_LENGTH, hash_password
 
 #: Rows per INSERT statement on the bulk path.
@@ -23,6 +24,14 @@ BULK_CHUNK = 5000
 
 class OperationError(ValueError):
     """A request that cannot be carried out, with a message fit for the user."""
+
+
+class AnswersRejected(OperationError):
+    """Answers that failed validation; ``problems`` says what and where. Nothing was stored."""
+
+    def __init__(self, problems: list[validation.Problem]):
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = problems
 
 
 def get_or_create_team(name: str) -> Team:
@@ -133,3 +142,60 @@ def store_responses(rows: Iterable[Mapping]) -> int:
         db.session.execute(sa.insert(Response), chunk)
         count += len(chunk)
     return count
+
+
+RESPONSE_KEY = ("family_id", "member_id", "session_id", "informant", "target", "instrument", "item")
+
+
+def store_answers(rows: Iterable[Mapping], instruments: Mapping[str, Instrument]) -> int:
+    """Validate answers (Response columns; ``value`` as submitted) and store them all, or none.
+
+    Every row is checked with the shared validation (instrument, informant, item, value on
+    the scale, one answer per key); any problem raises AnswersRejected before anything is
+    written. Returns the number of rows stored.
+    """
+    clean, problems = [], []
+    for row in rows:
+        value, found = validation.check_answer(
+            instruments, row["informant"], row["target"], row["instrument"], row["item"], row["value"], row.get("line")
+        )
+        problems.extend(found)
+        clean.append({key: row[key] for key in RESPONSE_KEY} | {"value": value})
+    problems.extend(validation.duplicate_keys((tuple(r[k] for k in RESPONSE_KEY), None) for r in clean))
+    if problems:
+        raise AnswersRejected(problems)
+    return store_responses(clean)
+
+
+def install_instrument(text: str, replace: bool = False) -> Instrument:
+    """Validate a definition file's text and install it as a custom instrument.
+
+    Refused, changing nothing: an invalid definition (DefinitionError), a built-in code,
+    and a code already installed, unless ``replace`` is given and no response uses it yet.
+    """
+    instrument = parse_definition(text)
+    if instrument.code in builtin_instruments():
+        raise DefinitionError([f"code: {instrument.code!r} is a built-in instrument; choose another code"])
+    existing = db.session.get(InstrumentDefinition, instrument.code)
+    if existing is not None:
+        if not replace:
+            raise DefinitionError(
+                [
+                    f"code: {instrument.code!r} is already installed (version {existing.version}); "
+                    "use --replace, or a new code for a changed instrument"
+                ]
+            )
+        used = db.session.scalar(sa.select(Response.id).where(Response.instrument == instrument.code).limit(1))
+        if used is not None:
+            raise DefinitionError(
+                [
+                    f"code: responses already use {instrument.code!r}; give the changed instrument a new code "
+                    "so the old answers stay interpretable"
+                ]
+            )
+        existing.version = instrument.version
+        existing.definition = text
+    else:
+        db.session.add(InstrumentDefinition(code=instrument.code, version=instrument.version, definition=text))
+    db.session.flush()
+    return instrument

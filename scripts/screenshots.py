@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from familyalliance import create_app, demo, operations  # noqa: E402
 from familyalliance.extensions import db  # noqa: E402
+from familyalliance.instruments import builtin_instruments  # noqa: E402
 from tests.livebrowser import launch_chromium, serve  # noqa: E402
 
 EMAIL, PASSWORD = "demo@example.org", "demo password"
@@ -29,7 +30,7 @@ def main(out: Path) -> None:
         with app.app_context():
             flask_migrate.upgrade()
             owner = operations.create_user(EMAIL, PASSWORD, "team_lead", "Demo team")
-            codes = demo.load_demo(owner)
+            codes = demo.load_demo(owner, builtin_instruments())
             db.session.commit()
         with serve(app) as url, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
