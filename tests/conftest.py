@@ -36,7 +36,9 @@ def base_config(database_url: str) -> dict:
 def pytest_report_header(config) -> str:
     """Say which database the suite runs on."""
     url = os.environ.get("TEST_DATABASE_URL")
-    return f"database: {sa.engine.make_url(url).render_as_string(hide_password=True) if url else 'SQLite (temporary file)'}"
+    if not url:
+        return "database: SQLite (temporary file)"
+    return f"database: {sa.engine.make_url(url).render_as_string(hide_password=True)}"
 
 
 @pytest.fixture(scope="session")
