@@ -15,7 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from . import validation, vocab
 from .extensions import db
 from .instruments import DefinitionError, Instrument, builtin_instruments, parse_definition
-from .models import Attendance, Family, InstrumentDefinition, Member, Response, Team, TherapySession, User
+from .models import Attendance, Family, InstrumentDefinition, Member, Response, Team, TherapySession, User, utcnow
 from .passwords import MIN_LENGTH, hash_password
 
 #: Rows per INSERT statement on the bulk path.
@@ -125,11 +125,15 @@ def record_session(
 
 
 def store_responses(rows: Iterable[Mapping]) -> int:
-    """Insert response rows (dicts of Response columns) in chunks of many rows per statement.
+    """Insert response rows (dicts of Response columns) in the current transaction; return how many.
 
-    Returns the number of rows inserted. The unique key of the response store refuses a
-    second answer for the same (family, member, session, informant, target, instrument, item).
+    PostgreSQL gets them through COPY; other databases through multi-row INSERTs of
+    ``BULK_CHUNK`` rows. Either way the unique key of the response store refuses a second
+    answer for the same (family, member, session, informant, target, instrument, item).
     """
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        return _copy_responses(connection, rows)
     count = 0
     chunk: list[Mapping] = []
     for row in rows:
@@ -141,6 +145,29 @@ def store_responses(rows: Iterable[Mapping]) -> int:
     if chunk:
         db.session.execute(sa.insert(Response), chunk)
         count += len(chunk)
+    return count
+
+
+COPY_COLUMNS = ("family_id", "member_id", "session_id", "informant", "target", "instrument", "item", "value")
+
+
+def _copy_responses(connection: sa.Connection, rows: Iterable[Mapping]) -> int:
+    """Stream rows into the response table with PostgreSQL's COPY (psycopg 3), in this transaction.
+
+    A violated constraint surfaces as SQLAlchemy's IntegrityError, as on the INSERT path.
+    """
+    import psycopg
+
+    statement = f"COPY response ({', '.join(COPY_COLUMNS)}, created_at) FROM STDIN"
+    now = utcnow()
+    count = 0
+    try:
+        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row.get(c) for c in COPY_COLUMNS] + [now])
+                count += 1
+    except psycopg.errors.IntegrityError as exc:
+        raise sa.exc.IntegrityError(statement, None, exc) from exc
     return count
 
 
