@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from . import access, operations
+from . import access, operations, queries
 from .extensions import db
 from .forms import STATUS_LABELS, FamilyForm, MemberForm, SessionForm, role_label
 from .models import Attendance, Family, Member, Response, TherapySession, User
@@ -130,7 +130,22 @@ def show(code: str):
             .group_by(Response.session_id)
         ).all()
     )
-    return render_template("families/family.html", family=family, present_names=present_names, answered=answered)
+    return render_template(
+        "families/family.html",
+        family=family,
+        present_names=present_names,
+        answered=answered,
+        totals=_member_totals(family),
+    )
+
+
+def _member_totals(family: Family, sessions: int = 10) -> dict:
+    """Each member's own total POMP (about the therapist) over the family's latest sessions."""
+    scores = queries.scores([family.id])
+    own = scores[(scores["informant"] == "self") & (scores["target"] == "therapist")]
+    numbers = sorted({s.number for s in family.sessions})[-sessions:]
+    cells = {(row.member, row.session): row.total_pomp for row in own.itertuples() if row.session in numbers}
+    return {"sessions": numbers, "cells": cells}
 
 
 @bp.route("/<code>/edit", methods=["GET", "POST"])

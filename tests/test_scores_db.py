@@ -94,3 +94,20 @@ def test_demo_scores_show_the_split_and_the_rupture(app, runner):
     assert abs(jayden[7] - jayden[4]) <= 10  # ... and back near where it was by session 7
     team = scores[(scores.target == "team") & (scores.informant == "self")]
     assert not team.empty
+
+
+def test_family_page_shows_each_members_total(app, client, auth, family):
+    """The scores reach the therapist: the family page lists each member's total POMP per session."""
+    with app.app_context():
+        rows = answers(family, "M1", "check4", ["8", "6", "10", "0"])  # total 6.0 on 0..10: 60
+        rows += answers(family, "Y1", "check4", ["8", "", "10", "7"])  # no total
+        operations.store_answers(rows, installed_instruments())
+        therapist = db.session.get(Family, family).therapists[0].email
+        commit()
+    auth.login(therapist)
+    html = client.get("/families/F-SCORE?lang=en").text
+    totals = html.split('<h2 id="totals-heading">Alliance per member</h2>')[1].split("</table>")[0]
+    row_m1 = totals.split("Name M1</th>")[1].split("</tr>")[0]
+    row_y1 = totals.split("Name Y1</th>")[1].split("</tr>")[0]
+    assert '<td class="num">60</td>' in row_m1
+    assert '<td class="num">—</td>' in row_y1
