@@ -45,7 +45,7 @@ lint: $(VENV)/.installed
 
 # Re-extract the messages after changing texts, then translate the new ones in the nl catalog.
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o familyalliance/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o familyalliance/translations/messages.pot .
 	$(BIN)/pybabel update --ignore-obsolete -i familyalliance/translations/messages.pot -d familyalliance/translations --width 100
 
 screenshots: $(VENV)/.installed $(MO_FILES)

@@ -25,6 +25,14 @@ DEFAULTS = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    # Thresholds of metrics.md (analytics.Settings reads them; FAMILYALLIANCE_SPLIT_THRESHOLD=30 changes one).
+    "SPLIT_THRESHOLD": 25.0,
+    "RUPTURE_DROP": 20.0,
+    "REPAIR_WINDOW": 3,
+    "REPAIR_MARGIN": 5.0,
+    "LOW_ALLIANCE": 50.0,
+    "GAP_THRESHOLD": 25.0,
+    "EARLY_SESSIONS": 3,
     # Argon2id parameters (RFC 9106 "second recommended option"); tests lower them.
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 64 * 1024,

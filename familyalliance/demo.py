@@ -136,7 +136,7 @@ def instrument_for(member: DemoMember, session_number: int) -> str:
 
 def _to_scale(pomp: float, instrument: Instrument, rng: random.Random) -> int:
     lo, hi = instrument.scale_min, instrument.scale_max
-    raw = lo + (hi - lo) * pomp / 100 + rng.gauss(0, 0.35 if hi - lo <= 6 else 0.6)
+    raw = lo + (hi - lo) * pomp / 100 + rng.gauss(0, 0.3)
     return int(min(hi, max(lo, round(raw))))
 
 

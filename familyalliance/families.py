@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from . import access, operations, queries
+from . import access, analytics, operations, prompts, queries
 from .extensions import db
 from .forms import STATUS_LABELS, FamilyForm, MemberForm, SessionForm, role_label
 from .models import Attendance, Family, Member, Response, TherapySession, User
@@ -40,19 +41,40 @@ def labels() -> dict:
     return {"role_label": role_label, "status_label": lambda status: str(STATUS_LABELS[status])}
 
 
+def analytics_settings() -> analytics.Settings:
+    """The thresholds configured for this installation."""
+    return analytics.Settings.from_mapping(current_app.config)
+
+
 @bp.get("/")
 def caseload():
-    """List the families the user may see."""
+    """List the families the user may see, most concern first, each with its reasons."""
     families = db.session.scalars(
         access.visible_families(current_user)
         .options(sa.orm.selectinload(Family.therapists), sa.orm.selectinload(Family.team))
         .order_by(Family.code)
     ).all()
-    stats = _family_counts([f.id for f in families])
+    ids = [f.id for f in families]
+    ranking = analytics.concern(queries.scores(ids), analytics_settings()).set_index("family")
+    language = str(get_locale())
+    names: dict[str, dict[str, str]] = {}
+    for family_code, member_code, name in db.session.execute(
+        sa.select(Family.code, Member.code, Member.display_name).join(Member).where(Family.id.in_(ids))
+    ):
+        names.setdefault(family_code, {})[member_code] = name
+    concern = {
+        code: {
+            "score": int(row.concern),
+            "reasons": [prompts.render_reason(r, language, names.get(code, {})) for r in row.reasons],
+        }
+        for code, row in ranking.iterrows()
+    }
+    families.sort(key=lambda f: (-concern.get(f.code, {"score": 0})["score"], f.code))
     return render_template(
         "families/caseload.html",
         families=families,
-        stats=stats,
+        stats=_family_counts(ids),
+        concern=concern,
         can_create=access.can_create_family(current_user),
     )
 
@@ -123,6 +145,7 @@ def show(code: str):
         sa.select(Attendance).where(Attendance.family_id == family.id, Attendance.present.is_(True))
     ):
         present_names.setdefault(a.session_id, []).append(names[a.member_id])
+    scores = queries.scores([family.id])
     answered = dict(
         db.session.execute(
             sa.select(Response.session_id, sa.func.count())
@@ -135,13 +158,16 @@ def show(code: str):
         family=family,
         present_names=present_names,
         answered=answered,
-        totals=_member_totals(family),
+        totals=_member_totals(family, scores),
+        prompts=[
+            prompts.render(p, str(get_locale()), {m.code: m.display_name for m in family.members})
+            for p in prompts.conversation_prompts(scores, analytics_settings())
+        ],
     )
 
 
-def _member_totals(family: Family, sessions: int = 10) -> dict:
+def _member_totals(family: Family, scores, sessions: int = 10) -> dict:
     """Each member's own total POMP (about the therapist) over the family's latest sessions."""
-    scores = queries.scores([family.id])
     own = scores[(scores["informant"] == "self") & (scores["target"] == "therapist")]
     numbers = sorted({s.number for s in family.sessions})[-sessions:]
     cells = {(row.member, row.session): row.total_pomp for row in own.itertuples() if row.session in numbers}

@@ -64,7 +64,7 @@ def test_catalog_matches_the_sources(tmp_path):
     for _, _, message, _, _ in extract_from_dir(
         str(root),
         method_map=mapping,
-        keywords={"_": None, "_l": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None},
+        keywords={"_": None, "_l": None, "N_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None},
     ):
         found.add(message[0] if isinstance(message, tuple) else message)
     with CATALOG.open("rb") as f:
