@@ -347,6 +347,7 @@ CONCERN_POINTS = {
     "rupture_unrepaired": 2,
     "rupture_open": 1,
     "low_early": 2,
+    "low_early_team": 2,
     "gap_widening": 2,
     "gap_large": 1,
 }
@@ -363,7 +364,7 @@ def concern(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.DataFrame
 
     - the members' own views are split at the latest session: severe 3, moderate 2;
     - each member's rupture in the last ``RECENT_SESSIONS`` sessions: unrepaired 2, open 1;
-    - each member whose early alliance is low: 2;
+    - each member whose early alliance (with the therapist, or with the team) is low: 2;
     - the family's view differs from the therapist's by at least the gap threshold at the
       latest session: 2 when wider than at the session before, else 1.
     """
@@ -406,11 +407,12 @@ def concern(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.DataFrame
         reasons.append(recent.assign(kind="rupture_" + recent["status"], size=recent["drop_pomp"])[
             ["family", "kind", "session", "dimension", "size", "member", "target"]])  # fmt: skip
 
-    early = early_alliance(own_therapist, settings)
+    early = early_alliance(scores, settings)
     low = early[(early["informant"] == "self") & early["low"]]
-    reasons.append(low.assign(kind="low_early", dimension="total", size=low["early_total_pomp"],
-                              sessions=low["sessions"])[["family", "kind", "dimension", "size", "member",
-                                                         "sessions"]])  # fmt: skip
+    reasons.append(low.assign(
+        kind=np.where(low["target"] == "team", "low_early_team", "low_early"), dimension="total",
+        size=low["early_total_pomp"], sessions=low["sessions"],
+    )[["family", "kind", "dimension", "size", "member", "sessions", "target"]])  # fmt: skip
 
     table = pd.concat([r for r in reasons if not r.empty], ignore_index=True) if any(
         not r.empty for r in reasons) else pd.DataFrame(columns=["family", "kind"])  # fmt: skip

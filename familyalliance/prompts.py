@@ -68,6 +68,10 @@ TEMPLATES = {
         "%(name)s's alliance was low in the first sessions (%(value)s out of 100). You could talk with %(name)s "
         "about what they hope to get from the treatment."
     ),
+    "low_early_team": N_(
+        "%(name)s's alliance with the team was low in the first sessions (%(value)s out of 100). You could ask "
+        "%(name)s how working with the team goes for them."
+    ),
 }
 
 
@@ -94,7 +98,9 @@ def conversation_prompts(scores: pd.DataFrame, settings: Settings = DEFAULTS) ->
 
     breaks = analytics.ruptures(scores[scores["informant"] == "self"], settings)
     recent = breaks[(breaks["status"] != "repaired") & (breaks["session"] > latest - analytics.RECENT_SESSIONS)]
-    recent = recent.sort_values("drop_pomp", ascending=False).drop_duplicates(["member"])
+    # One prompt per member: the largest drop, the overall alliance when drops are equal.
+    recent = recent.assign(overall=recent["dimension"] == "total")
+    recent = recent.sort_values(["drop_pomp", "overall"], ascending=False, kind="stable").drop_duplicates("member")
     totals = analytics.long_scores(scores)
     for row in recent.itertuples():
         series = totals[(totals["member"] == row.member) & (totals["instrument"] == row.instrument)
@@ -135,9 +141,10 @@ def conversation_prompts(scores: pd.DataFrame, settings: Settings = DEFAULTS) ->
         kind = "member_lower" if row.gap < 0 else "member_higher"
         prompts.append(Prompt(kind, {"session": latest, "size": _points(row.size)}, (row.member,), row.dimension))
 
-    early = analytics.early_alliance(own_therapist, settings)
+    early = analytics.early_alliance(scores, settings)
     for row in early[(early["informant"] == "self") & early["low"]].itertuples():
-        prompts.append(Prompt("low_early", {"value": _points(row.early_total_pomp)}, (row.member,)))
+        kind = "low_early_team" if row.target == "team" else "low_early"
+        prompts.append(Prompt(kind, {"value": _points(row.early_total_pomp)}, (row.member,), target=row.target))
     return prompts[:MAX_PROMPTS]
 
 
@@ -189,6 +196,7 @@ REASONS = {
     "rupture_open": N_("Recent rupture, not repaired yet: %(name)s's %(dimension)s fell %(size)s points in session "
                        "%(session)s."),
     "low_early": N_("Low early alliance: %(name)s, %(size)s out of 100 over the first sessions."),
+    "low_early_team": N_("Low early alliance with the team: %(name)s, %(size)s out of 100 over the first sessions."),
     "gap_widening": N_("Family and therapist see the %(dimension)s differently, and more so: %(size)s points in "
                        "session %(session)s (%(previous)s before)."),
     "gap_large": N_("Family and therapist see the %(dimension)s differently: %(size)s points in session "
