@@ -21,19 +21,26 @@ from familyalliance.scoring import score_answers, score_frame  # noqa: E402
 
 
 def make_answers(target: int, seed: int = 1) -> pd.DataFrame:
-    """A long table of about ``target`` answers: families of 2..6 members, a mix of the three instruments."""
+    """A long table of about ``target`` answers: families of 2..6 members, a mix of the three instruments.
+
+    Each member has their own level (POMP) that drifts a little from session to session;
+    answers scatter around it, so splits and ruptures happen about as often as in practice.
+    """
     rng = np.random.default_rng(seed)
     instruments = builtin_instruments()
     frames, total, family = [], 0, 0
     while total < target:
         family += 1
         members = rng.integers(2, 7)
+        levels = rng.uniform(35, 90, members)
         for session in range(1, 21):
+            levels = np.clip(levels + rng.normal(0, 4, members), 0, 100)
             for member in range(members):
                 for code in ("check4" if session % 3 else "alliance16", "observer4"):
                     inst = instruments[code]
                     n = len(inst.items)
-                    values = rng.integers(inst.scale_min, inst.scale_max + 1, n).astype("float64")
+                    raw = inst.scale_min + (inst.scale_max - inst.scale_min) * levels[member] / 100
+                    values = np.clip(np.rint(raw + rng.normal(0, 0.5, n)), inst.scale_min, inst.scale_max)
                     values[rng.random(n) < 0.05] = np.nan
                     frames.append((f"F{family:05d}", f"M{member}", session, inst.informant, "therapist", code,
                                    inst.item_codes, values))  # fmt: skip

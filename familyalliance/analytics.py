@@ -89,20 +89,37 @@ def split_level(range_pomp: pd.Series, n: pd.Series, settings: Settings) -> pd.S
     return pd.Series(level, index=range_pomp.index)
 
 
+CATEGORICAL = ("family", "member", "role", "informant", "target", "instrument")
+
+
+def with_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its text keys as categoricals (categories sorted, so sorting stays alphabetical)."""
+    frame = frame.copy()
+    for column in CATEGORICAL:
+        if column in frame.columns and not isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = pd.Categorical(frame[column])  # categories come out sorted
+    return frame
+
+
 def long_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per form and scored dimension (the four and ``total``): ``score`` and ``pomp``."""
+    """One row per form and scored dimension (the four and ``total``): ``score`` and ``pomp``.
+
+    Text keys become categoricals with their categories in sorted order, so grouping,
+    sorting and de-duplicating work on integer codes while sorting stays alphabetical.
+    """
     base = [c for c in ("family", "member", "role", "session", "date", "informant", "target", "instrument")
             if c in scores.columns]  # fmt: skip
-    parts = []
-    for dimension in SCORE_DIMENSIONS:
-        part = scores[base].copy()
-        part["dimension"] = dimension
-        part["score"] = scores[dimension].astype("float64")
-        part["pomp"] = scores[f"{dimension}_pomp"].astype("float64")
-        parts.append(part[part["score"].notna()])
-    if not parts:
+    if scores.empty:
         return pd.DataFrame(columns=[*base, "dimension", "score", "pomp"])
-    return pd.concat(parts, ignore_index=True)
+    keys = with_categories(scores[base])
+    count = len(SCORE_DIMENSIONS)
+    score = scores[list(SCORE_DIMENSIONS)].to_numpy(dtype="float64").ravel(order="F")
+    pomp = scores[[f"{d}_pomp" for d in SCORE_DIMENSIONS]].to_numpy(dtype="float64").ravel(order="F")
+    long = keys.iloc[np.tile(np.arange(len(keys)), count)].reset_index(drop=True)
+    long["dimension"] = pd.Categorical.from_codes(np.repeat(np.arange(count), len(keys)), SCORE_DIMENSIONS)
+    long["score"] = score
+    long["pomp"] = pomp
+    return long[~np.isnan(score)].reset_index(drop=True)
 
 
 def _role_group(role: pd.Series) -> pd.Series:
@@ -119,8 +136,15 @@ def family_metrics(
     long = long_scores(scores)
     if long.empty:
         return pd.DataFrame(columns=FAMILY_COLUMNS)
-    grouped = long.groupby(FAMILY_KEY, sort=False)
-    out = grouped.agg(
+    # Lowest score first, and among equal scores the smallest member code, so "first" is the lowest member.
+    long = long.sort_values(["score", "member"], kind="stable")
+    group = _role_group(long["role"]) if "role" in long.columns else pd.Series("other", index=long.index)
+    long["caregiver_pomp"] = long["pomp"].where(group == "caregiver")
+    long["young_pomp"] = long["pomp"].where(group == "young")
+    if "date" not in long.columns:
+        long["date"] = np.nan
+    out = long.groupby(FAMILY_KEY, sort=False).agg(
+        date=("date", "first"),
         n=("score", "size"),
         mean=("score", "mean"),
         sd=("score", "std"),
@@ -128,19 +152,15 @@ def family_metrics(
         max=("score", "max"),
         pomp_min=("pomp", "min"),
         pomp_max=("pomp", "max"),
+        lowest_member=("member", "first"),
+        caregiver_mean_pomp=("caregiver_pomp", "mean"),
+        young_mean_pomp=("young_pomp", "mean"),
     )
-    out["date"] = grouped["date"].first() if "date" in long.columns else np.nan
     out["range"] = out["max"] - out["min"]
     out["range_pomp"] = out["pomp_max"] - out["pomp_min"]
     out["balance"] = 100 - out["range_pomp"]
     out["split"] = (out["n"] >= 2) & (out["range_pomp"] >= settings.split_threshold - EPS)
     out["split_level"] = split_level(out["range_pomp"], out["n"], settings)
-    # Lowest score first; among equal scores the smallest member code.
-    lowest = long.sort_values([*FAMILY_KEY, "score", "member"], kind="stable").drop_duplicates(FAMILY_KEY)
-    out["lowest_member"] = lowest.set_index(FAMILY_KEY)["member"]
-    group = _role_group(long["role"]) if "role" in long.columns else pd.Series("other", index=long.index)
-    for name, column in (("caregiver", "caregiver_mean_pomp"), ("young", "young_mean_pomp")):
-        out[column] = long[group == name].groupby(FAMILY_KEY, sort=False)["pomp"].mean()
     out["youth_caregiver_gap"] = out["caregiver_mean_pomp"] - out["young_mean_pomp"]
     points = out.index.get_level_values("instrument").map(lambda code: instruments[code].scale_points)
     sigma2 = (np.asarray(points, dtype="float64") ** 2 - 1) / 12
@@ -187,20 +207,46 @@ def ruptures(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.DataFram
     least the pre-drop score minus ``repair_margin``; unrepaired when that many later
     sessions exist and none recovered; open otherwise. Each drop is its own rupture.
     """
-    long = long_scores(scores)
+    if scores.empty:
+        return pd.DataFrame(columns=RUPTURE_COLUMNS)
+    # Sort the forms by series, then session (on integer codes); stacked per dimension, every
+    # series of the long table is then a contiguous run in session order.
+    forms = with_categories(scores)
+    form_key = [c for c in SERIES_KEY if c != "dimension"]
+    order = np.lexsort((forms["session"].to_numpy(), *(forms[c].cat.codes.to_numpy() for c in reversed(form_key))))
+    long = long_scores(forms.iloc[order])
     if long.empty:
         return pd.DataFrame(columns=RUPTURE_COLUMNS)
-    long = long.sort_values([*SERIES_KEY, "session"], kind="stable", ignore_index=True)
-    series = long.groupby(SERIES_KEY, sort=False)
-    before = series["pomp"].shift(1)
-    drop = before - long["pomp"]
-    is_rupture = (drop >= settings.rupture_drop - EPS).to_numpy()
-    target = (before - settings.repair_margin - EPS).to_numpy()
+    starts = np.zeros(len(long), dtype=bool)
+    starts[0] = True
+    for column in SERIES_KEY:
+        c = long[column].cat.codes.to_numpy()
+        starts[1:] |= c[1:] != c[:-1]
+    series_id = np.cumsum(starts)
+    pomp = long["pomp"].to_numpy(dtype="float64")
+    session = long["session"].to_numpy(dtype="float64")
+
+    def shifted(values: np.ndarray, k: int) -> np.ndarray:
+        """``values`` moved by ``k`` rows within each series (NaN where the series ends)."""
+        out = np.full(len(values), np.nan)
+        if k > 0:
+            same = series_id[k:] == series_id[:-k]
+            out[k:][same] = values[:-k][same]
+        else:
+            same = series_id[:k] == series_id[-k:]
+            out[:k][same] = values[-k:][same]
+        return out
+
+    before = shifted(pomp, 1)
+    drop = before - pomp
+    is_rupture = drop >= settings.rupture_drop - EPS
+    target = before - settings.repair_margin - EPS
 
     window = settings.repair_window
-    later = np.column_stack([series["pomp"].shift(-k).to_numpy() for k in range(1, window + 1)])
-    later_sessions = np.column_stack([series["session"].shift(-k).to_numpy() for k in range(1, window + 1)])
-    recovered = later >= target[:, None]  # NaN (no later session) compares False
+    later = np.column_stack([shifted(pomp, -k) for k in range(1, window + 1)])
+    later_sessions = np.column_stack([shifted(session, -k) for k in range(1, window + 1)])
+    with np.errstate(invalid="ignore"):
+        recovered = later >= target[:, None]  # NaN (no later session) compares False
     any_recovered = recovered.any(axis=1)
     first = recovered.argmax(axis=1)
     repaired_session = np.where(any_recovered, later_sessions[np.arange(len(long)), first], np.nan)
@@ -242,7 +288,13 @@ def early_alliance(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.Da
     check and with the full questionnaire both count, compared on POMP.
     """
     columns = ["family", "member", "informant", "target", "sessions", "early_total_pomp", "low"]
-    totals = member_session_totals(scores)
+    # Only the forms that can count: a total from a preferred instrument, in the member's first sessions.
+    preferred = ((scores["informant"] == "self") & scores["instrument"].isin(SELF_PREFERENCE)) | (
+        (scores["informant"] == "therapist") & scores["instrument"].isin(THERAPIST_PREFERENCE)
+    )
+    candidates = scores[preferred & scores["total"].notna()]
+    order = candidates.groupby(["family", "member", "informant", "target"])["session"].rank(method="dense")
+    totals = member_session_totals(candidates[order <= settings.early_sessions])
     if totals.empty:
         return pd.DataFrame(columns=columns)
     totals = totals[totals["dimension"] == "total"].sort_values(["family", "member", "informant", "target",
@@ -296,20 +348,18 @@ def split_patterns(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.Da
     t = settings.split_threshold - EPS
 
     ordered = own.sort_values([*dim_key, "pomp", "member"], kind="stable")
+    group = _role_group(ordered["role"]) if "role" in ordered.columns else pd.Series("other", index=ordered.index)
+    ordered["caregiver"] = ordered["pomp"].where(group == "caregiver")
+    ordered["young"] = ordered["pomp"].where(group == "young")
     spread = ordered.groupby(dim_key, sort=False).agg(
         n=("pomp", "size"), low=("pomp", "first"), high=("pomp", "last"),
         lowest_member=("member", "first"), highest_member=("member", "last"),
+        caregiver=("caregiver", "mean"), young=("young", "mean"),
     ).reset_index()  # fmt: skip
     spread["range"] = spread["high"] - spread["low"]
     spread.loc[spread["n"] < 2, "range"] = 0.0
     widest = _largest(spread, key, "range")
-
-    group = _role_group(own["role"]) if "role" in own.columns else pd.Series("other", index=own.index)
-    means = own.assign(group=group).groupby([*dim_key, "group"])["pomp"].mean().unstack("group")
-    if {"caregiver", "young"} <= set(means.columns):
-        generations = (means["caregiver"] - means["young"]).dropna().rename("gap").reset_index()
-    else:
-        generations = pd.DataFrame(columns=[*dim_key, "gap"])
+    generations = spread.assign(gap=spread["caregiver"] - spread["young"]).dropna(subset=["gap"])
     generation = _largest(generations, key, "gap")
 
     gaps = perspective_gap(scores)
@@ -366,15 +416,17 @@ def concern(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.DataFrame
     - each member's rupture in the last ``RECENT_SESSIONS`` sessions: unrepaired 2, open 1;
     - each member whose early alliance (with the therapist, or with the team) is low: 2;
     - the family's view differs from the therapist's by at least the gap threshold at the
-      latest session: 2 when wider than at the session before, else 1.
+      latest session: 2 when wider than at the family's session before, else 1.
     """
     if scores.empty:
         return pd.DataFrame(columns=CONCERN_COLUMNS)
-    own_therapist = scores[scores["target"] == "therapist"]
+    scores = with_categories(scores)
     latest = scores.groupby("family")["session"].max().rename("latest_session")
     reasons: list[pd.DataFrame] = []
 
-    patterns = split_patterns(own_therapist, settings)
+    # Splits and gaps are read at the latest session and the one before it only.
+    recent_two = _latest_sessions(scores[scores["target"] == "therapist"], 2)
+    patterns = split_patterns(recent_two, settings)
     if not patterns.empty:
         at_latest = patterns.merge(latest, left_on="family", right_index=True)
         at_latest = at_latest[at_latest["session"] == at_latest["latest_session"]].copy()
@@ -418,14 +470,23 @@ def concern(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.DataFrame
         not r.empty for r in reasons) else pd.DataFrame(columns=["family", "kind"])  # fmt: skip
     table["points"] = table["kind"].map(CONCERN_POINTS).astype("int64")
     table = table.sort_values(["family", "points", "kind"], ascending=[True, False, True], kind="stable")
-    records = {
-        family: [_reason(r) for r in group.to_dict("records")] for family, group in table.groupby("family", sort=False)
-    }
+    records: dict[str, list[dict]] = {}
+    for record in table.to_dict("records"):
+        records.setdefault(record["family"], []).append(_reason(record))
     out = latest.reset_index()
-    out["reasons"] = out["family"].map(lambda f: records.get(f, []))
+    out["family"] = out["family"].astype(str)
+    out["reasons"] = [records.get(family, []) for family in out["family"]]
     out["concern"] = out["reasons"].map(lambda rs: sum(r["points"] for r in rs))
     out = out.sort_values(["concern", "family"], ascending=[False, True], kind="stable", ignore_index=True)
     return out[CONCERN_COLUMNS]
+
+
+def _latest_sessions(scores: pd.DataFrame, count: int) -> pd.DataFrame:
+    """The rows of each family's ``count`` latest sessions (by session number)."""
+    sessions = scores[["family", "session"]].drop_duplicates().sort_values(["family", "session"], ascending=False)
+    cutoff = sessions.groupby("family", sort=False).nth(count - 1).set_index("family")["session"]
+    threshold = scores["family"].map(cutoff).fillna(-np.inf).to_numpy()
+    return scores[scores["session"].to_numpy() >= threshold]
 
 
 def _reason(record: dict) -> dict:

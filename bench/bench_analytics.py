@@ -1,0 +1,57 @@
+"""Benchmark: analytics for one family and the concern ranking of a caseload of 2,000 families.
+
+Usage: .venv/bin/python bench/bench_analytics.py [FAMILIES]   (default 2,000)
+The input is the scores table (the scoring engine's output); figures go in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_scoring import make_answers  # noqa: E402
+
+from familyalliance import analytics, prompts  # noqa: E402
+from familyalliance.instruments import builtin_instruments  # noqa: E402
+from familyalliance.scoring import score_frame  # noqa: E402
+
+
+def best(fn, repeat=5) -> float:
+    """Best wall time of ``repeat`` runs, in seconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    families = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    instruments = builtin_instruments()
+    answers = make_answers(families * 1000)
+    answers = answers[answers["family"].isin(sorted(answers["family"].unique())[:families])]
+    scores = score_frame(answers, instruments)
+    one = scores[scores["family"] == scores["family"].iloc[0]]
+    print(
+        f"caseload: {scores['family'].nunique():,} families, {len(scores):,} scored forms; "
+        f"one family: {one['member'].nunique()} members, {one['session'].nunique()} sessions, {len(one)} forms"
+    )
+    for name, fn in [
+        ("family_metrics (one family)", lambda: analytics.family_metrics(one, instruments)),
+        ("perspective_gap (one family)", lambda: analytics.perspective_gap(one)),
+        ("ruptures (one family)", lambda: analytics.ruptures(one)),
+        ("split_patterns (one family)", lambda: analytics.split_patterns(one)),
+        ("conversation_prompts (one family)", lambda: prompts.conversation_prompts(one)),
+        ("concern (whole caseload)", lambda: analytics.concern(scores)),
+        ("family_metrics (whole caseload)", lambda: analytics.family_metrics(scores, instruments)),
+    ]:
+        print(f"{name:38s} best of 5: {best(fn) * 1000:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
