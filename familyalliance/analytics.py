@@ -65,6 +65,10 @@ class Settings:
     #: Sessions that make the early alliance.
     early_sessions: int = 3
 
+    def as_config(self) -> dict:
+        """The settings as upper-case configuration keys."""
+        return {f.name.upper(): getattr(self, f.name) for f in fields(self)}
+
     @classmethod
     def from_mapping(cls, config: Mapping) -> Settings:
         """Read settings from upper-case keys (``SPLIT_THRESHOLD``, ``RUPTURE_DROP``, ...) where present."""

@@ -253,3 +253,18 @@ def test_early_alliance_mixes_instruments_on_pomp():
     assert early.loc["M1", "early_total_pomp"] == pytest.approx(140 / 3, rel=1e-15)
     assert bool(early.loc["M1", "low"])
     assert early.loc["Y1", "sessions"] == 1 and not early.loc["Y1", "low"]
+
+
+def test_docs_state_every_setting_and_its_default():
+    """docs/metrics.md lists each threshold with the default the code uses."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs/metrics.md").read_text(encoding="utf-8")
+    for name, value in analytics.DEFAULTS.as_config().items():
+        shown = int(value) if float(value).is_integer() else value
+        assert f"| `{name}` | {shown} |" in doc, name
+
+
+def test_app_config_carries_the_defaults(app):
+    assert Settings.from_mapping(app.config) == analytics.DEFAULTS
+    assert app.config["SPLIT_THRESHOLD"] == 25.0
