@@ -1,4 +1,4 @@
-"""Command-line tasks: ``create-user``, ``demo`` and ``instruments list|load``."""
+"""Command-line tasks: ``create-user``, ``demo``, ``instruments list|load``, ``import-ratings`` and ``export``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import demo, operations, vocab
+from . import analytics, config, demo, exports, importer, operations, queries, vocab
 from .extensions import db
 from .instruments import DefinitionError, builtin_instruments
-from .models import User
+from .models import Family, Team, User
 from .registry import installed_instruments
 
 
@@ -87,8 +87,79 @@ def load_instrument(file: Path, replace: bool) -> None:
     click.echo(f"Installed {instrument.code} version {instrument.version} ({len(instrument.items)} items).")
 
 
+@click.command("import-ratings")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Replace answers the store already holds for the same keys.")
+@click.option("--team", "team_name", help="Team of the families the file creates (created when new).")
+@click.option("--therapist", "therapist_emails", multiple=True, help="Therapist of the families the file creates.")
+def import_ratings_command(file: Path, replace: bool, team_name: str | None, therapist_emails: tuple[str, ...]) -> None:
+    """Import a long CSV (metrics.md section 3): every row or none."""
+    team = operations.get_or_create_team(team_name) if team_name else None
+    therapists = []
+    for email in therapist_emails:
+        user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"No account {email}.")
+        therapists.append(user)
+    try:
+        summary = importer.import_long_csv(file, installed_instruments(), replace, team, therapists)
+    except importer.ImportRejected as exc:
+        lines = "\n".join(f"  {problem}" for problem in exc.problems)
+        more = f"\n  ... and {exc.total - len(exc.problems)} more" if exc.total > len(exc.problems) else ""
+        raise click.ClickException(
+            f"{file} was not imported; nothing was stored. {exc.total} problem(s):\n{lines}{more}"
+        ) from None
+    created = ", ".join(summary.families_created) or "none"
+    click.echo(
+        f"Imported {summary.rows} rows ({summary.unanswered} unanswered) from {file}; replaced {summary.replaced}. "
+        f"New families: {created}; new members: {summary.members_created}; new sessions: {summary.sessions_created}."
+    )
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("kind", type=click.Choice(exports.KINDS))
+@click.option("--format", "fmt", type=click.Choice(exports.FORMATS), default="csv", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
+@click.option("--pseudonymise", is_flag=True, help="Opaque family and member codes, dates shifted or dropped.")
+@click.option("--dates", type=click.Choice(["shift", "drop"]), default="shift", show_default=True,
+              help="With --pseudonymise: shift dates per family, or leave them out.")  # fmt: skip
+@click.option("--family", "family_codes", multiple=True, help="Only this family (repeatable).")
+@click.option("--team", "team_name", help="Only this team's families.")
+@click.option("--language", type=click.Choice(["en", "nl"]), default="en", show_default=True,
+              help="Language of the SPSS labels.")  # fmt: skip
+def export_command(kind, fmt, output, pseudonymise, dates, family_codes, team_name, language) -> None:
+    """Export one of the tables of metrics.md as CSV (with a codebook), Excel or SPSS."""
+    query = sa.select(Family.id, Family.code)
+    if family_codes:
+        query = query.where(Family.code.in_(family_codes))
+    if team_name:
+        query = query.join(Team).where(Team.name == team_name)
+    found = db.session.execute(query).all()
+    missing = sorted(set(family_codes) - {code for _, code in found})
+    if missing:
+        raise click.ClickException(f"No family {', '.join(missing)}.")
+    if team_name and db.session.scalar(sa.select(Team.id).where(Team.name == team_name)) is None:
+        raise click.ClickException(f"No team {team_name}.")
+    ids = [family_id for family_id, _ in found] if (family_codes or team_name) else None
+    settings = analytics.Settings.from_mapping(current_app.config)
+    pseudonymiser = exports.Pseudonymiser(pseudonym_key(), dates) if pseudonymise else None
+    table = queries.export_table(kind, ids, settings, pseudonymiser)
+    written = exports.write(kind, table, fmt, output, installed_instruments(), settings, pseudonymise, dates,
+                            language)  # fmt: skip
+    click.echo(f"Wrote {len(table)} rows to {', '.join(map(str, written))}.")
+
+
+def pseudonym_key() -> bytes:
+    """The installation's pseudonymisation secret (instance/pseudonym_key, made on first use)."""
+    return config.load_secret_key(current_app.instance_path, "pseudonym_key").encode()
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(instruments_cli)
+    app.cli.add_command(import_ratings_command)
+    app.cli.add_command(export_command)

@@ -47,16 +47,16 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def load_secret_key(instance_path: str) -> str:
-    """Read the instance's secret key, creating it on first use.
+def load_secret_key(instance_path: str, name: str = SECRET_KEY_FILE) -> str:
+    """Read a secret of the instance (by default the app's secret key), creating it on first use.
 
     The key is written to a private temporary file and then hard-linked into place, which
     fails if the file exists: several gunicorn workers starting at once agree on one key,
     and none ever reads a half-written file.
     """
-    path = Path(instance_path) / SECRET_KEY_FILE
+    path = Path(instance_path) / name
     if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")  # created with mode 0600
+        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=f".{name}.")  # created with mode 0600
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32) + "\n")

@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import vocab
+from .codebook import ROLE_NAMES
 from .extensions import db
 from .models import Family, Member, Response, TherapySession
 
@@ -41,18 +42,7 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS[role])
 
 
-ROLE_LABELS = {
-    "mother": _l("Mother"),
-    "father": _l("Father"),
-    "stepparent": _l("Stepparent"),
-    "foster_parent": _l("Foster parent"),
-    "grandparent": _l("Grandparent"),
-    "caregiver": _l("Other caregiver"),
-    "youth": _l("Youth (adolescent)"),
-    "child": _l("Child"),
-    "sibling": _l("Sibling"),
-    "other": _l("Other"),
-}
+ROLE_LABELS = {role: _l(name) for role, name in ROLE_NAMES.items()}
 
 STATUS_LABELS = {"active": _l("Active"), "paused": _l("Paused"), "closed": _l("Closed")}
 

@@ -10,23 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 
 import pandas as pd
-from babel.support import NullTranslations, Translations
 
 from . import analytics
 from .analytics import DEFAULTS, EPS, Settings
+from .catalog import N_, translations
 
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 #: At most this many prompts, most pressing first.
 MAX_PROMPTS = 5
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction; it is translated when rendered."""
-    return message
 
 
 DIMENSION_PHRASES = {
@@ -162,14 +154,6 @@ def _since(split_sessions: list[int], all_sessions: list[int], latest: int) -> i
 
 def _points(value: float) -> int:
     return int(round(float(value)))
-
-
-@cache
-def translations(language: str) -> NullTranslations:
-    """The app's catalog for ``language`` (English is the source language)."""
-    if language == "en":
-        return NullTranslations()
-    return Translations.load(str(TRANSLATIONS), [language])
 
 
 def render(prompt: Prompt, language: str, names: Mapping[str, str]) -> str:

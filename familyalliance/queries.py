@@ -37,3 +37,11 @@ def responses_frame(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
 def scores(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """Scores per form (metrics.md section 4) for the given families."""
     return score_frame(responses_frame(family_ids), installed_instruments())
+
+
+def export_table(kind: str, family_ids: Sequence[int] | None, settings, pseudonymiser=None) -> pd.DataFrame:
+    """One of the export tables for the given families, pseudonymised when a pseudonymiser is given."""
+    from . import exports
+
+    table = exports.build(kind, responses_frame(family_ids), installed_instruments(), settings)
+    return pseudonymiser.apply(table) if pseudonymiser is not None else table
