@@ -50,3 +50,28 @@ def family_or_404(code: str) -> Family:
     if family is None:
         abort(404)
     return family
+
+
+def can_export(user: User) -> bool:
+    """Researchers and team leads export data; researchers only pseudonymised."""
+    return user.role in ("researcher", "team_lead")
+
+
+def must_pseudonymise(user: User) -> bool:
+    """Researchers never get identifiable data."""
+    return user.role != "team_lead"
+
+
+def exportable_families(user: User) -> sa.Select:
+    """The families whose data ``user`` may export: a team lead's caseload; a researcher's team (or all)."""
+    if user.role == "researcher":
+        query = sa.select(Family)
+        return query.where(Family.team_id == user.team_id) if user.team_id is not None else query
+    if user.role == "team_lead":
+        return visible_families(user)
+    return sa.select(Family).where(sa.false())
+
+
+def can_import(user: User) -> bool:
+    """Importing ratings (creating families from a file) is an administrator's task."""
+    return user.role == "admin"

@@ -144,16 +144,11 @@ def export_command(kind, fmt, output, pseudonymise, dates, family_codes, team_na
         raise click.ClickException(f"No team {team_name}.")
     ids = [family_id for family_id, _ in found] if (family_codes or team_name) else None
     settings = analytics.Settings.from_mapping(current_app.config)
-    pseudonymiser = exports.Pseudonymiser(pseudonym_key(), dates) if pseudonymise else None
+    pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), dates) if pseudonymise else None
     table = queries.export_table(kind, ids, settings, pseudonymiser)
     written = exports.write(kind, table, fmt, output, installed_instruments(), settings, pseudonymise, dates,
                             language)  # fmt: skip
     click.echo(f"Wrote {len(table)} rows to {', '.join(map(str, written))}.")
-
-
-def pseudonym_key() -> bytes:
-    """The installation's pseudonymisation secret (instance/pseudonym_key, made on first use)."""
-    return config.load_secret_key(current_app.instance_path, "pseudonym_key").encode()
 
 
 def init_app(app: Flask) -> None:

@@ -27,6 +27,8 @@ DEFAULTS = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    # Uploads (the ratings import) up to 200 MB: about 4 million rows of the long CSV.
+    "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
     # The thresholds of metrics.md (SPLIT_THRESHOLD, RUPTURE_DROP, ...), with analytics.Settings' defaults;
     # FAMILYALLIANCE_SPLIT_THRESHOLD=30 changes one.
     **analytics.DEFAULTS.as_config(),
@@ -87,3 +89,12 @@ def configure(app: Flask, test_config: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_secret_key(app.instance_path)
+
+
+def pseudonym_key(app: Flask) -> bytes:
+    """The installation's pseudonymisation secret: PSEUDONYM_KEY, else instance/pseudonym_key (made on first use).
+
+    The same key gives a family the same opaque code in every export of the installation.
+    """
+    key = app.config.get("PSEUDONYM_KEY") or load_secret_key(app.instance_path, "pseudonym_key")
+    return key.encode()

@@ -24,6 +24,7 @@ def base_config(database_url: str) -> dict:
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
+        "PSEUDONYM_KEY": "test-pseudonym-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         # Argon2id stays the algorithm; only its cost is lowered so the suite runs fast.

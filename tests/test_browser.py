@@ -146,3 +146,26 @@ def test_axe_check_can_fail(browser):
     context.close()
     assert any(v.startswith("image-alt") for v in violations)
     assert any(v.startswith("label") for v in violations)
+
+
+def test_export_and_import_pages(page, app):
+    """A team lead downloads an export from the page; an admin sees the import page; both pass axe."""
+    with app.app_context():
+        gen_user("team_lead", "Team A", "lead@example.org")
+        gen_user("admin", None, "admin@example.org")
+        commit()
+    login(page, "lead@example.org")
+    page.get_by_role("link", name="Export").click()
+    expect(page.get_by_role("heading", name="Export data")).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_label("Data").select_option("long")
+    page.get_by_label("Format").select_option("xlsx")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == "familyalliance-long-pseudonymised.xlsx"
+    page.get_by_role("button", name=re.compile("Log out")).click()
+    login(page, "admin@example.org")
+    page.get_by_role("link", name="Import").click()
+    expect(page.get_by_role("heading", name="Import ratings")).to_be_visible()
+    assert axe_violations(page) == []
+    assert page.problems == []

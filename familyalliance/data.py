@@ -1,0 +1,91 @@
+"""Data in and out through the browser: exports for researchers and team leads, import for admins.
+
+Thin views over ``exports``/``queries`` and ``importer``; the CLI does the same work.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, render_template, send_file
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from . import access, analytics, config, exports, importer, queries
+from .extensions import db
+from .forms import ExportForm, ImportForm
+from .models import Family, Team
+from .registry import installed_instruments
+
+bp = Blueprint("data", __name__)
+
+MEDIA = {
+    "csv": "application/zip",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "sav": "application/x-spss-sav",
+}
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Every page here needs a logged-in user."""
+
+
+@bp.route("/exports/", methods=["GET", "POST"])
+def export():
+    """Choose and download an export of the families the user may export."""
+    if not access.can_export(current_user):
+        abort(403)
+    forced = access.must_pseudonymise(current_user)
+    form = ExportForm()
+    if forced:
+        form.pseudonymise.data = True
+    ids = list(db.session.scalars(access.exportable_families(current_user).with_only_columns(Family.id)))
+    if form.validate_on_submit():
+        settings = analytics.Settings.from_mapping(current_app.config)
+        pseudonymise = forced or form.pseudonymise.data
+        pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), form.dates.data) \
+            if pseudonymise else None  # fmt: skip
+        table = queries.export_table(form.kind.data, ids, settings, pseudonymiser)
+        name = f"familyalliance-{form.kind.data}{'-pseudonymised' if pseudonymise else ''}"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{name}.{form.fmt.data}"
+            written = exports.write(form.kind.data, table, form.fmt.data, path, installed_instruments(), settings,
+                                    pseudonymise, form.dates.data, form.language.data)  # fmt: skip
+            if form.fmt.data == "csv":
+                buffer = io.BytesIO()
+                with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                    for file in written:
+                        archive.write(file, file.name)
+                data, filename = buffer.getvalue(), f"{name}.zip"
+            else:
+                data, filename = path.read_bytes(), path.name
+        return send_file(io.BytesIO(data), mimetype=MEDIA[form.fmt.data], as_attachment=True, download_name=filename)
+    return render_template("data/export.html", form=form, forced=forced, families=len(ids))
+
+
+@bp.route("/admin/import", methods=["GET", "POST"])
+def import_ratings():
+    """Upload a long CSV; every row is stored, or none, with the problems listed by line."""
+    if not access.can_import(current_user):
+        abort(403)
+    form = ImportForm()
+    teams = db.session.scalars(sa.select(Team).order_by(Team.name)).all()
+    form.team.choices = [(0, _("No team"))] + [(t.id, t.name) for t in teams]
+    summary = rejected = None
+    if form.validate_on_submit():
+        team = db.session.get(Team, form.team.data) if form.team.data else None
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "upload.csv"
+            form.file.data.save(path)
+            try:
+                summary = importer.import_long_csv(path, installed_instruments(), form.replace.data, team)
+            except importer.ImportRejected as exc:
+                rejected = exc
+    status = 422 if rejected else 200
+    return render_template("data/import.html", form=form, summary=summary, rejected=rejected), status
