@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from familyalliance import analytics, codebook, exports
 from familyalliance.extensions import db
-from familyalliance.models import Member
+from familyalliance.models import Family, Member
 from familyalliance.scoring import SCORES_EXPORT_COLUMNS
 from familyalliance.validation import LONG_HEADER
 
@@ -177,9 +177,11 @@ def test_pseudonymised_exports(app, runner, tmp_path, demo):
     assert (dropped["date"] == "").all()
 
 
-def test_export_scope(runner, tmp_path, demo):
-    one = pd.read_csv(export(runner, tmp_path, "scores", "csv", "--family", "DEMO01-02"))
-    assert set(one["family"]) == {"DEMO01-02"}
+def test_export_scope(app, runner, tmp_path, demo):
+    with app.app_context():
+        code = db.session.scalars(sa.select(Family.code).order_by(Family.code)).all()[1]
+    one = pd.read_csv(export(runner, tmp_path, "scores", "csv", "--family", code))
+    assert set(one["family"]) == {code}
     team = pd.read_csv(export(runner, tmp_path, "scores", "csv", "--team", "Demo", name="team.csv"))
     assert team["family"].nunique() == 5
     missing = runner.invoke(args=["export", "scores", "--output", str(tmp_path / "x.csv"), "--family", "NOPE"])
