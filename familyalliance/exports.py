@@ -121,7 +121,9 @@ def neutralise(value: object) -> object:
 
 
 def _text_columns(table: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns if table[c].dtype == object or isinstance(table[c].dtype, pd.StringDtype)]
+    """Columns holding text (codes, categories), not numbers, dates or booleans."""
+    return [c for c in table.columns if pd.api.types.infer_dtype(table[c], skipna=True) in ("string", "empty")
+            and not pd.api.types.is_numeric_dtype(table[c])]  # fmt: skip
 
 
 def csv_text(table: pd.DataFrame) -> str:
@@ -131,7 +133,9 @@ def csv_text(table: pd.DataFrame) -> str:
         if out[column].dtype == bool:
             out[column] = np.where(out[column], "true", "false")
     for column in _text_columns(out):
-        out[column] = out[column].map(neutralise)
+        risky = out[column].str.startswith(RISKY).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            out.loc[risky, column] = "'" + out.loc[risky, column]
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, na_rep="", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     return buffer.getvalue()

@@ -23,18 +23,16 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from . import operations
 from .extensions import db
 from .instruments import Instrument
-from .models import Attendance, Family, Member, Response, Team, TherapySession, User, utcnow
+from .models import Family, Member, Response, Team, TherapySession, User, family_therapist, utcnow
 from .validation import LONG_HEADER, Problem, check_long_chunk
 
 CHUNK_ROWS = 50_000
 #: Problems reported in full; the rest are counted.
 MAX_REPORTED = 100
 KEY = ("family", "member", "session", "informant", "target", "instrument", "item")
-INSERT_COLUMNS = ("family_id", "member_id", "session_id", "informant", "target", "instrument", "item", "value",
-                  "created_at")  # fmt: skip
+INSERT_COLUMNS = ("family_id", "member_id", "session_id", "informant", "target", "instrument", "item", "value")
 
 
 class ImportRejected(Exception):
@@ -75,9 +73,12 @@ class _Problems:
         return self.total > 0
 
 
-def strip_quote(value: str) -> str:
-    """Undo the leading apostrophe exports put before text cells a spreadsheet would run (``'-F1``)."""
-    return value[1:] if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@") else value
+def unquote(codes: pd.Series) -> pd.Series:
+    """Drop the apostrophe exports put before text cells a spreadsheet would run (``'-F1`` is ``-F1``)."""
+    quoted = codes.str.startswith("'")
+    if not quoted.any():
+        return codes
+    return codes.where(~quoted, codes[quoted].str.replace(r"^'(?=[=+\-@])", "", regex=True))
 
 
 def read_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
@@ -119,6 +120,54 @@ def read_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
         problems.add([Problem("file", f"cannot be read as CSV: {exc}", None)])
 
 
+class _NeedsExactReader(Exception):
+    """The fast reader met something it cannot give exact line numbers for."""
+
+
+def fast_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Yield (rows, line numbers) with Arrow's CSV reader; raise _NeedsExactReader on anything irregular."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f), None)
+    except (UnicodeDecodeError, csv.Error):
+        raise _NeedsExactReader from None
+    if header != LONG_HEADER:
+        raise _NeedsExactReader  # the exact reader words the header problem
+    irregular = []
+
+    def on_invalid_row(row) -> str:
+        irregular.append(row)
+        return "skip"
+
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=4 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
+                                             invalid_row_handler=on_invalid_row),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(LONG_HEADER, pa.string()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )  # fmt: skip
+        row = 0
+        for batch in reader:
+            if irregular:
+                raise _NeedsExactReader
+            if batch.num_rows == 0:
+                continue
+            frame = batch.to_pandas()
+            yield frame, np.arange(row + 2, row + 2 + len(frame))
+            row += len(frame)
+    except pa.ArrowInvalid:
+        raise _NeedsExactReader from None
+    if irregular:
+        raise _NeedsExactReader
+    if row == 0:
+        problems.add([Problem("file", "the file has a header but no rows", 1)])
+
+
 def _first_bad_line(path: Path) -> int | None:
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
@@ -147,20 +196,29 @@ class _Entities:
         self.sessions: dict[tuple[str, int], list] = {}
         self.new_sessions: set[int] = set()
 
-    def _load(self, code: str) -> None:
-        if code in self.families:
+    def load(self, codes: Sequence[str]) -> None:
+        """Look up the families not seen before, with their members and sessions: three queries in all."""
+        unseen = [code for code in codes if code not in self.families]
+        if not unseen:
             return
-        family = db.session.scalar(sa.select(Family).where(Family.code == code))
-        self.families[code] = family.id if family else None
-        if family is not None:
-            for m in family.members:
-                self.members[(code, m.code)] = [m.id, m.role, None]
-            for s in family.sessions:
-                self.sessions[(code, s.number)] = [s.id, s.date, None]
+        self.families.update(dict.fromkeys(unseen))
+        found = dict(db.session.execute(sa.select(Family.id, Family.code).where(Family.code.in_(unseen))).all())
+        for family_id, code in found.items():
+            self.families[code] = family_id
+        if not found:
+            return
+        for family_id, code, role, member_id in db.session.execute(
+            sa.select(Member.family_id, Member.code, Member.role, Member.id).where(Member.family_id.in_(found))
+        ):  # fmt: skip
+            self.members[(found[family_id], code)] = [member_id, role, None]
+        for family_id, number, date, session_id in db.session.execute(
+            sa.select(TherapySession.family_id, TherapySession.number, TherapySession.date, TherapySession.id)
+            .where(TherapySession.family_id.in_(found))
+        ):  # fmt: skip
+            self.sessions[(found[family_id], number)] = [session_id, date, None]
 
     def observe(self, family: str, member: str, role: str, number: int, date: dt.date, line: int) -> list[Problem]:
-        """Check one row's role and date against what the file and the store said before."""
-        self._load(family)
+        """Check one row's role and date against what the file and the store said before (``load`` first)."""
         problems = []
         known = self.members.setdefault((family, member), [None, role, line])
         if known[1] != role:
@@ -175,33 +233,61 @@ class _Entities:
                                     line))  # fmt: skip
         return problems
 
-    def family_id(self, code: str) -> int:
-        if self.families[code] is None:
-            family = operations.create_family(code, dt.date.today(), self.therapists, self.team)
-            self.families[code] = family.id
-            self.summary.families_created.append(code)
-        return self.families[code]
+    def create_missing(self, families: Sequence[str], members: Sequence[tuple[str, str]],
+                       sessions: Sequence[tuple[str, int]]) -> None:  # fmt: skip
+        """Create, in bulk, the families, members and sessions among these that the store lacks.
 
-    def member_id(self, family: str, code: str) -> int:
-        known = self.members[(family, code)]
-        if known[0] is None:
-            member = Member(family_id=self.family_id(family), code=code, display_name=code, role=known[1])
-            db.session.add(member)
-            db.session.flush()
-            known[0] = member.id
-            self.summary.members_created += 1
-        return known[0]
-
-    def session_id(self, family: str, number: int) -> int:
-        known = self.sessions[(family, number)]
-        if known[0] is None:
-            session = TherapySession(family_id=self.family_id(family), number=number, date=known[1])
-            db.session.add(session)
-            db.session.flush()
-            known[0] = session.id
-            self.new_sessions.add(session.id)
-            self.summary.sessions_created += 1
-        return known[0]
+        Plain multi-row INSERTs, then one SELECT each for the new ids: far cheaper than
+        returning ids row by row.
+        """
+        new = [code for code in families if self.families[code] is None]
+        if new:
+            today, now = dt.date.today(), utcnow()
+            team_id = self.team.id if self.team else None
+            db.session.execute(sa.insert(Family.__table__), [
+                {"code": code, "start_date": today, "team_id": team_id, "status": "active", "created_at": now}
+                for code in new
+            ])  # fmt: skip
+            created = db.session.execute(sa.select(Family.id, Family.code).where(Family.code.in_(new))).all()
+            for family_id, code in created:
+                self.families[code] = family_id
+            if self.therapists:
+                db.session.execute(sa.insert(family_therapist), [
+                    {"family_id": family_id, "user_id": user.id} for family_id, _ in created for user in self.therapists
+                ])  # fmt: skip
+            self.summary.families_created.extend(new)
+        new_members = [key for key in members if self.members[key][0] is None]
+        if new_members:
+            db.session.execute(sa.insert(Member.__table__), [
+                {"family_id": self.families[f], "code": m, "display_name": m, "role": self.members[(f, m)][1]}
+                for f, m in new_members
+            ])  # fmt: skip
+            codes = {family_id: code for code, family_id in self.families.items()}
+            for member_id, family_id, code in db.session.execute(
+                sa.select(Member.id, Member.family_id, Member.code).where(
+                    Member.family_id.in_({self.families[f] for f, _ in new_members}))
+            ):  # fmt: skip
+                known = self.members.get((codes[family_id], code))
+                if known is not None and known[0] is None:
+                    known[0] = member_id
+            self.summary.members_created += len(new_members)
+        new_sessions = [key for key in sessions if self.sessions[key][0] is None]
+        if new_sessions:
+            connection = db.session.connection()
+            now = _native(connection, utcnow())
+            _bulk_insert(connection, "therapy_session", ("family_id", "number", "date", "created_at"), [
+                (self.families[f], n, _native(connection, self.sessions[(f, n)][1]), now) for f, n in new_sessions
+            ])  # fmt: skip
+            codes = {family_id: code for code, family_id in self.families.items()}
+            for session_id, family_id, number in db.session.execute(
+                sa.select(TherapySession.id, TherapySession.family_id, TherapySession.number).where(
+                    TherapySession.family_id.in_({self.families[f] for f, _ in new_sessions}))
+            ):  # fmt: skip
+                known = self.sessions.get((codes[family_id], number))
+                if known is not None and known[0] is None:
+                    known[0] = session_id
+                    self.new_sessions.add(session_id)
+            self.summary.sessions_created += len(new_sessions)
 
 
 ENTITY_FIELDS = ("family", "member", "role", "session", "date")
@@ -214,89 +300,202 @@ def import_long_csv(
     team: Team | None = None,
     therapists: Sequence[User] = (),
 ) -> ImportSummary:
-    """Import a long CSV file; commit and return what was stored, or raise ImportRejected having stored nothing."""
+    """Import a long CSV file; commit and return what was stored, or raise ImportRejected having stored nothing.
+
+    The fast reader (Arrow's CSV parser) reads a well-formed file; a file it cannot number
+    line by line exactly (rows with the wrong number of fields, blank lines, line breaks
+    inside values, bytes that are not UTF-8) is read again with the csv module, whose line
+    numbers are exact, so that every problem names its line.
+    """
+    try:
+        return _import(path, instruments, replace, team, therapists, fast_chunks)
+    except _NeedsExactReader:
+        return _import(path, instruments, replace, team, therapists, read_chunks)
+
+
+def _import(path, instruments, replace, team, therapists, reader) -> ImportSummary:
     summary = ImportSummary()
     problems = _Problems()
     entities = _Entities(summary, team, therapists)
     connection = db.session.connection()
-    now = utcnow()
     attendance: set[tuple[int, int, int]] = set()
     try:
-        for chunk, lines in read_chunks(path, problems):
-            for name in ("family", "member"):
-                chunk[name] = chunk[name].map(strip_quote)
-            found = check_long_chunk(chunk, lines, instruments)
-            problems.add(found)
+        for part in _checked(reader(path, problems), instruments):
+            problems.add(part.found)
             # Roles and dates across rows, on the rows whose codes, role, session and date are valid.
-            faulty = {p.line for p in found if p.field in ENTITY_FIELDS}
-            combos = chunk.assign(line=lines)[~np.isin(lines, list(faulty))]
-            for row in combos.drop_duplicates(list(ENTITY_FIELDS)).itertuples(index=False):
-                problems.add(entities.observe(row.family, row.member, row.role, int(row.session),
-                                              dt.date.fromisoformat(row.date), row.line))  # fmt: skip
+            entities.load(part.families)
+            for family, member, role, session, date, line in part.combos:
+                problems.add(entities.observe(family, member, role, session, date, line))
             if problems:
                 continue  # keep checking the rest of the file; store nothing more
-            family_ids, member_ids, session_ids = _ids(chunk, entities)
-            values = pd.to_numeric(chunk["value"].where(chunk["value"] != ""), errors="raise")
-            rows = list(zip(family_ids.tolist(), member_ids.tolist(), session_ids.tolist(),
-                            chunk["informant"].tolist(), chunk["target"].tolist(), chunk["instrument"].tolist(),
-                            chunk["item"].tolist(), [None if v != v else int(v) for v in values.tolist()],
+            family_ids, member_ids, session_ids = _ids(part.chunk, entities)
+            values = part.columns["value"]
+            rows = list(zip(family_ids.tolist(), member_ids.tolist(), session_ids.tolist(), part.columns["informant"],
+                            part.columns["target"], part.columns["instrument"], part.columns["item"], values,
                             strict=True))  # fmt: skip
             if replace:
                 summary.replaced += _delete_existing(connection, rows)
-            _insert(connection, rows, now)
+            _bulk_insert(connection, "response", INSERT_COLUMNS, rows)
             summary.rows += len(rows)
-            summary.unanswered += int(values.isna().sum())
-            for f, m, s in zip(family_ids.tolist(), member_ids.tolist(), session_ids.tolist(), strict=True):
-                if s in entities.new_sessions:
-                    attendance.add((f, m, s))
+            summary.unanswered += values.count(None)
+            if entities.new_sessions:
+                present = pd.DataFrame({"f": family_ids, "m": member_ids, "s": session_ids}).drop_duplicates()
+                present = present[present["s"].isin(entities.new_sessions)]
+                attendance.update(zip(present["f"].tolist(), present["m"].tolist(), present["s"].tolist(), strict=True))
         if problems:
             raise ImportRejected(sorted(problems.items, key=lambda p: p.line or 0), problems.total)
         if attendance:
-            present = [{"family_id": f, "member_id": m, "session_id": s, "present": True} for f, m, s in attendance]
-            db.session.execute(sa.insert(Attendance), present)
+            _bulk_insert(connection, "attendance", ("family_id", "member_id", "session_id", "present"),
+                         [(f, m, s, True) for f, m, s in attendance])  # fmt: skip
         db.session.commit()
     except (sa.exc.IntegrityError, connection.dialect.dbapi.IntegrityError):
         # The store refused a key twice: in the file, or already stored. Find the lines.
         db.session.rollback()
         found = diagnose_duplicates(path, replace)
         raise ImportRejected(found[:MAX_REPORTED], len(found)) from None
-    except BaseException:
+    except BaseException:  # _NeedsExactReader included: the caller starts again with the exact reader
         db.session.rollback()
         raise
     return summary
 
 
+def _pylist(column: pd.Series, cast: str | None = None) -> list:
+    """A column as a Python list through Arrow (fast for text), optionally cast (empty text becomes None)."""
+    import pyarrow as pa
+
+    array = pa.array(column, from_pandas=True)
+    return (array.cast(cast) if cast else array).to_pylist()
+
+
+@dataclass
+class _Part:
+    """A checked chunk, with everything the storing thread needs already taken out of pandas."""
+
+    chunk: pd.DataFrame
+    found: list[Problem]
+    #: Distinct (family, member, role, session, date, line) of the rows whose entity fields are valid.
+    combos: list[tuple]
+    families: list[str]
+    #: informant, target, instrument, item and value columns as lists (only for a chunk without problems).
+    columns: dict[str, list]
+
+
+def _prepare(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mapping[str, Instrument]) -> _Part:
+    """Check a chunk and take out what storing it needs (runs in the reading thread)."""
+    for name in ("family", "member"):
+        chunk[name] = unquote(chunk[name])
+    found = check_long_chunk(chunk, lines, instruments)
+    faulty = [p.line for p in found if p.field in ENTITY_FIELDS]
+    combos = chunk[list(ENTITY_FIELDS)].assign(line=lines)
+    if faulty:
+        combos = combos[~np.isin(lines, faulty)]
+    combos = combos.drop_duplicates(list(ENTITY_FIELDS))
+    dates = {text: dt.date.fromisoformat(text) for text in combos["date"].unique()}
+    entity_rows = [
+        (family, member, role, int(session), dates[date], line)
+        for family, member, role, session, date, line in zip(
+            *(_pylist(combos[c]) for c in ENTITY_FIELDS), combos["line"].tolist(), strict=True
+        )
+    ]
+    columns = {}
+    if not found:
+        columns = {name: _pylist(chunk[name]) for name in ("informant", "target", "instrument", "item")}
+        columns["value"] = _pylist(chunk["value"].where(chunk["value"] != ""), "int64")
+    return _Part(chunk, found, entity_rows, _pylist(pd.Series(combos["family"].unique())), columns)
+
+
+def _checked(
+    chunks: Iterator[tuple[pd.DataFrame, np.ndarray]], instruments: Mapping[str, Instrument]
+) -> Iterator[_Part]:
+    """Read and check the next chunks in a second thread while this one stores the current chunk.
+
+    Parsing and the column checks run mostly outside the GIL (Arrow, pandas), as does SQLite's
+    work on the insert, so the two overlap on a machine with two cores. The database is only
+    touched from the calling thread.
+    """
+    import queue
+    import threading
+
+    ready: queue.Queue = queue.Queue(maxsize=2)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk, lines in chunks:
+                item = _prepare(chunk, lines, instruments)
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(exc)
+
+    worker = threading.Thread(target=produce, name="import-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _ids(chunk: pd.DataFrame, entities: _Entities) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The family, member and session id of every row, creating the new ones."""
-    for row in chunk.drop_duplicates(["family", "member", "session"]).itertuples(index=False):
-        entities.member_id(row.family, row.member)
-        entities.session_id(row.family, int(row.session))
-    family_ids = chunk["family"].map(entities.families).to_numpy(dtype=np.int64)
-    member_ids = np.fromiter(
-        (entities.members[(f, m)][0] for f, m in zip(chunk["family"], chunk["member"], strict=True)), dtype=np.int64,
-        count=len(chunk))  # fmt: skip
-    session_ids = np.fromiter(
-        (entities.sessions[(f, int(s))][0] for f, s in zip(chunk["family"], chunk["session"], strict=True)),
-        dtype=np.int64, count=len(chunk))  # fmt: skip
-    return family_ids, member_ids, session_ids
+    """The family, member and session id of every row, creating the new ones in bulk."""
+    families = _pylist(pd.Series(chunk["family"].unique()))
+    pairs = chunk[["family", "member"]].drop_duplicates()
+    members = list(zip(_pylist(pairs["family"]), _pylist(pairs["member"]), strict=True))
+    pairs = chunk[["family", "session"]].drop_duplicates()
+    sessions = [(f, int(n)) for f, n in zip(_pylist(pairs["family"]), _pylist(pairs["session"]), strict=True)]
+    entities.create_missing(families, members, sessions)
+    keys = pd.DataFrame({"family": chunk["family"].to_numpy(), "member": chunk["member"].to_numpy(),
+                         "session": chunk["session"].astype("int64").to_numpy()})  # fmt: skip
+    member_ids = pd.DataFrame([(f, m, entities.members[(f, m)][0]) for f, m in members],
+                              columns=["family", "member", "member_id"])  # fmt: skip
+    session_ids = pd.DataFrame([(f, n, entities.sessions[(f, n)][0]) for f, n in sessions],
+                               columns=["family", "session", "session_id"])  # fmt: skip
+    joined = keys.merge(member_ids, on=["family", "member"], how="left").merge(
+        session_ids, on=["family", "session"], how="left")  # fmt: skip
+    family_ids = keys["family"].map({f: entities.families[f] for f in families})
+    return (family_ids.to_numpy(dtype=np.int64), joined["member_id"].to_numpy(dtype=np.int64),
+            joined["session_id"].to_numpy(dtype=np.int64))  # fmt: skip
 
 
-def _insert(connection: sa.Connection, rows: list[tuple], now: dt.datetime) -> None:
-    """Write rows into the response store on the fastest path each database offers."""
+def _native(connection: sa.Connection, value):
+    """A date or time as the driver stores it (SQLite: the text SQLAlchemy would write)."""
+    if connection.dialect.name != "sqlite":
+        return value
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _bulk_insert(connection: sa.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Insert plain tuples on the fastest path each database offers: COPY on PostgreSQL, executemany on SQLite."""
     raw = connection.connection.driver_connection
-    columns = ", ".join(INSERT_COLUMNS)
+    names = ", ".join(columns)
     if connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor, cursor.copy(f"COPY response ({columns}) FROM STDIN") as copy:
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row((*row, now))
+                copy.write_row(row)
     elif connection.dialect.name == "sqlite":
-        stamp = now.isoformat(sep=" ")
-        raw.executemany(f"INSERT INTO response ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(*row, stamp) for row in rows])  # fmt: skip
+        raw.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
     else:
-        keys = INSERT_COLUMNS[:-1]
-        db.session.execute(sa.insert(Response), [dict(zip(keys, row, strict=True)) | {"created_at": now}
-                                                  for row in rows])  # fmt: skip
+        statement = sa.text(f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + c for c in columns)})")
+        connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def _delete_existing(connection: sa.Connection, rows: list[tuple]) -> int:
@@ -328,7 +527,7 @@ def diagnose_duplicates(path: Path, replace: bool) -> list[Problem]:
     try:
         for chunk, lines in read_chunks(path, _Problems()):
             for name in ("family", "member"):
-                chunk[name] = chunk[name].map(strip_quote)
+                chunk[name] = unquote(chunk[name])
             records = chunk[list(KEY)].assign(session=pd.to_numeric(chunk["session"], errors="coerce"), line=lines)
             connection.execute(staging.insert(), records.to_dict("records"))
         s = staging.c

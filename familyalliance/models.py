@@ -197,8 +197,9 @@ class Response(db.Model):
     """One item answer (or an unanswered item, ``value`` empty): the long CSV row, stored.
 
     Millions of rows are expected. The unique key leads with the family, so a family's
-    answers are one index range; a second index serves a session's answers. Bulk paths
-    insert many rows per statement (``operations.store_responses``).
+    answers are one index range, and every query (a session's answers too) starts from the
+    family; no further index is kept, because each one slows every insert. Bulk paths insert
+    many rows per statement (``operations.store_responses``, the importer).
     """
 
     __table_args__ = (
@@ -209,7 +210,6 @@ class Response(db.Model):
         sa.ForeignKeyConstraint(
             ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
         ),
-        sa.Index("ix_response_session_id", "session_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -226,7 +226,8 @@ class Response(db.Model):
     item: Mapped[str] = mapped_column(sa.String(64))
     #: The answer on the instrument's scale; empty for an unanswered item.
     value: Mapped[int | None] = mapped_column(sa.SmallInteger)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: When the answer was stored; set by the database, so bulk inserts need not send it.
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
 class InstrumentDefinition(db.Model):

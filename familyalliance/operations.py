@@ -15,7 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from . import validation, vocab
 from .extensions import db
 from .instruments import DefinitionError, Instrument, builtin_instruments, parse_definition
-from .models import Attendance, Family, InstrumentDefinition, Member, Response, Team, TherapySession, User, utcnow
+from .models import Attendance, Family, InstrumentDefinition, Member, Response, Team, TherapySession, User
 from .passwords import MIN_LENGTH, hash_password
 
 #: Rows per INSERT statement on the bulk path.
@@ -158,13 +158,12 @@ def _copy_responses(connection: sa.Connection, rows: Iterable[Mapping]) -> int:
     """
     import psycopg
 
-    statement = f"COPY response ({', '.join(COPY_COLUMNS)}, created_at) FROM STDIN"
-    now = utcnow()
+    statement = f"COPY response ({', '.join(COPY_COLUMNS)}) FROM STDIN"
     count = 0
     try:
         with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row([row.get(c) for c in COPY_COLUMNS] + [now])
+                copy.write_row([row.get(c) for c in COPY_COLUMNS])
                 count += 1
     except psycopg.errors.IntegrityError as exc:
         raise sa.exc.IntegrityError(statement, None, exc) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import pandas as pd
@@ -16,7 +17,11 @@ LONG_COLUMNS = ["family", "member", "role", "session", "date", "informant", "tar
 
 
 def responses_frame(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
-    """The long table of metrics.md section 3 for the given families (all when None), one row per answer."""
+    """The long table of metrics.md section 3 for the given families (all when None), one row per answer.
+
+    Rows come sorted as the long export wants them. They are fetched as plain tuples and
+    turned into columns at once: building a million ORM rows would cost more than the query.
+    """
     query = (
         sa.select(
             Family.code, Member.code, Member.role, TherapySession.number, TherapySession.date,
@@ -25,13 +30,28 @@ def responses_frame(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
         .join(Family, Family.id == Response.family_id)
         .join(Member, Member.id == Response.member_id)
         .join(TherapySession, TherapySession.id == Response.session_id)
+        .order_by(Family.code, Member.code, TherapySession.number, Response.informant, Response.target,
+                  Response.instrument, Response.item)
     )  # fmt: skip
     if family_ids is not None:
         query = query.where(Response.family_id.in_(family_ids))
-    frame = pd.DataFrame(db.session.execute(query).all(), columns=LONG_COLUMNS)
-    frame["value"] = frame["value"].astype("Int64")
+    result = db.session.connection().execute(query)
+    columns = list(zip(*result.cursor.fetchall(), strict=True)) if result.returns_rows else []
+    if not columns:
+        columns = [[] for _ in LONG_COLUMNS]
+    frame = pd.DataFrame(dict(zip(LONG_COLUMNS, columns, strict=True)))
+    frame["value"] = pd.array(frame["value"], dtype="Int64")
     frame["session"] = frame["session"].astype("int64")
+    frame["date"] = _dates(frame["date"])
     return frame
+
+
+def _dates(column: pd.Series) -> pd.Series:
+    """Session dates as ``datetime.date`` (SQLite hands them over as ISO text)."""
+    if column.empty or isinstance(column.iloc[0], dt.date):
+        return column
+    lookup = {text: dt.date.fromisoformat(text) for text in column.unique()}
+    return column.map(lookup)
 
 
 def scores(family_ids: Sequence[int] | None = None) -> pd.DataFrame:

@@ -6,6 +6,7 @@ field, and says what is allowed.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -117,59 +118,121 @@ LONG_HEADER = ["family", "member", "role", "session", "date", "informant", "targ
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
+def _valid(series: pd.Series, accept) -> np.ndarray:
+    """Rows whose value ``accept`` allows, deciding once per distinct value (columns repeat heavily)."""
+    allowed = [value for value in series.unique() if accept(value)]
+    return series.isin(allowed).to_numpy()
+
+
+def _is_session(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 9 and int(text) >= 1
+
+
+def _is_date(text: str) -> bool:
+    if not re.fullmatch(DATE, text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def check_long_chunk(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mapping[str, Instrument]) -> list[Problem]:
     """Check rows of the long CSV (all columns text) against the contract; one Problem per fault.
 
-    The same rules as :func:`check_answer`, applied to whole columns at once. Cross-row rules
-    (one date per session, one role per member, one answer per key) are the caller's.
+    The same rules as :func:`check_answer`, applied to whole columns at once (each distinct
+    value is judged once). Cross-row rules (one date per session, one role per member, one
+    answer per key) are the caller's.
     """
     problems: list[Problem] = []
 
-    def flag(mask, field: str, message) -> None:
-        for i in np.flatnonzero(np.asarray(mask)):
-            text = message(i) if callable(message) else message
-            problems.append(Problem(field, text, int(lines[i])))
+    class _Cells:
+        """Cell text by column and row, looked up only for the rows that have a problem."""
 
-    col = {name: chunk[name].to_numpy(dtype=object) for name in LONG_HEADER}
+        def __getitem__(self, name: str):
+            return _Column(chunk[name])
+
+    class _Column:
+        def __init__(self, series: pd.Series):
+            self.series = series
+
+        def __getitem__(self, i):
+            if isinstance(i, np.ndarray):
+                return self.series.to_numpy(dtype=object)[i]
+            return self.series.iloc[int(i)]
+
+    col = _Cells()
+
+    def flag(ok: np.ndarray, field: str, message) -> None:
+        for i in np.flatnonzero(~ok):
+            problems.append(Problem(field, message(i), int(lines[i])))
+
     for name in ("family", "member"):
-        ok = chunk[name].str.fullmatch(CODE_PATTERN.pattern)
-        flag(~ok, name, lambda i, n=name: f"{col[n][i]!r} is not a valid code; use 1 to 64 letters, digits, '-', "
-                                          "'_' or '.'")  # fmt: skip
-    flag(~chunk["role"].isin(ROLES), "role", lambda i: f"{col['role'][i]!r} is not a role; use one of "
-                                                       f"{', '.join(ROLES)}")  # fmt: skip
-    session_ok = chunk["session"].str.fullmatch(r"\d{1,9}") & (pd.to_numeric(chunk["session"], errors="coerce") >= 1)
-    flag(~session_ok, "session", lambda i: f"{col['session'][i]!r} is not a session number; use a whole number "
-                                           "from 1")  # fmt: skip
-    dates = pd.to_datetime(chunk["date"].where(chunk["date"].str.fullmatch(DATE)), format="%Y-%m-%d", errors="coerce")
-    flag(dates.isna(), "date", lambda i: f"{col['date'][i]!r} is not a date; use YYYY-MM-DD")
-    flag(~chunk["informant"].isin(INFORMANTS), "informant",
-         lambda i: f"{col['informant'][i]!r} is not allowed; use {' or '.join(INFORMANTS)}")  # fmt: skip
-    flag(~chunk["target"].isin(TARGETS), "target",
-         lambda i: f"{col['target'][i]!r} is not allowed; use {' or '.join(TARGETS)}")  # fmt: skip
+        flag(
+            _valid(chunk[name], lambda v: bool(CODE_PATTERN.fullmatch(v))),
+            name,
+            lambda i, n=name: f"{col[n][i]!r} is not a valid code; use 1 to 64 letters, digits, '-', '_' or '.'",
+        )
+    flag(
+        chunk["role"].isin(ROLES).to_numpy(),
+        "role",
+        lambda i: f"{col['role'][i]!r} is not a role; use one of {', '.join(ROLES)}",
+    )
+    flag(
+        _valid(chunk["session"], _is_session),
+        "session",
+        lambda i: f"{col['session'][i]!r} is not a session number; use a whole number from 1",
+    )
+    flag(_valid(chunk["date"], _is_date), "date", lambda i: f"{col['date'][i]!r} is not a date; use YYYY-MM-DD")
+    informant_ok = chunk["informant"].isin(INFORMANTS).to_numpy()
+    flag(informant_ok, "informant", lambda i: f"{col['informant'][i]!r} is not allowed; use {' or '.join(INFORMANTS)}")
+    flag(
+        chunk["target"].isin(TARGETS).to_numpy(),
+        "target",
+        lambda i: f"{col['target'][i]!r} is not allowed; use {' or '.join(TARGETS)}",
+    )
 
-    known = chunk["instrument"].isin(list(instruments))
-    flag(~known, "instrument", lambda i: f"unknown instrument {col['instrument'][i]!r}; installed: "
-                                         f"{', '.join(sorted(instruments))}")  # fmt: skip
-    expected = chunk["instrument"].map({c: inst.informant for c, inst in instruments.items()})
-    flag(known & chunk["informant"].isin(INFORMANTS) & (chunk["informant"] != expected), "informant",
-         lambda i: f"{col['instrument'][i]} is filled in by informant {expected.iloc[i]!r}, not "
-                   f"{col['informant'][i]!r}")  # fmt: skip
-    pairs = {f"{c}\t{item}" for c, inst in instruments.items() for item in inst.item_codes}
-    item_ok = (chunk["instrument"] + "\t" + chunk["item"]).isin(pairs)
-    flag(known & ~item_ok, "item", lambda i: f"{col['item'][i]!r} is not an item of {col['instrument'][i]}; its "
-         f"items are {', '.join(instruments[col['instrument'][i]].item_codes)}")  # fmt: skip
-
-    value = chunk["value"]
-    answered = value != ""
-    numeric = value.str.fullmatch(INTEGER.pattern)
-    flag(answered & ~numeric, "value", lambda i: f"{col['value'][i]!r} is not a whole number; "
-         + (f"{col['instrument'][i]} takes {_scale(instruments[col['instrument'][i]])}" if known.iloc[i]
-            else "use a whole number, or leave it empty for unanswered"))  # fmt: skip
-    number = pd.to_numeric(value.where(answered & numeric), errors="coerce")
-    low = chunk["instrument"].map({c: inst.scale_min for c, inst in instruments.items()})
-    high = chunk["instrument"].map({c: inst.scale_max for c, inst in instruments.items()})
-    flag(known & number.notna() & ((number < low) | (number > high)), "value",
-         lambda i: f"{int(number.iloc[i])} is outside the scale; {col['instrument'][i]} takes "
-                   f"{_scale(instruments[col['instrument'][i]])}")  # fmt: skip
+    known = chunk["instrument"].isin(list(instruments)).to_numpy()
+    flag(
+        known,
+        "instrument",
+        lambda i: f"unknown instrument {col['instrument'][i]!r}; installed: {', '.join(sorted(instruments))}",
+    )
+    informant_fits = np.ones(len(chunk), dtype=bool)
+    item_fits = np.ones(len(chunk), dtype=bool)
+    value_fits = np.ones(len(chunk), dtype=bool)
+    value_reason = np.empty(len(chunk), dtype=object)
+    for code in chunk["instrument"][known].unique():
+        inst = instruments[code]
+        rows = (chunk["instrument"] == code).to_numpy()
+        informant_fits[rows] = ~informant_ok[rows] | (chunk["informant"][rows] == inst.informant).to_numpy()
+        item_fits[rows] = chunk["item"][rows].isin(inst.item_codes).to_numpy()
+        judged = {}
+        for text in chunk["value"][rows].unique():
+            value, error = parse_value(text)
+            if error:
+                judged[text] = f"{error}; {code} takes {_scale(inst)}"
+            elif value is not None and not inst.scale_min <= value <= inst.scale_max:
+                judged[text] = f"{value} is outside the scale; {code} takes {_scale(inst)}"
+        if judged:
+            bad = rows & chunk["value"].isin(list(judged)).to_numpy()
+            value_fits[bad] = False
+            value_reason[bad] = [judged[v] for v in col["value"][bad]]
+    flag(informant_fits, "informant",
+         lambda i: f"{col['instrument'][i]} is filled in by informant {instruments[col['instrument'][i]].informant!r}, "
+                   f"not {col['informant'][i]!r}")  # fmt: skip
+    flag(item_fits, "item", lambda i: f"{col['item'][i]!r} is not an item of {col['instrument'][i]}; its items are "
+                                      f"{', '.join(instruments[col['instrument'][i]].item_codes)}")  # fmt: skip
+    flag(value_fits, "value", lambda i: value_reason[i])
+    # Without a known instrument the value can only be checked for being a whole number.
+    unknown_values = (
+        ~known & (chunk["value"] != "").to_numpy() & ~_valid(chunk["value"], lambda v: bool(INTEGER.fullmatch(v)))
+    )
+    flag(
+        ~unknown_values,
+        "value",
+        lambda i: f"{col['value'][i]!r} is not a whole number; use a whole number, or leave it empty for unanswered",
+    )
     problems.sort(key=lambda p: p.line or 0)
     return problems

@@ -8,5 +8,5 @@ from familyalliance.extensions import db
 
 def test_models_match_migrations(app):
     with app.app_context(), db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
         assert compare_metadata(context, db.metadata) == []
