@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import json
-import resource
 import sqlite3
 import subprocess
 import sys
