@@ -51,6 +51,35 @@ def parse_value(raw: object) -> tuple[int | None, str | None]:
     return int(text), None
 
 
+# The words of each problem, shared by the one-answer and the whole-file checks.
+
+
+def _not_allowed(value: str, allowed: tuple[str, ...]) -> str:
+    return f"{value!r} is not allowed; use {' or '.join(allowed)}"
+
+
+def _unknown_instrument(code: str, instruments: Mapping[str, Instrument]) -> str:
+    return f"unknown instrument {code!r}; installed: {', '.join(sorted(instruments))}"
+
+
+def _wrong_informant(definition: Instrument, informant: str) -> str:
+    return f"{definition.code} is filled in by informant {definition.informant!r}, not {informant!r}"
+
+
+def _not_an_item(definition: Instrument, item: str) -> str:
+    return f"{item!r} is not an item of {definition.code}; its items are {', '.join(definition.item_codes)}"
+
+
+def _value_problem(definition: Instrument, raw: object) -> str | None:
+    """What is wrong with a submitted value for this instrument, or None."""
+    parsed, error = parse_value(raw)
+    if error:
+        return f"{error}; {definition.code} takes {_scale(definition)}"
+    if parsed is not None and not definition.scale_min <= parsed <= definition.scale_max:
+        return f"{parsed} is outside the scale; {definition.code} takes {_scale(definition)}"
+    return None
+
+
 def check_answer(
     instruments: Mapping[str, Instrument],
     informant: str,
@@ -63,36 +92,22 @@ def check_answer(
     """Check one answer; return its parsed value and the problems (empty when fine)."""
     problems = []
     if informant not in INFORMANTS:
-        problems.append(Problem("informant", f"{informant!r} is not allowed; use {' or '.join(INFORMANTS)}", line))
+        problems.append(Problem("informant", _not_allowed(informant, INFORMANTS), line))
     if target not in TARGETS:
-        problems.append(Problem("target", f"{target!r} is not allowed; use {' or '.join(TARGETS)}", line))
+        problems.append(Problem("target", _not_allowed(target, TARGETS), line))
     definition = instruments.get(instrument)
     if definition is None:
-        known = ", ".join(sorted(instruments))
-        problems.append(Problem("instrument", f"unknown instrument {instrument!r}; installed: {known}", line))
+        problems.append(Problem("instrument", _unknown_instrument(instrument, instruments), line))
         return None, problems
     if informant in INFORMANTS and informant != definition.informant:
-        problems.append(
-            Problem(
-                "informant", f"{instrument} is filled in by informant {definition.informant!r}, not {informant!r}", line
-            )
-        )
+        problems.append(Problem("informant", _wrong_informant(definition, informant), line))
     if definition.item(item) is None:
-        problems.append(
-            Problem(
-                "item",
-                f"{item!r} is not an item of {instrument}; its items are {', '.join(definition.item_codes)}",
-                line,
-            )
-        )
-    parsed, error = parse_value(value)
-    if error:
-        problems.append(Problem("value", f"{error}; {instrument} takes {_scale(definition)}", line))
-    elif parsed is not None and not definition.scale_min <= parsed <= definition.scale_max:
-        problems.append(
-            Problem("value", f"{parsed} is outside the scale; {instrument} takes {_scale(definition)}", line)
-        )
-    return parsed, problems
+        problems.append(Problem("item", _not_an_item(definition, item), line))
+    message = _value_problem(definition, value)
+    if message:
+        problems.append(Problem("value", message, line))
+        return None, problems
+    return parse_value(value)[0], problems
 
 
 def _scale(definition: Instrument) -> str:
@@ -147,22 +162,9 @@ def check_long_chunk(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mappin
     """
     problems: list[Problem] = []
 
-    class _Cells:
-        """Cell text by column and row, looked up only for the rows that have a problem."""
-
-        def __getitem__(self, name: str):
-            return _Column(chunk[name])
-
-    class _Column:
-        def __init__(self, series: pd.Series):
-            self.series = series
-
-        def __getitem__(self, i):
-            if isinstance(i, np.ndarray):
-                return self.series.to_numpy(dtype=object)[i]
-            return self.series.iloc[int(i)]
-
-    col = _Cells()
+    def cell(name: str, i: int) -> str:
+        """The text of one cell, looked up only for rows with a problem."""
+        return chunk[name].iloc[int(i)]
 
     def flag(ok: np.ndarray, field: str, message) -> None:
         for i in np.flatnonzero(~ok):
@@ -172,32 +174,32 @@ def check_long_chunk(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mappin
         flag(
             _valid(chunk[name], lambda v: bool(CODE_PATTERN.fullmatch(v))),
             name,
-            lambda i, n=name: f"{col[n][i]!r} is not a valid code; use 1 to 64 letters, digits, '-', '_' or '.'",
+            lambda i, n=name: f"{cell(n, i)!r} is not a valid code; use 1 to 64 letters, digits, '-', '_' or '.'",
         )
     flag(
         chunk["role"].isin(ROLES).to_numpy(),
         "role",
-        lambda i: f"{col['role'][i]!r} is not a role; use one of {', '.join(ROLES)}",
+        lambda i: f"{cell('role', i)!r} is not a role; use one of {', '.join(ROLES)}",
     )
     flag(
         _valid(chunk["session"], _is_session),
         "session",
-        lambda i: f"{col['session'][i]!r} is not a session number; use a whole number from 1",
+        lambda i: f"{cell('session', i)!r} is not a session number; use a whole number from 1",
     )
-    flag(_valid(chunk["date"], _is_date), "date", lambda i: f"{col['date'][i]!r} is not a date; use YYYY-MM-DD")
+    flag(_valid(chunk["date"], _is_date), "date", lambda i: f"{cell('date', i)!r} is not a date; use YYYY-MM-DD")
     informant_ok = chunk["informant"].isin(INFORMANTS).to_numpy()
-    flag(informant_ok, "informant", lambda i: f"{col['informant'][i]!r} is not allowed; use {' or '.join(INFORMANTS)}")
+    flag(informant_ok, "informant", lambda i: _not_allowed(cell("informant", i), INFORMANTS))
     flag(
         chunk["target"].isin(TARGETS).to_numpy(),
         "target",
-        lambda i: f"{col['target'][i]!r} is not allowed; use {' or '.join(TARGETS)}",
+        lambda i: _not_allowed(cell("target", i), TARGETS),
     )
 
     known = chunk["instrument"].isin(list(instruments)).to_numpy()
     flag(
         known,
         "instrument",
-        lambda i: f"unknown instrument {col['instrument'][i]!r}; installed: {', '.join(sorted(instruments))}",
+        lambda i: _unknown_instrument(cell("instrument", i), instruments),
     )
     informant_fits = np.ones(len(chunk), dtype=bool)
     item_fits = np.ones(len(chunk), dtype=bool)
@@ -208,22 +210,15 @@ def check_long_chunk(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mappin
         rows = (chunk["instrument"] == code).to_numpy()
         informant_fits[rows] = ~informant_ok[rows] | (chunk["informant"][rows] == inst.informant).to_numpy()
         item_fits[rows] = chunk["item"][rows].isin(inst.item_codes).to_numpy()
-        judged = {}
-        for text in chunk["value"][rows].unique():
-            value, error = parse_value(text)
-            if error:
-                judged[text] = f"{error}; {code} takes {_scale(inst)}"
-            elif value is not None and not inst.scale_min <= value <= inst.scale_max:
-                judged[text] = f"{value} is outside the scale; {code} takes {_scale(inst)}"
+        judged = {text: _value_problem(inst, text) for text in chunk["value"][rows].unique()}
+        judged = {text: message for text, message in judged.items() if message}
         if judged:
             bad = rows & chunk["value"].isin(list(judged)).to_numpy()
             value_fits[bad] = False
-            value_reason[bad] = [judged[v] for v in col["value"][bad]]
-    flag(informant_fits, "informant",
-         lambda i: f"{col['instrument'][i]} is filled in by informant {instruments[col['instrument'][i]].informant!r}, "
-                   f"not {col['informant'][i]!r}")  # fmt: skip
-    flag(item_fits, "item", lambda i: f"{col['item'][i]!r} is not an item of {col['instrument'][i]}; its items are "
-                                      f"{', '.join(instruments[col['instrument'][i]].item_codes)}")  # fmt: skip
+            value_reason[bad] = [judged[v] for v in chunk["value"].to_numpy(dtype=object)[bad]]
+    flag(informant_fits, "informant", lambda i: _wrong_informant(instruments[cell("instrument", i)],
+                                                                 cell("informant", i)))  # fmt: skip
+    flag(item_fits, "item", lambda i: _not_an_item(instruments[cell("instrument", i)], cell("item", i)))
     flag(value_fits, "value", lambda i: value_reason[i])
     # Without a known instrument the value can only be checked for being a whole number.
     unknown_values = (
@@ -232,7 +227,7 @@ def check_long_chunk(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mappin
     flag(
         ~unknown_values,
         "value",
-        lambda i: f"{col['value'][i]!r} is not a whole number; use a whole number, or leave it empty for unanswered",
+        lambda i: f"{cell('value', i)!r} is not a whole number; use a whole number, or leave it empty for unanswered",
     )
     problems.sort(key=lambda p: p.line or 0)
     return problems
