@@ -145,10 +145,8 @@ def export_command(kind, fmt, output, pseudonymise, dates, family_codes, team_na
     ids = [family_id for family_id, _ in found] if (family_codes or team_name) else None
     settings = analytics.Settings.from_mapping(current_app.config)
     pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), dates) if pseudonymise else None
-    table = queries.export_table(kind, ids, settings, pseudonymiser)
-    written = exports.write(kind, table, fmt, output, installed_instruments(), settings, pseudonymise, dates,
-                            language)  # fmt: skip
-    click.echo(f"Wrote {len(table)} rows to {', '.join(map(str, written))}.")
+    count, written = queries.write_export(kind, fmt, output, ids, settings, pseudonymiser, language)
+    click.echo(f"Wrote {count} rows to {', '.join(map(str, written))}.")
 
 
 def init_app(app: Flask) -> None:

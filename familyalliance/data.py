@@ -51,12 +51,11 @@ def export():
         pseudonymise = forced or form.pseudonymise.data
         pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), form.dates.data) \
             if pseudonymise else None  # fmt: skip
-        table = queries.export_table(form.kind.data, ids, settings, pseudonymiser)
         name = f"familyalliance-{form.kind.data}{'-pseudonymised' if pseudonymise else ''}"
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{name}.{form.fmt.data}"
-            written = exports.write(form.kind.data, table, form.fmt.data, path, installed_instruments(), settings,
-                                    pseudonymise, form.dates.data, form.language.data)  # fmt: skip
+            _, written = queries.write_export(form.kind.data, form.fmt.data, path, ids, settings, pseudonymiser,
+                                              form.language.data)  # fmt: skip
             if form.fmt.data == "csv":
                 buffer = io.BytesIO()
                 with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

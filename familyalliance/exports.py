@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +144,22 @@ def csv_text(table: pd.DataFrame) -> str:
 def write_csv(table: pd.DataFrame, path: Path) -> None:
     """Write the table as UTF-8 CSV."""
     path.write_text(csv_text(table), encoding="utf-8", newline="")
+
+
+def write_long_csv(rows: Iterable[tuple], path: Path) -> None:
+    """Stream the long table's rows (as ``queries.iter_long_rows`` gives them) to CSV.
+
+    The same bytes as ``write_csv(build("long", ...))``, without holding the table in memory.
+    Only the codes (family, member) can start with a character a spreadsheet would run.
+    """
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(LONG_HEADER)
+        for row in rows:
+            family, member = row[0], row[1]
+            if family.startswith(RISKY) or member.startswith(RISKY):
+                row = (neutralise(family), neutralise(member), *row[2:])
+            writer.writerow(row)
 
 
 def write_codebook_csv(columns: list[str], instruments: Mapping[str, Instrument], path: Path) -> None:

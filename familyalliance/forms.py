@@ -144,7 +144,7 @@ class MemberForm(FlaskForm):
             raise ValidationError(_l("The end date must not be before the start date."))
 
     def _member_has_responses(self) -> bool:
-        query = sa.select(Response.id).where(
+        query = sa.select(Response.family_id).where(
             Response.family_id == self._family.id, Response.member_id == self._member.id
         )
         return db.session.scalar(query.limit(1)) is not None

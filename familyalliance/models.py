@@ -35,9 +35,6 @@ def _enum(values: tuple[str, ...], name: str) -> sa.Enum:
     )
 
 
-# A 64-bit key on PostgreSQL; SQLite only auto-increments a plain INTEGER primary key.
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 family_therapist = sa.Table(
     "family_therapist",
     db.metadata,
@@ -196,34 +193,34 @@ class Attendance(db.Model):
 class Response(db.Model):
     """One item answer (or an unanswered item, ``value`` empty): the long CSV row, stored.
 
-    Millions of rows are expected. The unique key leads with the family, so a family's
-    answers are one index range, and every query (a session's answers too) starts from the
-    family; no further index is kept, because each one slows every insert. Bulk paths insert
-    many rows per statement (``operations.store_responses``, the importer).
+    The primary key is the key of metrics.md section 3: (family, member, session,
+    informant, target, instrument, item); a second answer for the same key is refused by
+    the database itself. Millions of rows are expected: the key leads with the family, so a
+    family's answers are one index range, and every query starts from the family. There is
+    no surrogate id and no further index, because each index slows every insert; on SQLite
+    the table is stored WITHOUT ROWID, as the key's own B-tree. Bulk paths insert many rows
+    per statement (``operations.store_responses``, the importer).
     """
 
     __table_args__ = (
-        sa.UniqueConstraint(
-            "family_id", "member_id", "session_id", "informant", "target", "instrument", "item", name="uq_response_key"
-        ),
         sa.ForeignKeyConstraint(["family_id", "member_id"], ["member.family_id", "member.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
         ),
+        {"sqlite_with_rowid": False},
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"))
-    member_id: Mapped[int]
-    session_id: Mapped[int]
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(primary_key=True)
     #: ``self`` (the member rates) or ``therapist`` (the therapist rates the member).
-    informant: Mapped[str] = mapped_column(_enum(vocab.INFORMANTS, "informant"))
+    informant: Mapped[str] = mapped_column(_enum(vocab.INFORMANTS, "informant"), primary_key=True)
     #: ``therapist`` (alliance with the individual therapist) or ``team``.
-    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "target"))
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "target"), primary_key=True)
     #: The instrument code; kept as text so old data stays interpretable as definitions change.
-    instrument: Mapped[str] = mapped_column(sa.String(32))
+    instrument: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     #: The item code within the instrument.
-    item: Mapped[str] = mapped_column(sa.String(64))
+    item: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     #: The answer on the instrument's scale; empty for an unanswered item.
     value: Mapped[int | None] = mapped_column(sa.SmallInteger)
     #: When the answer was stored; set by the database, so bulk inserts need not send it.

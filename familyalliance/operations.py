@@ -211,7 +211,7 @@ def install_instrument(text: str, replace: bool = False) -> Instrument:
                     "use --replace, or a new code for a changed instrument"
                 ]
             )
-        used = db.session.scalar(sa.select(Response.id).where(Response.instrument == instrument.code).limit(1))
+        used = db.session.scalar(sa.select(Response.family_id).where(Response.instrument == instrument.code).limit(1))
         if used is not None:
             raise DefinitionError(
                 [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pandas as pd
 import sqlalchemy as sa
@@ -16,12 +16,8 @@ from .scoring import score_frame
 LONG_COLUMNS = ["family", "member", "role", "session", "date", "informant", "target", "instrument", "item", "value"]
 
 
-def responses_frame(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
-    """The long table of metrics.md section 3 for the given families (all when None), one row per answer.
-
-    Rows come sorted as the long export wants them. They are fetched as plain tuples and
-    turned into columns at once: building a million ORM rows would cost more than the query.
-    """
+def _long_query(family_ids: Sequence[int] | None) -> sa.Select:
+    """The long table's rows, sorted as the long export wants them (metrics.md section 9)."""
     query = (
         sa.select(
             Family.code, Member.code, Member.role, TherapySession.number, TherapySession.date,
@@ -35,7 +31,23 @@ def responses_frame(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
     )  # fmt: skip
     if family_ids is not None:
         query = query.where(Response.family_id.in_(family_ids))
-    result = db.session.connection().execute(query)
+    return query
+
+
+def iter_long_rows(family_ids: Sequence[int] | None = None, batch: int = 10_000) -> Iterator[tuple]:
+    """The long table as plain tuples, fetched a batch at a time (memory stays flat)."""
+    cursor = db.session.connection().execute(_long_query(family_ids)).cursor
+    while rows := cursor.fetchmany(batch):
+        yield from rows
+
+
+def responses_frame(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """The long table of metrics.md section 3 for the given families (all when None), one row per answer.
+
+    Rows are fetched as plain tuples and turned into columns at once: building a million ORM
+    rows would cost more than the query.
+    """
+    result = db.session.connection().execute(_long_query(family_ids))
     columns = list(zip(*result.cursor.fetchall(), strict=True)) if result.returns_rows else []
     if not columns:
         columns = [[] for _ in LONG_COLUMNS]
@@ -65,3 +77,37 @@ def export_table(kind: str, family_ids: Sequence[int] | None, settings, pseudony
 
     table = exports.build(kind, responses_frame(family_ids), installed_instruments(), settings)
     return pseudonymiser.apply(table) if pseudonymiser is not None else table
+
+
+def write_export(kind: str, fmt: str, path, family_ids: Sequence[int] | None, settings, pseudonymiser=None,
+                 language: str = "en") -> tuple[int, list]:  # fmt: skip
+    """Build and write one export; returns (rows, files written).
+
+    The plain long CSV streams from the database to the file; every other export is built
+    as a table first (pseudonymising re-sorts by the new codes).
+    """
+    from . import exports
+
+    instruments = installed_instruments()
+    if kind == "long" and fmt == "csv" and pseudonymiser is None:
+        counter = _Counter(iter_long_rows(family_ids))
+        exports.write_long_csv(counter, path)
+        book = path.with_name(path.stem + "-codebook.csv")
+        exports.write_codebook_csv(list(exports.COLUMNS["long"]), instruments, book)
+        return counter.count, [path, book]
+    table = export_table(kind, family_ids, settings, pseudonymiser)
+    dates = pseudonymiser.dates if pseudonymiser is not None else "shift"
+    written = exports.write(kind, table, fmt, path, instruments, settings, pseudonymiser is not None, dates, language)
+    return len(table), written
+
+
+class _Counter:
+    """Pass rows through, counting them."""
+
+    def __init__(self, rows):
+        self.rows, self.count = rows, 0
+
+    def __iter__(self):
+        for row in self.rows:
+            self.count += 1
+            yield row

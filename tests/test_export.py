@@ -194,3 +194,13 @@ def test_codebook_registry_covers_every_column():
             assert variable.labelled("en") and variable.labelled("nl")
             assert variable.measure in ("nominal", "ordinal", "scale")
             assert exports.spss_name(variable.name) == variable.name
+
+
+def test_streamed_long_csv_equals_the_table_path(app, runner, tmp_path, demo):
+    """The long CSV streams from the database; it must be the bytes the table-building path writes."""
+    streamed = export(runner, tmp_path, "long").read_text(encoding="utf-8")
+    with app.app_context():
+        from familyalliance import queries
+
+        built = exports.csv_text(queries.export_table("long", None, analytics.DEFAULTS))
+    assert streamed == built

@@ -39,7 +39,9 @@ def test_import_creates_what_it_does_not_know(app, runner, tmp_path):
         family = db.session.scalar(sa.select(Family))
         assert family.team.name == "Noord"
         assert [(m.code, m.role) for m in family.members] == [("M1", "mother"), ("Y1", "youth")]
-        values = db.session.execute(sa.select(Response.item, Response.value).order_by(Response.id)).all()
+        values = db.session.execute(
+            sa.select(Response.item, Response.value).order_by(*Response.__table__.primary_key.columns)
+        ).all()
         assert values == [("bond", 7), ("goals_tasks", None), ("bond", 3), ("bond", -2), ("safety_4", 5)]
 
 
