@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,7 +319,6 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
     problems = _Problems()
     entities = _Entities(summary, team, therapists)
     connection = db.session.connection()
-    attendance: set[tuple[int, int, int]] = set()
     try:
         for part in _checked(reader(path, problems), instruments):
             problems.add(part.found)
@@ -339,14 +339,15 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
             summary.rows += len(rows)
             summary.unanswered += values.count(None)
             if entities.new_sessions:
+                # Members with answers in a session this import created were present; a pair may recur in a
+                # later chunk, so pairs already stored are skipped.
                 present = pd.DataFrame({"f": family_ids, "m": member_ids, "s": session_ids}).drop_duplicates()
                 present = present[present["s"].isin(entities.new_sessions)]
-                attendance.update(zip(present["f"].tolist(), present["m"].tolist(), present["s"].tolist(), strict=True))
+                _bulk_insert(connection, "attendance", ("family_id", "member_id", "session_id", "present"),
+                             list(zip(present["f"].tolist(), present["m"].tolist(), present["s"].tolist(),
+                                      itertools.repeat(True), strict=False)), skip_existing=True)  # fmt: skip
         if problems:
             raise ImportRejected(sorted(problems.items, key=lambda p: p.line or 0), problems.total)
-        if attendance:
-            _bulk_insert(connection, "attendance", ("family_id", "member_id", "session_id", "present"),
-                         [(f, m, s, True) for f, m, s in attendance])  # fmt: skip
         db.session.commit()
     except (sa.exc.IntegrityError, connection.dialect.dbapi.IntegrityError):
         # The store refused a key twice: in the file, or already stored. Find the lines.
@@ -483,11 +484,23 @@ def _native(connection: sa.Connection, value):
     return value
 
 
-def _bulk_insert(connection: sa.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-    """Insert plain tuples on the fastest path each database offers: COPY on PostgreSQL, executemany on SQLite."""
+def _bulk_insert(
+    connection: sa.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple], skip_existing: bool = False
+) -> None:
+    """Insert plain tuples on the fastest path each database offers: COPY on PostgreSQL, executemany on SQLite.
+
+    With ``skip_existing``, rows whose key is already stored are left out (INSERT ... ON CONFLICT DO NOTHING).
+    """
     raw = connection.connection.driver_connection
     names = ", ".join(columns)
-    if connection.dialect.name == "postgresql":
+    if skip_existing:
+        marks = ", ".join(["%s" if connection.dialect.name == "postgresql" else "?"] * len(columns))
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
+        finally:
+            cursor.close()
+    elif connection.dialect.name == "postgresql":
         with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
