@@ -45,6 +45,8 @@ def main(out: Path) -> None:
                 page.screenshot(path=out / f"caseload-{lang}.png", full_page=True)
                 page.goto(f"{url}/families/{codes[0]}")
                 page.screenshot(path=out / f"family-{lang}.png", full_page=True)
+                page.goto(f"{url}/exports/")
+                page.screenshot(path=out / f"export-{lang}.png", full_page=True)
                 page.close()
             browser.close()
         with app.app_context():
