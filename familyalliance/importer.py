@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from . import bulk
 from .extensions import db
 from .instruments import Instrument
 from .models import Family, Member, Response, Team, TherapySession, User, family_therapist, utcnow
@@ -234,6 +235,17 @@ class _Entities:
                                     line))  # fmt: skip
         return problems
 
+    def _fill_ids(self, cache: dict, stored: Iterable[tuple]) -> list[int]:
+        """Put the ids of just-created rows, given as (id, family id, code or number), into ``cache``."""
+        codes = {family_id: code for code, family_id in self.families.items()}
+        filled = []
+        for new_id, family_id, key in stored:
+            known = cache.get((codes[family_id], key))
+            if known is not None and known[0] is None:
+                known[0] = new_id
+                filled.append(new_id)
+        return filled
+
     def create_missing(self, families: Sequence[str], members: Sequence[tuple[str, str]],
                        sessions: Sequence[tuple[str, int]]) -> None:  # fmt: skip
         """Create, in bulk, the families, members and sessions among these that the store lacks.
@@ -258,36 +270,27 @@ class _Entities:
                 ])  # fmt: skip
             self.summary.families_created.extend(new)
         new_members = [key for key in members if self.members[key][0] is None]
+        connection = db.session.connection()
         if new_members:
-            db.session.execute(sa.insert(Member.__table__), [
-                {"family_id": self.families[f], "code": m, "display_name": m, "role": self.members[(f, m)][1]}
-                for f, m in new_members
+            bulk.insert(connection, "member", ("family_id", "code", "display_name", "role"), [
+                (self.families[f], m, m, self.members[(f, m)][1]) for f, m in new_members
             ])  # fmt: skip
-            codes = {family_id: code for code, family_id in self.families.items()}
-            for member_id, family_id, code in db.session.execute(
-                sa.select(Member.id, Member.family_id, Member.code).where(
-                    Member.family_id.in_({self.families[f] for f, _ in new_members}))
-            ):  # fmt: skip
-                known = self.members.get((codes[family_id], code))
-                if known is not None and known[0] is None:
-                    known[0] = member_id
+            self._fill_ids(self.members, db.session.execute(
+                sa.select(Member.id, Member.family_id, Member.code)
+                .where(Member.family_id.in_({self.families[f] for f, _ in new_members}))
+            ))  # fmt: skip
             self.summary.members_created += len(new_members)
         new_sessions = [key for key in sessions if self.sessions[key][0] is None]
         if new_sessions:
-            connection = db.session.connection()
-            now = _native(connection, utcnow())
-            _bulk_insert(connection, "therapy_session", ("family_id", "number", "date", "created_at"), [
-                (self.families[f], n, _native(connection, self.sessions[(f, n)][1]), now) for f, n in new_sessions
+            now = bulk.native(connection, utcnow())
+            bulk.insert(connection, "therapy_session", ("family_id", "number", "date", "created_at"), [
+                (self.families[f], n, bulk.native(connection, self.sessions[(f, n)][1]), now) for f, n in new_sessions
             ])  # fmt: skip
-            codes = {family_id: code for code, family_id in self.families.items()}
-            for session_id, family_id, number in db.session.execute(
-                sa.select(TherapySession.id, TherapySession.family_id, TherapySession.number).where(
-                    TherapySession.family_id.in_({self.families[f] for f, _ in new_sessions}))
-            ):  # fmt: skip
-                known = self.sessions.get((codes[family_id], number))
-                if known is not None and known[0] is None:
-                    known[0] = session_id
-                    self.new_sessions.add(session_id)
+            created = self._fill_ids(self.sessions, db.session.execute(
+                sa.select(TherapySession.id, TherapySession.family_id, TherapySession.number)
+                .where(TherapySession.family_id.in_({self.families[f] for f, _ in new_sessions}))
+            ))  # fmt: skip
+            self.new_sessions.update(created)
             self.summary.sessions_created += len(new_sessions)
 
 
@@ -335,7 +338,7 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
                             strict=True))  # fmt: skip
             if replace:
                 summary.replaced += _delete_existing(connection, rows)
-            _bulk_insert(connection, "response", INSERT_COLUMNS, rows)
+            bulk.insert(connection, "response", INSERT_COLUMNS, rows)
             summary.rows += len(rows)
             summary.unanswered += values.count(None)
             if entities.new_sessions:
@@ -343,13 +346,13 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
                 # later chunk, so pairs already stored are skipped.
                 present = pd.DataFrame({"f": family_ids, "m": member_ids, "s": session_ids}).drop_duplicates()
                 present = present[present["s"].isin(entities.new_sessions)]
-                _bulk_insert(connection, "attendance", ("family_id", "member_id", "session_id", "present"),
+                bulk.insert(connection, "attendance", ("family_id", "member_id", "session_id", "present"),
                              list(zip(present["f"].tolist(), present["m"].tolist(), present["s"].tolist(),
                                       itertools.repeat(True), strict=False)), skip_existing=True)  # fmt: skip
         if problems:
             raise ImportRejected(sorted(problems.items, key=lambda p: p.line or 0), problems.total)
         db.session.commit()
-    except (sa.exc.IntegrityError, connection.dialect.dbapi.IntegrityError):
+    except sa.exc.IntegrityError:
         # The store refused a key twice: in the file, or already stored. Find the lines.
         db.session.rollback()
         found = diagnose_duplicates(path, replace)
@@ -471,44 +474,6 @@ def _ids(chunk: pd.DataFrame, entities: _Entities) -> tuple[np.ndarray, np.ndarr
     family_ids = keys["family"].map({f: entities.families[f] for f in families})
     return (family_ids.to_numpy(dtype=np.int64), joined["member_id"].to_numpy(dtype=np.int64),
             joined["session_id"].to_numpy(dtype=np.int64))  # fmt: skip
-
-
-def _native(connection: sa.Connection, value):
-    """A date or time as the driver stores it (SQLite: the text SQLAlchemy would write)."""
-    if connection.dialect.name != "sqlite":
-        return value
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def _bulk_insert(
-    connection: sa.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple], skip_existing: bool = False
-) -> None:
-    """Insert plain tuples on the fastest path each database offers: COPY on PostgreSQL, executemany on SQLite.
-
-    With ``skip_existing``, rows whose key is already stored are left out (INSERT ... ON CONFLICT DO NOTHING).
-    """
-    raw = connection.connection.driver_connection
-    names = ", ".join(columns)
-    if skip_existing:
-        marks = ", ".join(["%s" if connection.dialect.name == "postgresql" else "?"] * len(columns))
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
-        finally:
-            cursor.close()
-    elif connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    elif connection.dialect.name == "sqlite":
-        raw.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
-    else:
-        statement = sa.text(f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + c for c in columns)})")
-        connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def _delete_existing(connection: sa.Connection, rows: list[tuple]) -> int:

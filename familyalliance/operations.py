@@ -12,14 +12,11 @@ from collections.abc import Iterable, Mapping
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
-from . import validation, vocab
+from . import bulk, validation, vocab
 from .extensions import db
 from .instruments import DefinitionError, Instrument, builtin_instruments, parse_definition
 from .models import Attendance, Family, InstrumentDefinition, Member, Response, Team, TherapySession, User
 from .passwords import MIN_LENGTH, hash_password
-
-#: Rows per INSERT statement on the bulk path.
-BULK_CHUNK = 5000
 
 
 class OperationError(ValueError):
@@ -124,50 +121,19 @@ def record_session(
     return session
 
 
-def store_responses(rows: Iterable[Mapping]) -> int:
-    """Insert response rows (dicts of Response columns) in the current transaction; return how many.
-
-    PostgreSQL gets them through COPY; other databases through multi-row INSERTs of
-    ``BULK_CHUNK`` rows. Either way the unique key of the response store refuses a second
-    answer for the same (family, member, session, informant, target, instrument, item).
-    """
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        return _copy_responses(connection, rows)
-    count = 0
-    chunk: list[Mapping] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= BULK_CHUNK:
-            db.session.execute(sa.insert(Response), chunk)
-            count += len(chunk)
-            chunk = []
-    if chunk:
-        db.session.execute(sa.insert(Response), chunk)
-        count += len(chunk)
-    return count
-
-
 COPY_COLUMNS = ("family_id", "member_id", "session_id", "informant", "target", "instrument", "item", "value")
 
 
-def _copy_responses(connection: sa.Connection, rows: Iterable[Mapping]) -> int:
-    """Stream rows into the response table with PostgreSQL's COPY (psycopg 3), in this transaction.
+def store_responses(rows: Iterable[Mapping]) -> int:
+    """Insert response rows (dicts of Response columns) in the current transaction; return how many.
 
-    A violated constraint surfaces as SQLAlchemy's IntegrityError, as on the INSERT path.
+    Through ``bulk.insert``: COPY on PostgreSQL, executemany on SQLite. The response
+    store's key refuses a second answer for the same (family, member, session, informant,
+    target, instrument, item) with an IntegrityError.
     """
-    import psycopg
-
-    statement = f"COPY response ({', '.join(COPY_COLUMNS)}) FROM STDIN"
-    count = 0
-    try:
-        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([row.get(c) for c in COPY_COLUMNS])
-                count += 1
-    except psycopg.errors.IntegrityError as exc:
-        raise sa.exc.IntegrityError(statement, None, exc) from exc
-    return count
+    values = [tuple(row.get(column) for column in COPY_COLUMNS) for row in rows]
+    bulk.insert(db.session.connection(), "response", COPY_COLUMNS, values)
+    return len(values)
 
 
 RESPONSE_KEY = ("family_id", "member_id", "session_id", "informant", "target", "instrument", "item")
