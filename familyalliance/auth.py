@@ -86,4 +86,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def logout_form() -> dict:
-        return {"logout_form": EmptyForm()}
+        # formdata=None: the log-out button only needs a CSRF token, and must not read the request
+        # body (an error page for a too-large upload would otherwise fail again while rendering).
+        return {"logout_form": EmptyForm(formdata=None)}

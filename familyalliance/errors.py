@@ -12,6 +12,10 @@ def _titles() -> dict[int, tuple[str, str]]:
         403: (_("Not allowed"), _("Your account may not open this page.")),
         404: (_("Not found"), _("This page does not exist, or you may not see it.")),
         405: (_("Not allowed"), _("This page cannot be used this way.")),
+        413: (
+            _("File too large"),
+            _("The file is larger than this installation accepts. Split it and send the parts."),
+        ),
         500: (_("Something went wrong"), _("The error has been logged. Nothing you saved before is lost.")),
     }
 

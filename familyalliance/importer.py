@@ -351,6 +351,13 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
                                       itertools.repeat(True), strict=False)), skip_existing=True)  # fmt: skip
         if problems:
             raise ImportRejected(sorted(problems.items, key=lambda p: p.line or 0), problems.total)
+        if summary.families_created:
+            # A family the file created started with its first session.
+            first = (sa.select(sa.func.min(TherapySession.date)).where(TherapySession.family_id == Family.id)
+                     .scalar_subquery())  # fmt: skip
+            db.session.execute(
+                sa.update(Family).where(Family.code.in_(summary.families_created)).values(start_date=first)
+            )
         db.session.commit()
     except sa.exc.IntegrityError:
         # The store refused a key twice: in the file, or already stored. Find the lines.

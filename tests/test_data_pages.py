@@ -93,3 +93,14 @@ def test_import_page_refuses_other_files(client, auth, people):
 def test_only_admins_import(client, auth, people, email):
     auth.login(email)
     assert client.get("/admin/import").status_code == 403
+
+
+def test_too_large_upload_is_refused_kindly(make_app, people):
+    small = make_app(MAX_CONTENT_LENGTH=1000)
+    client = small.test_client()
+    client.post("/login", data={"email": "admin@example.org", "password": "correct horse battery"})
+    body = b"family,member\n" + b"x" * 5000
+    response = client.post("/admin/import?lang=en", data={"file": (io.BytesIO(body), "big.csv"), "team": "0"},
+                           content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 413
+    assert "The file is larger than this installation accepts." in response.text

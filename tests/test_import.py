@@ -38,6 +38,7 @@ def test_import_creates_what_it_does_not_know(app, runner, tmp_path):
     with app.app_context():
         family = db.session.scalar(sa.select(Family))
         assert family.team.name == "Noord"
+        assert family.start_date.isoformat() == "2026-01-05"  # its first session
         assert [(m.code, m.role) for m in family.members] == [("M1", "mother"), ("Y1", "youth")]
         values = db.session.execute(
             sa.select(Response.item, Response.value).order_by(*Response.__table__.primary_key.columns)
