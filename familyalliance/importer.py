@@ -250,7 +250,7 @@ class _Entities:
                        sessions: Sequence[tuple[str, int]]) -> None:  # fmt: skip
         """Create, in bulk, the families, members and sessions among these that the store lacks.
 
-        Plain multi-row INSERTs, then one SELECT each for the new ids: far cheaper than
+        Plain bulk INSERTs, then one SELECT each for the new ids: far cheaper than
         returning ids row by row.
         """
         new = [code for code in families if self.families[code] is None]

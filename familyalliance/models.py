@@ -198,8 +198,8 @@ class Response(db.Model):
     the database itself. Millions of rows are expected: the key leads with the family, so a
     family's answers are one index range, and every query starts from the family. There is
     no surrogate id and no further index, because each index slows every insert; on SQLite
-    the table is stored WITHOUT ROWID, as the key's own B-tree. Bulk paths insert many rows
-    per statement (``operations.store_responses``, the importer).
+    the table is stored WITHOUT ROWID, as the key's own B-tree. Bulk writes go through
+    ``bulk.insert`` (COPY on PostgreSQL, executemany on SQLite).
     """
 
     __table_args__ = (
