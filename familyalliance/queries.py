@@ -71,11 +71,14 @@ def scores(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
     return score_frame(responses_frame(family_ids), installed_instruments())
 
 
-def export_table(kind: str, family_ids: Sequence[int] | None, settings, pseudonymiser=None) -> pd.DataFrame:
+def export_table(
+    kind: str, family_ids: Sequence[int] | None, settings, pseudonymiser=None, instruments=None
+) -> pd.DataFrame:
     """One of the export tables for the given families, pseudonymised when a pseudonymiser is given."""
     from . import exports
 
-    table = exports.build(kind, responses_frame(family_ids), installed_instruments(), settings)
+    instruments = instruments if instruments is not None else installed_instruments()
+    table = exports.build(kind, responses_frame(family_ids), instruments, settings)
     return pseudonymiser.apply(table) if pseudonymiser is not None else table
 
 
@@ -95,7 +98,7 @@ def write_export(kind: str, fmt: str, path, family_ids: Sequence[int] | None, se
         book = path.with_name(path.stem + "-codebook.csv")
         exports.write_codebook_csv(list(exports.COLUMNS["long"]), instruments, book)
         return counter.count, [path, book]
-    table = export_table(kind, family_ids, settings, pseudonymiser)
+    table = export_table(kind, family_ids, settings, pseudonymiser, instruments)
     dates = pseudonymiser.dates if pseudonymiser is not None else "shift"
     written = exports.write(kind, table, fmt, path, instruments, settings, pseudonymiser is not None, dates, language)
     return len(table), written
