@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
 
-    from . import auth, cli, data, errors, families, health, i18n
+    from . import auth, cli, data, errors, families, health, i18n, questionnaire
 
     i18n.init_app(app)
     errors.init_app(app)
@@ -51,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(families.bp)
     app.register_blueprint(data.bp)
+    app.register_blueprint(questionnaire.bp)
     app.add_url_rule("/", endpoint="index", view_func=families.index)
     return app
 

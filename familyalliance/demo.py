@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from . import operations, vocab
+from . import operations, plan, vocab
 from .extensions import db
 from .instruments import Instrument
 from .models import Family, User
@@ -127,13 +127,6 @@ def build_demo_families() -> list[DemoFamily]:
     return [split, rupture, team, large, low_start]
 
 
-def instrument_for(member: DemoMember, session_number: int) -> str:
-    """The project's default plan: ``alliance16`` every third session, ``check4`` otherwise and for children."""
-    if member.role != "child" and session_number % 3 == 0:
-        return "alliance16"
-    return "check4"
-
-
 def _to_scale(pomp: float, instrument: Instrument, rng: random.Random) -> int:
     lo, hi = instrument.scale_min, instrument.scale_max
     raw = lo + (hi - lo) * pomp / 100 + rng.gauss(0, 0.3)
@@ -185,7 +178,7 @@ def load_demo(owner: User, instruments: Mapping[str, Instrument], today: dt.date
                 for target in spec.targets:
                     offset = spec.team_offset.get(m.code, 0.0) if target == "team" else 0.0
                     levels = {d: v - offset for d, v in m.level[number].items()}
-                    instrument = instrument_for(m, number)
+                    instrument = plan.default_instrument(m.role, number)
                     for item, value in answers(instruments[instrument], levels, rng):
                         rows.append(
                             key | dict(informant="self", target=target, instrument=instrument, item=item, value=value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import segno
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import get_locale
@@ -15,10 +16,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from . import access, analytics, operations, prompts, queries
+from . import access, analytics, links, operations, prompts, queries
 from .extensions import db
 from .forms import STATUS_LABELS, FamilyForm, MemberForm, SessionForm, role_label
-from .models import Attendance, Family, Member, Response, TherapySession, User
+from .models import Attendance, Family, Member, MemberLink, Response, TherapySession, User
 
 bp = Blueprint("families", __name__, url_prefix="/families")
 
@@ -274,3 +275,42 @@ def edit_session(code: str, number: int):
         flash(_("Session %(number)s was saved.", number=session.number), "success")
         return redirect(url_for("families.show", code=family.code))
     return render_template("families/session_form.html", form=form, family=family, session=session)
+
+
+@bp.get("/<code>/sessions/<int:number>")
+def show_session(code: str, number: int):
+    """A session: who attended, which questionnaire each fills in, and their links."""
+    family = access.family_or_404(code)
+    session = next((s for s in family.sessions if s.number == number), None)
+    if session is None:
+        abort(404)
+    return render_template("families/session.html", family=family, session=session, **_session_links(session))
+
+
+@bp.post("/<code>/sessions/<int:number>/links")
+def create_links(code: str, number: int):
+    """Make a personal link (and QR code) for each attendee; the links are shown this once."""
+    family = access.family_or_404(code)
+    session = next((s for s in family.sessions if s.number == number), None)
+    if session is None:
+        abort(404)
+    days = current_app.config.get("MEMBER_LINK_DAYS", links.DEFAULT_DAYS)
+    made = links.create_links(session, days)
+    db.session.commit()
+    fresh = []
+    for link, token in made:
+        url = url_for("questionnaire.answer", token=token, _external=True)
+        fresh.append({"member_id": link.member_id, "url": url, "qr": segno.make(url, error="m").svg_inline(scale=3)})
+    return render_template(
+        "families/session.html", family=family, session=session, fresh=fresh, **_session_links(session)
+    )
+
+
+def _session_links(session: TherapySession) -> dict:
+    """Each member's newest link state for the session page."""
+    newest: dict[int, MemberLink] = {}
+    for link in db.session.scalars(
+        sa.select(MemberLink).where(MemberLink.session_id == session.id).order_by(MemberLink.created_at)
+    ):
+        newest[link.member_id] = link
+    return {"link_state": {m: links.state(link) for m, link in newest.items()}}

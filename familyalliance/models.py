@@ -160,6 +160,9 @@ class TherapySession(db.Model):
     #: Session number within the family, >= 1.
     number: Mapped[int]
     date: Mapped[dt.date]
+    #: Whom this session's ratings are about: ``therapist`` or ``team``.
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "session_target"), default="therapist",
+                                        server_default="therapist")  # fmt: skip
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     family: Mapped[Family] = relationship(back_populates="sessions")
@@ -185,6 +188,8 @@ class Attendance(db.Model):
     member_id: Mapped[int] = mapped_column(primary_key=True, index=True)
     family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), index=True)
     present: Mapped[bool] = mapped_column(default=True)
+    #: The questionnaire this member fills in at this session (empty: none planned).
+    instrument: Mapped[str | None] = mapped_column(sa.String(32))
 
     session: Mapped[TherapySession] = relationship(back_populates="attendance")
     member: Mapped[Member] = relationship(viewonly=True)
@@ -225,6 +230,37 @@ class Response(db.Model):
     value: Mapped[int | None] = mapped_column(sa.SmallInteger)
     #: When the answer was stored; set by the database, so bulk inserts need not send it.
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class MemberLink(db.Model):
+    """A personal, single-use link that opens one member's questionnaire for one session.
+
+    Only a hash of the token is stored: whoever reads the database cannot open a link.
+    """
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["family_id", "member_id"], ["member.family_id", "member.id"], ondelete="CASCADE"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: SHA-256 of the random token in the link, hex.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column()
+    member_id: Mapped[int] = mapped_column()
+    #: The questionnaire the link opens, and whom the answers are about.
+    instrument: Mapped[str] = mapped_column(sa.String(32))
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "link_target"))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    #: When the answers were sent; a used link opens nothing.
+    used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    member: Mapped[Member] = relationship(foreign_keys=[family_id, member_id], viewonly=True)
+    session: Mapped[TherapySession] = relationship(foreign_keys=[family_id, session_id], viewonly=True)
 
 
 class InstrumentDefinition(db.Model):

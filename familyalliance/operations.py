@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
-from . import bulk, validation, vocab
+from . import bulk, plan, validation, vocab
 from .extensions import db
 from .instruments import DefinitionError, Instrument, builtin_instruments, parse_definition
 from .models import Attendance, Family, InstrumentDefinition, Member, Response, Team, TherapySession, User
@@ -111,12 +111,15 @@ def record_session(
     present = set(present_member_ids)
     known = {a.member_id: a for a in session.attendance}
     for member in family.members:
+        instrument = plan.default_instrument(member.role, number) if member.id in present else None
         if member.id in known:
             known[member.id].present = member.id in present
+            known[member.id].instrument = instrument
         else:
             session.attendance.append(
-                Attendance(member_id=member.id, family_id=family.id, present=member.id in present)
-            )
+                Attendance(member_id=member.id, family_id=family.id, present=member.id in present,
+                           instrument=instrument)
+            )  # fmt: skip
     db.session.flush()
     return session
 

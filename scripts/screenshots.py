@@ -14,9 +14,12 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from familyalliance import create_app, demo, operations  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from familyalliance import create_app, demo, links, operations  # noqa: E402
 from familyalliance.extensions import db  # noqa: E402
 from familyalliance.instruments import builtin_instruments  # noqa: E402
+from familyalliance.models import Family  # noqa: E402
 from tests.livebrowser import launch_chromium, serve  # noqa: E402
 
 EMAIL, PASSWORD = "demo@example.org", "demo password"
@@ -31,6 +34,14 @@ def main(out: Path) -> None:
             flask_migrate.upgrade()
             owner = operations.create_user(EMAIL, PASSWORD, "team_lead", "Demo team")
             codes = demo.load_demo(owner, builtin_instruments())
+            db.session.commit()
+            # A fresh session of the first family, with links for its members.
+            family = db.session.scalar(sa.select(Family).where(Family.code == codes[0]))
+            number = max(s.number for s in family.sessions) + 1
+            session = operations.record_session(
+                family, number, family.sessions[-1].date, [m.id for m in family.members]
+            )
+            tokens = {link.member.role: token for link, token in links.create_links(session)}
             db.session.commit()
         with serve(app) as url, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
@@ -48,6 +59,11 @@ def main(out: Path) -> None:
                 page.goto(f"{url}/exports/")
                 page.screenshot(path=out / f"export-{lang}.png", full_page=True)
                 page.close()
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="nl", is_mobile=True)
+            for role in ("child", "father"):
+                phone.goto(f"{url}/r/{tokens[role]}?lang=nl")
+                phone.screenshot(path=out / f"questionnaire-{role}-nl.png", full_page=role == "child")
+            phone.close()
             browser.close()
         with app.app_context():
             db.engine.dispose()

@@ -6,7 +6,10 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect, sync_playwright
+
+from familyalliance.extensions import db
 
 from .factories import PASSWORD, commit, gen_family, gen_member, gen_session, gen_user
 from .livebrowser import axe_violations, launch_chromium, serve
@@ -168,4 +171,37 @@ def test_export_and_import_pages(page, app):
     page.get_by_role("link", name="Import").click()
     expect(page.get_by_role("heading", name="Import ratings")).to_be_visible()
     assert axe_violations(page) == []
+    assert page.problems == []
+
+
+def test_member_link_on_a_phone(page, browser, app):
+    """The therapist makes links; a member answers check4 on a phone in a fresh browser; the link then refuses."""
+    with app.app_context():
+        from familyalliance.models import Family
+
+        family = db.session.scalar(sa.select(Family).where(Family.code == "FAM-7"))
+        child = gen_member(family, "C1", "child", "Daan")
+        gen_session(family, 2, present=[child])
+        commit()
+    login(page)
+    page.goto(page.live + "/families/FAM-7/sessions/2")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Make personal links").click()
+    link = page.locator("ul.links a").first.get_attribute("href")
+    assert axe_violations(page) == []
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="nl-NL", is_mobile=True, has_touch=True)
+    member = phone.new_page()
+    member.goto(link)
+    expect(member.get_by_role("heading", name="Hoe jij de samenwerking ziet")).to_be_visible()
+    assert axe_violations(member) == []
+    for question, value in (("luistert", "8"), ("belangrijk", "7"), ("veilig", "9"), ("samen", "6")):
+        member.get_by_role("group", name=re.compile(question)).get_by_role("radio", name=value, exact=True).check()
+    member.get_by_role("button", name="Mijn antwoorden versturen").click()
+    expect(member.get_by_role("heading", name="Dank je wel")).to_be_visible()
+    member.goto(link)
+    expect(member.get_by_role("heading", name="Deze link werkt niet (meer)")).to_be_visible()
+    phone.close()
+    page.goto(page.live + "/families/FAM-7")
+    totals = page.locator("section[aria-labelledby=totals-heading]")
+    expect(totals.get_by_role("row", name=re.compile("^Daan"))).to_contain_text("75")
     assert page.problems == []

@@ -1,0 +1,87 @@
+"""Member links: personal, single-use links to one member's questionnaire for one session.
+
+The token is 32 random bytes (``secrets.token_urlsafe``); only its SHA-256 is stored. A link
+expires (``MEMBER_LINK_DAYS``, default 7) and dies when its answers are sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+
+from . import operations
+from .extensions import db
+from .instruments import Instrument
+from .models import Attendance, MemberLink, TherapySession, utcnow
+
+DEFAULT_DAYS = 7
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_links(session: TherapySession, days: int = DEFAULT_DAYS) -> list[tuple[MemberLink, str]]:
+    """A new link for every attending member with a planned questionnaire; returns (link, token) pairs.
+
+    The tokens exist only in the returned pairs: show them now, they cannot be read back.
+    """
+    expires = utcnow() + dt.timedelta(days=days)
+    created = []
+    attending = db.session.scalars(
+        sa.select(Attendance).where(Attendance.session_id == session.id, Attendance.present.is_(True),
+                                    Attendance.instrument.is_not(None))
+    )  # fmt: skip
+    for attendance in attending:
+        token = secrets.token_urlsafe(32)
+        link = MemberLink(
+            token_hash=token_hash(token), family_id=session.family_id, session_id=session.id,
+            member_id=attendance.member_id, instrument=attendance.instrument, target=session.target,
+            expires_at=expires,
+        )  # fmt: skip
+        db.session.add(link)
+        created.append((link, token))
+    db.session.flush()
+    return created
+
+
+def state(link: MemberLink) -> str:
+    """``open``, ``used`` or ``expired``."""
+    if link.used_at is not None:
+        return "used"
+    expires = link.expires_at if link.expires_at.tzinfo else link.expires_at.replace(tzinfo=dt.UTC)
+    return "expired" if expires <= utcnow() else "open"
+
+
+def find(token: str) -> tuple[MemberLink | None, str]:
+    """The link for ``token`` and its state: ``open``, ``used``, ``expired`` or ``unknown``."""
+    link = db.session.scalar(sa.select(MemberLink).where(MemberLink.token_hash == token_hash(token)))
+    return (None, "unknown") if link is None else (link, state(link))
+
+
+def submit(link: MemberLink, answers: Mapping[str, object], instruments: Mapping[str, Instrument]) -> int:
+    """Store the answers of a link's questionnaire (every item; unanswered ones empty) and close the link.
+
+    Raises ``operations.AnswersRejected`` (nothing stored, link still open) when an answer is
+    invalid. Marking the link used in the same transaction means a second submission of the
+    same form finds it used and stores nothing.
+    """
+    instrument = instruments[link.instrument]
+    closed = db.session.execute(
+        sa.update(MemberLink).where(MemberLink.id == link.id, MemberLink.used_at.is_(None)).values(used_at=utcnow())
+    )  # fmt: skip
+    if closed.rowcount != 1:
+        raise operations.OperationError("This link has already been used.")
+    # "line" numbers the questions from 1, so that a problem can be shown beside its question.
+    rows = [
+        {"family_id": link.family_id, "member_id": link.member_id, "session_id": link.session_id,
+         "informant": instrument.informant, "target": link.target, "instrument": instrument.code,
+         "item": item.code, "value": answers.get(item.code), "line": number}
+        for number, item in enumerate(instrument.items, start=1)
+    ]  # fmt: skip
+    return operations.store_answers(rows, instruments)

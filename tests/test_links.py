@@ -1,0 +1,115 @@
+"""Member links: the plan, single-use hashed tokens, the questionnaire page, and answers reaching the scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from familyalliance import links, queries
+from familyalliance.extensions import db
+from familyalliance.models import Attendance, MemberLink, Response, TherapySession
+
+from .factories import commit, gen_family, gen_member, gen_session, gen_user
+
+
+@pytest.fixture
+def session_three(app, auth):
+    """Family FAM-1 at session 3: mother and child present, father absent."""
+    with app.app_context():
+        therapist = gen_user("therapist", "Team A", "ann@example.org")
+        gen_user("therapist", "Team B", "cas@example.org")
+        family = gen_family("FAM-1", [therapist])
+        mother = gen_member(family, "M1", "mother", "Sandra")
+        child = gen_member(family, "C1", "child", "Daan")
+        gen_member(family, "F1", "father", "Mehmet")
+        gen_session(family, 3, present=[mother, child])
+        commit()
+    auth.login("ann@example.org")
+
+
+def test_default_plan_per_attendee(app, session_three):
+    """alliance16 every third session from session 3 on; children always check4; absent members nothing."""
+    with app.app_context():
+        planned = {a.member.code: a.instrument for a in db.session.scalars(sa.select(Attendance))}
+    assert planned == {"M1": "alliance16", "C1": "check4", "F1": None}
+
+
+def make_links(client) -> dict[str, str]:
+    """Ask for links on the session page; return member name -> link path."""
+    html = client.post("/families/FAM-1/sessions/3/links").text
+    found = dict(re.findall(r"<h3>(\w+)</h3>.*?<a href=\"http://localhost(/r/[^\"]+)\"", html, re.S))
+    assert "<svg" in html  # the QR codes
+    return found
+
+
+def test_links_made_once_and_stored_hashed(app, client, session_three):
+    paths = make_links(client)
+    assert set(paths) == {"Sandra", "Daan"}
+    with app.app_context():
+        stored = db.session.scalars(sa.select(MemberLink.token_hash)).all()
+    tokens = [path.split("/r/")[1] for path in paths.values()]
+    assert all(len(token) >= 40 for token in tokens)
+    assert sorted(stored) == sorted(links.token_hash(t) for t in tokens)
+    assert not set(tokens) & set(stored)
+    page = client.get("/families/FAM-1/sessions/3?lang=en").text
+    assert "sent, not answered yet" in page and "/r/" not in page  # not shown again
+
+
+def test_member_answers_check4_and_scores_appear(app, client, session_three):
+    path = make_links(client)["Daan"]
+    anonymous = app.test_client()
+    page = anonymous.get(path + "?lang=nl")
+    assert page.status_code == 200
+    assert "Ik merk dat de therapeut naar mij luistert." in page.text
+    for secret in ("Sandra", "Daan", "Mehmet", "FAM-1"):
+        assert secret not in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    sent = anonymous.post(path, data={"csrf_token": token, "bond": "8", "goals_tasks": "6", "safety": "10"})
+    assert sent.status_code == 200 and "Je antwoorden zijn opgeslagen" in sent.text
+    with app.app_context():
+        values = dict(db.session.execute(sa.select(Response.item, Response.value)).all())
+        scores = queries.scores()
+    assert values == {"bond": 8, "goals_tasks": 6, "safety": 10, "shared_purpose": None}
+    assert scores.iloc[0]["bond_pomp"] == 80.0 and scores.iloc[0]["member"] == "C1"
+    again = anonymous.get(path + "?lang=en")
+    assert again.status_code == 410 and "Your answers were already sent with this link" in again.text
+    resent = anonymous.post(path, data={"csrf_token": token, "bond": "1"})
+    assert resent.status_code == 410
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 4
+
+
+def test_bad_answer_refused_and_kept(app, client, session_three):
+    path = make_links(client)["Sandra"]
+    anonymous = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', anonymous.get(path).text).group(1)
+    response = anonymous.post(path + "?lang=en", data={"csrf_token": token, "bond_1": "4", "bond_2": "9"})
+    assert response.status_code == 422
+    assert "9 is outside the scale; alliance16 takes a whole number from 1 to 5" in response.text
+    assert re.search(r'name="bond_1" value="4" checked', response.text)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 0
+        assert db.session.scalar(sa.select(MemberLink.used_at).where(MemberLink.instrument == "alliance16")) is None
+
+
+def test_expired_and_unknown_links(app, client, session_three):
+    path = make_links(client)["Daan"]
+    with app.app_context():
+        db.session.execute(sa.update(MemberLink).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
+        commit()
+    expired = app.test_client().get(path + "?lang=en")
+    assert expired.status_code == 410 and "too old" in expired.text
+    unknown = app.test_client().get("/r/not-a-real-token?lang=en")
+    assert unknown.status_code == 404 and "We do not know this link" in unknown.text
+
+
+def test_only_the_familys_therapists_make_links(app, client, auth, session_three):
+    auth.logout()
+    auth.login("cas@example.org")
+    assert client.post("/families/FAM-1/sessions/3/links").status_code == 404
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(MemberLink)) == 0
+        assert db.session.scalar(sa.select(TherapySession.target)) == "therapist"
