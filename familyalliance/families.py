@@ -10,7 +10,7 @@ import datetime as dt
 
 import segno
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -19,7 +19,8 @@ from wtforms.fields.choices import SelectChoice
 from . import access, analytics, links, operations, prompts, queries
 from .extensions import db
 from .forms import STATUS_LABELS, FamilyForm, MemberForm, SessionForm, role_label
-from .models import Attendance, Family, Member, MemberLink, Response, TherapySession, User
+from .models import Attendance, Family, Member, MemberLink, Response, ResponseChange, TherapySession, User
+from .registry import installed_instruments
 
 bp = Blueprint("families", __name__, url_prefix="/families")
 
@@ -313,4 +314,50 @@ def _session_links(session: TherapySession) -> dict:
         sa.select(MemberLink).where(MemberLink.session_id == session.id).order_by(MemberLink.created_at)
     ):
         newest[link.member_id] = link
-    return {"link_state": {m: links.state(link) for m, link in newest.items()}}
+    changes = db.session.scalars(
+        sa.select(ResponseChange).where(ResponseChange.session_id == session.id).order_by(ResponseChange.changed_at)
+    ).all()
+    planned = sorted({a.instrument for a in session.attendance if a.present and a.instrument})
+    return {"link_state": {m: links.state(link) for m, link in newest.items()}, "changes": changes,
+            "planned": planned}  # fmt: skip
+
+
+@bp.route("/<code>/sessions/<int:number>/grid/<instrument_code>", methods=["GET", "POST"])
+def grid(code: str, number: int, instrument_code: str):
+    """One grid, members as rows and items as columns: paper forms typed in, or the therapist's view."""
+    family = access.family_or_404(code)
+    session = next((s for s in family.sessions if s.number == number), None)
+    instruments = installed_instruments()
+    instrument = instruments.get(instrument_code)
+    if session is None or instrument is None:
+        abort(404)
+    names = {m.id: m.display_name for m in family.members}
+    present = [a for a in session.attendance if a.present]
+    if instrument.informant == "self":
+        present = [a for a in present if a.instrument == instrument.code]
+    rows = [(a.member_id, names[a.member_id]) for a in sorted(present, key=lambda a: names[a.member_id])]
+    stored = {
+        (r.member_id, r.item): "" if r.value is None else str(r.value)
+        for r in db.session.scalars(sa.select(Response).filter_by(
+            family_id=family.id, session_id=session.id, instrument=instrument.code, target=session.target))
+    }  # fmt: skip
+    errors: dict = {}
+    values = stored
+    if request.method == "POST":
+        values = {(m, item.code): request.form.get(f"v-{m}-{item.code}", "").strip()
+                  for m, _ in rows for item in instrument.items}  # fmt: skip
+        try:
+            added, corrected = operations.save_grid(session, instrument, values, current_user, instruments)
+        except operations.GridRejected as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            flash(_("Saved: %(added)s answers added, %(corrected)s corrected.", added=added, corrected=corrected),
+                  "success")  # fmt: skip
+            return redirect(url_for("families.show_session", code=family.code, number=session.number))
+    language = str(get_locale())
+    return render_template(
+        "families/grid.html", family=family, session=session, instrument=instrument, rows=rows, values=values,
+        errors=errors, texts={item.code: item.text_for(language, session.target) for item in instrument.items},
+    ), (422 if errors else 200)  # fmt: skip

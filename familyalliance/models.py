@@ -232,6 +232,27 @@ class Response(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
+class ResponseChange(db.Model):
+    """A correction of a stored answer: the earlier value, the new one, who and when (kept for good)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column()
+    session_id: Mapped[int] = mapped_column()
+    informant: Mapped[str] = mapped_column(_enum(vocab.INFORMANTS, "change_informant"))
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "change_target"))
+    instrument: Mapped[str] = mapped_column(sa.String(32))
+    item: Mapped[str] = mapped_column(sa.String(64))
+    #: The value before and after the correction (empty: unanswered).
+    old_value: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    new_value: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    #: Who corrected it (kept when the account is removed, as an empty reference).
+    changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    changed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    changed_by: Mapped[User | None] = relationship()
+
+
 class MemberLink(db.Model):
     """A personal, single-use link that opens one member's questionnaire for one session.
 

@@ -15,7 +15,17 @@ from email_validator import EmailNotValidError, validate_email
 from . import bulk, plan, validation, vocab
 from .extensions import db
 from .instruments import DefinitionError, Instrument, builtin_instruments, parse_definition
-from .models import Attendance, Family, InstrumentDefinition, Member, Response, Team, TherapySession, User
+from .models import (
+    Attendance,
+    Family,
+    InstrumentDefinition,
+    Member,
+    Response,
+    ResponseChange,
+    Team,
+    TherapySession,
+    User,
+)
 from .passwords import MIN_LENGTH, hash_password
 
 
@@ -194,3 +204,65 @@ def install_instrument(text: str, replace: bool = False) -> Instrument:
         db.session.add(InstrumentDefinition(code=instrument.code, version=instrument.version, definition=text))
     db.session.flush()
     return instrument
+
+
+class GridRejected(OperationError):
+    """Cells of an entry grid that failed validation: {(member id, item code): message}. Nothing was stored."""
+
+    def __init__(self, errors: dict[tuple[int, str], str]):
+        super().__init__(f"{len(errors)} cell(s) refused")
+        self.errors = errors
+
+
+def save_grid(
+    session: TherapySession,
+    instrument: Instrument,
+    cells: Mapping[tuple[int, str], str],
+    user: User | None,
+    instruments: Mapping[str, Instrument],
+) -> tuple[int, int]:
+    """Store a grid of answers (paper forms typed in, or the therapist's observations) for one session.
+
+    ``cells`` maps (member id, item code) to the text typed. A member's row with no value at all
+    and nothing stored is left out; otherwise every item of the row is stored (empty:
+    unanswered). A stored answer that changes is corrected and the change kept in
+    ``response_change`` with who and when. Everything is checked first; any invalid cell
+    raises GridRejected and nothing is written. Returns (answers added, answers corrected).
+    """
+    informant, target = instrument.informant, session.target
+    errors: dict[tuple[int, str], str] = {}
+    parsed: dict[tuple[int, str], int | None] = {}
+    for (member_id, item), raw in cells.items():
+        value, problems = validation.check_answer(instruments, informant, target, instrument.code, item, raw)
+        if problems:
+            errors[(member_id, item)] = "; ".join(p.message for p in problems)
+        parsed[(member_id, item)] = value
+    if errors:
+        raise GridRejected(errors)
+    key = {"family_id": session.family_id, "session_id": session.id, "informant": informant, "target": target,
+           "instrument": instrument.code}  # fmt: skip
+    stored = {
+        (r.member_id, r.item): r
+        for r in db.session.scalars(sa.select(Response).filter_by(**key))
+    }  # fmt: skip
+    members = {member_id for member_id, _ in cells}
+    added = corrected = 0
+    new_rows = []
+    for member_id in sorted(members):
+        row = {item.code: parsed.get((member_id, item.code)) for item in instrument.items}
+        has_stored = any((member_id, code) in stored for code in row)
+        if not has_stored and all(v is None for v in row.values()):
+            continue
+        for code, value in row.items():
+            answer = stored.get((member_id, code))
+            if answer is None:
+                new_rows.append(key | {"member_id": member_id, "item": code, "value": value})
+            elif answer.value != value:
+                db.session.add(ResponseChange(**key, member_id=member_id, item=code, old_value=answer.value,
+                                              new_value=value, changed_by_id=user.id if user else None))  # fmt: skip
+                answer.value = value
+                corrected += 1
+    if new_rows:
+        added = store_responses(new_rows)
+    db.session.flush()
+    return added, corrected

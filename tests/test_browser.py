@@ -205,3 +205,20 @@ def test_member_link_on_a_phone(page, browser, app):
     totals = page.locator("section[aria-labelledby=totals-heading]")
     expect(totals.get_by_role("row", name=re.compile("^Daan"))).to_contain_text("75")
     assert page.problems == []
+
+
+def test_observation_grid_by_keyboard(page, app):
+    """The therapist types the observations with the keyboard only; the grid passes axe."""
+    login(page)
+    page.goto(page.live + "/families/FAM-7/sessions/1")
+    page.get_by_role("link", name="Rate each member (therapist's view)").click()
+    assert axe_violations(page) == []
+    first = page.get_by_role("spinbutton").first
+    first.focus()
+    for value in ["2", "1", "0", "3", "-1", "-2", "0", "1"]:
+        page.keyboard.type(value)
+        page.keyboard.press("Tab")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved: 8 answers added, 0 corrected.")
+    assert axe_violations(page) == []
+    assert page.problems == []

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from familyalliance import links, queries
 from familyalliance.extensions import db
-from familyalliance.models import Attendance, MemberLink, Response, TherapySession
+from familyalliance.models import Attendance, Member, MemberLink, Response, ResponseChange, TherapySession
+from familyalliance.vocab import DIMENSIONS as DIMS
 
 from .factories import commit, gen_family, gen_member, gen_session, gen_user
 
@@ -113,3 +114,42 @@ def test_only_the_familys_therapists_make_links(app, client, auth, session_three
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(MemberLink)) == 0
         assert db.session.scalar(sa.select(TherapySession.target)) == "therapist"
+
+
+def test_observation_grid_and_corrections(app, client, session_three):
+    """The therapist rates each attending member in one grid; a change later is kept with who and when."""
+    with app.app_context():
+        ids = {m.code: m.id for m in db.session.scalars(sa.select(Member))}
+    grid = client.get("/families/FAM-1/sessions/3/grid/observer4?lang=en")
+    assert grid.status_code == 200
+    assert 'aria-label="Sandra: Bond: this member trusts the therapist and feels heard."' in grid.text
+    assert "Mehmet" not in grid.text  # absent
+    cells = {f"v-{ids['M1']}-{item}": v for item, v in zip(DIMS, ["2", "1", "0", "3"], strict=True)}
+    cells |= {f"v-{ids['C1']}-bond": "-1"}
+    saved = client.post("/families/FAM-1/sessions/3/grid/observer4?lang=en", data=cells, follow_redirects=True)
+    assert "Saved: 8 answers added, 0 corrected." in saved.text
+    cells[f"v-{ids['M1']}-safety"] = "-2"
+    again = client.post("/families/FAM-1/sessions/3/grid/observer4?lang=en", data=cells, follow_redirects=True)
+    assert "Saved: 0 answers added, 1 corrected." in again.text
+    assert re.search(r"ann@example.org</td>\s*<td>Sandra</td>\s*<td>observer4 safety</td>\s*<td class=\"num\">0</td>"
+                     r"\s*<td class=\"num\">-2</td>", again.text)  # fmt: skip
+    with app.app_context():
+        values = dict(db.session.execute(
+            sa.select(Response.item, Response.value).where(Response.member_id == ids["M1"])).all())  # fmt: skip
+        change = db.session.scalar(sa.select(ResponseChange))
+        assert (change.old_value, change.new_value, change.changed_by.email) == (0, -2, "ann@example.org")
+    assert values == {"bond": 2, "goals_tasks": 1, "safety": -2, "shared_purpose": 3}
+
+
+def test_paper_grid_refuses_bad_cells_and_keeps_input(app, client, session_three):
+    with app.app_context():
+        ids = {m.code: m.id for m in db.session.scalars(sa.select(Member))}
+    cells = {f"v-{ids['C1']}-bond": "7", f"v-{ids['C1']}-safety": "12", f"v-{ids['C1']}-goals_tasks": "x"}
+    response = client.post("/families/FAM-1/sessions/3/grid/check4?lang=en", data=cells)
+    assert response.status_code == 422
+    assert "12 is outside the scale; check4 takes a whole number from 0 to 10" in response.text
+    assert "&#39;x&#39; is not a whole number" in response.text
+    assert f'name="v-{ids["C1"]}-bond"' in response.text and 'value="7"' in response.text
+    assert "Sandra" not in response.text  # she fills in alliance16 at this session
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 0
