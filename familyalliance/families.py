@@ -255,7 +255,9 @@ def new_session(code: str):
     family = access.family_or_404(code)
     form = _session_form(family, None)
     if form.validate_on_submit():
-        session = operations.record_session(family, form.number.data, form.date.data, form.attendance.data)
+        session = operations.record_session(
+            family, form.number.data, form.date.data, form.attendance.data, target=form.target.data
+        )
         db.session.commit()
         flash(_("Session %(number)s was saved.", number=session.number), "success")
         return redirect(url_for("families.show", code=family.code))
@@ -271,7 +273,9 @@ def edit_session(code: str, number: int):
         abort(404)
     form = _session_form(family, session)
     if form.validate_on_submit():
-        operations.record_session(family, form.number.data, form.date.data, form.attendance.data, session=session)
+        operations.record_session(
+            family, form.number.data, form.date.data, form.attendance.data, session=session, target=form.target.data
+        )
         db.session.commit()
         flash(_("Session %(number)s was saved.", number=session.number), "success")
         return redirect(url_for("families.show", code=family.code))

@@ -158,6 +158,11 @@ class SessionForm(FlaskForm):
         validators=[InputRequired(message=_l("Enter a whole number.")), NumberRange(min=1, max=10000)],
     )
     date = DateField(_l("Date"), validators=[InputRequired(message=_l("Enter a date."))])
+    target = SelectField(
+        _l("The ratings are about"),
+        choices=[SelectChoice("therapist", _l("the therapist")), SelectChoice("team", _l("the team"))],
+        default="therapist",
+    )
     attendance = MultiCheckboxField(_l("Present"), coerce=int)
     submit = SubmitField(_l("Save"))
 

@@ -108,15 +108,24 @@ def update_member(member: Member, **fields) -> None:
 
 
 def record_session(
-    family: Family, number: int, date: dt.date, present_member_ids: Iterable[int], session: TherapySession | None = None
+    family: Family,
+    number: int,
+    date: dt.date,
+    present_member_ids: Iterable[int],
+    session: TherapySession | None = None,
+    target: str = "therapist",
 ) -> TherapySession:
-    """Create (or, given ``session``, update) a session with one attendance row per member."""
+    """Create (or, given ``session``, update) a session with one attendance row per member.
+
+    Each member present gets the questionnaire of the default plan (``plan.default_instrument``).
+    """
     if session is None:
-        session = TherapySession(family=family, number=number, date=date)
+        session = TherapySession(family=family, number=number, date=date, target=target)
         db.session.add(session)
     else:
         session.number = number
         session.date = date
+        session.target = target
     db.session.flush()
     present = set(present_member_ids)
     known = {a.member_id: a for a in session.attendance}
