@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 from collections.abc import Mapping
 
 import sqlalchemy as sa
 
-from . import operations
+from . import operations, validation
 from .extensions import db
 from .instruments import Instrument
 from .models import Attendance, MemberLink, TherapySession, utcnow
@@ -64,6 +65,36 @@ def find(token: str) -> tuple[MemberLink | None, str]:
     return (None, "unknown") if link is None else (link, state(link))
 
 
+def save_draft(link: MemberLink, answers: Mapping[str, object], instruments: Mapping[str, Instrument]) -> dict:
+    """Keep the answers given so far with the link; returns {item: problem} for values that were not kept.
+
+    Only items of the link's questionnaire, with values the questionnaire allows, are kept.
+    """
+    instrument = instruments[link.instrument]
+    draft = json.loads(link.draft) if link.draft else {}
+    problems = {}
+    for item, raw in answers.items():
+        if instrument.item(item) is None:
+            problems[item] = f"{item!r} is not an item of {instrument.code}"
+            continue
+        value, found = validation.check_answer(
+            instruments, instrument.informant, link.target, instrument.code, item, raw
+        )
+        if found:
+            problems[item] = "; ".join(p.message for p in found)
+        elif value is None:
+            draft.pop(item, None)
+        else:
+            draft[item] = value
+    link.draft = json.dumps(draft, sort_keys=True)
+    return problems
+
+
+def draft_values(link: MemberLink) -> dict[str, str]:
+    """The draft as the form shows it: item code -> text."""
+    return {item: str(value) for item, value in (json.loads(link.draft) if link.draft else {}).items()}
+
+
 def submit(link: MemberLink, answers: Mapping[str, object], instruments: Mapping[str, Instrument]) -> int:
     """Store the answers of a link's questionnaire (every item; unanswered ones empty) and close the link.
 
@@ -73,7 +104,8 @@ def submit(link: MemberLink, answers: Mapping[str, object], instruments: Mapping
     """
     instrument = instruments[link.instrument]
     closed = db.session.execute(
-        sa.update(MemberLink).where(MemberLink.id == link.id, MemberLink.used_at.is_(None)).values(used_at=utcnow())
+        sa.update(MemberLink).where(MemberLink.id == link.id, MemberLink.used_at.is_(None))
+        .values(used_at=utcnow(), draft=None)
     )  # fmt: skip
     if closed.rowcount != 1:
         raise operations.OperationError("This link has already been used.")

@@ -279,6 +279,8 @@ class MemberLink(db.Model):
     expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
     #: When the answers were sent; a used link opens nothing.
     used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: Answers given so far (JSON, item code -> value), saved as the member goes; emptied when sent.
+    draft: Mapped[str | None] = mapped_column(sa.Text)
 
     member: Mapped[Member] = relationship(foreign_keys=[family_id, member_id], viewonly=True)
     session: Mapped[TherapySession] = relationship(foreign_keys=[family_id, session_id], viewonly=True)

@@ -20,7 +20,10 @@ def answer(token: str):
         return render_template("questionnaire/closed.html", state=state), 404 if state == "unknown" else 410
     instruments = installed_instruments()
     instrument = instruments[link.instrument]
-    values = {item.code: request.form.get(item.code, "") for item in instrument.items}
+    if request.method == "POST":
+        values = {item.code: request.form.get(item.code, "") for item in instrument.items}
+    else:
+        values = {item.code: "" for item in instrument.items} | links.draft_values(link)
     problems: dict[str, str] = {}
     if request.method == "POST":
         try:
@@ -44,3 +47,17 @@ def answer(token: str):
         problems=problems,
         language=language,
     ), (422 if problems else 200)
+
+
+@bp.post("/r/<token>/draft")
+def save_draft(token: str):
+    """Keep the answers given so far (JSON: item code -> value), so a closed tab loses nothing."""
+    link, state = links.find(token)
+    if state != "open":
+        return {"saved": False, "state": state}, 404 if state == "unknown" else 410
+    answers = request.get_json(silent=True)
+    if not isinstance(answers, dict):
+        return {"saved": False, "error": "send a JSON object of item codes and values"}, 400
+    problems = links.save_draft(link, answers, installed_instruments())
+    db.session.commit()
+    return {"saved": not problems, "problems": problems}, (422 if problems else 200)

@@ -222,3 +222,30 @@ def test_observation_grid_by_keyboard(page, app):
     expect(page.get_by_role("status")).to_contain_text("Saved: 8 answers added, 0 corrected.")
     assert axe_violations(page) == []
     assert page.problems == []
+
+
+def test_answers_survive_a_closed_tab(page, browser, app):
+    """A member answers one question, closes the tab, opens the link again: the answer is still there."""
+    with app.app_context():
+        from familyalliance.models import Family
+
+        family = db.session.scalar(sa.select(Family).where(Family.code == "FAM-7"))
+        child = gen_member(family, "C1", "child", "Daan")
+        gen_session(family, 2, present=[child])
+        commit()
+    login(page)
+    page.goto(page.live + "/families/FAM-7/sessions/2")
+    page.get_by_role("button", name="Make personal links").click()
+    link = page.locator("ul.links a").first.get_attribute("href")
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB", is_mobile=True)
+    member = phone.new_page()
+    member.goto(link)
+    member.get_by_role("group", name=re.compile("listens")).get_by_role("radio", name="8", exact=True).check()
+    expect(member.get_by_role("status")).to_have_text("Saved. You can go on later with the same link.")
+    member.close()
+    again = phone.new_page()
+    again.goto(link)
+    expect(
+        again.get_by_role("group", name=re.compile("listens")).get_by_role("radio", name="8", exact=True)
+    ).to_be_checked()
+    phone.close()

@@ -153,3 +153,22 @@ def test_paper_grid_refuses_bad_cells_and_keeps_input(app, client, session_three
     assert "Sandra" not in response.text  # she fills in alliance16 at this session
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 0
+
+
+def test_draft_kept_between_visits(app, client, session_three):
+    """Answers saved as the member goes come back when the link is opened again, and go when sent."""
+    path = make_links(client)["Daan"]
+    member = app.test_client()
+    assert member.post(path + "/draft", json={"bond": "7", "safety": "9"}).json == {"saved": True, "problems": {}}
+    bad = member.post(path + "/draft", json={"goals_tasks": "15", "nope": "1"})
+    assert bad.status_code == 422 and set(bad.json["problems"]) == {"goals_tasks", "nope"}
+    page = member.get(path).text
+    assert re.search(r'name="bond" value="7" checked', page) and re.search(r'name="safety" value="9" checked', page)
+    assert not re.search(r'name="goals_tasks" value="\d+" checked', page)
+    assert member.post(path + "/draft", json={"safety": ""}).json["saved"]
+    assert not re.search(r'name="safety" value="\d+" checked', member.get(path).text)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert member.post(path, data={"csrf_token": token, "bond": "7"}).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(sa.select(MemberLink.draft).where(MemberLink.instrument == "check4")) is None
+    assert member.post(path + "/draft", json={"bond": "1"}).status_code == 410
