@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
 
-    from . import auth, cli, data, errors, families, health, i18n, questionnaire
+    from . import auth, cli, data, errors, families, health, i18n, questionnaire, rounds
 
     i18n.init_app(app)
     errors.init_app(app)
@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(families.bp)
     app.register_blueprint(data.bp)
     app.register_blueprint(questionnaire.bp)
+    rounds.init_app(app)
     app.add_url_rule("/", endpoint="index", view_func=families.index)
     return app
 

@@ -249,3 +249,25 @@ def test_answers_survive_a_closed_tab(page, browser, app):
         again.get_by_role("group", name=re.compile("listens")).get_by_role("radio", name="8", exact=True)
     ).to_be_checked()
     phone.close()
+
+
+def test_tablet_round_in_the_browser(page, app):
+    """The round shows names only, passes axe, and ends with the therapist's password."""
+    login(page)
+    page.goto(page.live + "/families/FAM-7/sessions/1")
+    page.get_by_role("button", name="Start a round on this device").click()
+    expect(page.get_by_role("heading", name="Whose turn is it?")).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="Noor").click()
+    assert axe_violations(page) == []
+    page.get_by_role("group", name=re.compile("listens")).get_by_role("radio", name="6", exact=True).check()
+    page.get_by_role("button", name="Send my answers").click()
+    expect(page.get_by_role("status")).to_contain_text("Thank you, Noor. Please hand the device on.")
+    expect(page.get_by_role("link", name="Noor")).to_have_count(0)
+    page.goto(page.live + "/families/")
+    expect(page.get_by_role("heading", name="Whose turn is it?")).to_be_visible()
+    page.get_by_role("link", name="End the round (therapist)").click()
+    page.get_by_label("Therapist's password").fill(PASSWORD)
+    page.get_by_role("button", name="End the round").click()
+    expect(page.get_by_role("heading", name="Session 1")).to_be_visible()
+    assert page.problems == []

@@ -172,3 +172,28 @@ def test_draft_kept_between_visits(app, client, session_three):
     with app.app_context():
         assert db.session.scalar(sa.select(MemberLink.draft).where(MemberLink.instrument == "check4")) is None
     assert member.post(path + "/draft", json={"bond": "1"}).status_code == 410
+
+
+def test_tablet_round(app, client, session_three):
+    """Names to pick, one questionnaire each, never an earlier answer; everything else locked until the password."""
+    start = client.post("/round/start/FAM-1/3?lang=en")
+    assert start.status_code == 302 and start.location == "/round/"
+    pick = client.get("/round/").text
+    assert "Sandra" in pick and "Daan" in pick and "Mehmet" not in pick
+    assert client.get("/families/").location == "/round/"  # the caseload is locked
+    assert client.get("/families/FAM-1").location == "/round/"
+    daan = re.search(r'href="(/round/\d+)">Daan', pick).group(1)
+    sent = client.post(daan, data={"bond": "9", "goals_tasks": "8"}, follow_redirects=True)
+    assert "Thank you, Daan. Please hand the device on." in sent.text
+    assert "Daan</a>" not in sent.text and "Sandra" in sent.text
+    sandra = re.search(r'href="(/round/\d+)">Sandra', sent.text).group(1)
+    form = client.get(sandra).text
+    assert "checked" not in form  # nothing of Daan's answers
+    assert client.get(daan).location == "/round/"  # Daan's questionnaire is closed
+    wrong = client.post("/round/leave", data={"password": "guess"})
+    assert wrong.status_code == 403 and client.get("/families/").location == "/round/"
+    left = client.post("/round/leave", data={"password": "correct horse battery"})
+    assert left.location == "/families/FAM-1/sessions/3"
+    assert client.get("/families/").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 4

@@ -1,0 +1,127 @@
+"""The tablet round: one device passed around; each attendee picks their name, answers, hands on.
+
+While a round runs, the browser session shows only the round: no caseload, no family page,
+nobody's earlier answers. Leaving the round needs the therapist's password.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from . import access, links, operations
+from .extensions import db
+from .models import TherapySession
+from .passwords import verify_password
+from .registry import installed_instruments
+
+bp = Blueprint("rounds", __name__, url_prefix="/round")
+
+#: What a browser in a round may still reach.
+ROUND_ENDPOINTS = {"rounds.pick", "rounds.answer", "rounds.leave", "static", "health.healthz"}
+
+
+def _round() -> dict | None:
+    return session.get("round")
+
+
+@bp.post("/start/<code>/<int:number>")
+@login_required
+def start(code: str, number: int):
+    """Start a round for a session: a fresh link for every attendee, kept in this browser only."""
+    family = access.family_or_404(code)
+    therapy_session = next((s for s in family.sessions if s.number == number), None)
+    if therapy_session is None:
+        abort(404)
+    made = links.create_links(therapy_session)
+    db.session.commit()
+    names = {m.id: m.display_name for m in family.members}
+    session["round"] = {
+        "session_id": therapy_session.id,
+        "members": {str(link.member_id): {"name": names[link.member_id], "token": token} for link, token in made},
+    }
+    return redirect(url_for("rounds.pick"))
+
+
+@bp.get("/")
+@login_required
+def pick():
+    """Who is next? The names of the attendees who have not answered yet, nothing else."""
+    current = _round()
+    if current is None:
+        return redirect(url_for("families.caseload"))
+    waiting = []
+    for member_id, entry in current["members"].items():
+        _, state = links.find(entry["token"])
+        if state == "open":
+            waiting.append((member_id, entry["name"]))
+    return render_template("rounds/pick.html", waiting=sorted(waiting, key=lambda w: w[1]))
+
+
+@bp.route("/<member_id>", methods=["GET", "POST"])
+@login_required
+def answer(member_id: str):
+    """One attendee's questionnaire; after sending, back to the list of names."""
+    current = _round()
+    entry = current["members"].get(member_id) if current else None
+    if entry is None:
+        abort(404)
+    link, state = links.find(entry["token"])
+    if state != "open":
+        return redirect(url_for("rounds.pick"))
+    instruments = installed_instruments()
+    instrument = instruments[link.instrument]
+    values = {item.code: request.form.get(item.code, "") for item in instrument.items}
+    problems: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            links.submit(link, values, instruments)
+        except operations.AnswersRejected as exc:
+            db.session.rollback()
+            problems = {instrument.items[p.line - 1].code: p.message for p in exc.problems if p.line}
+        else:
+            db.session.commit()
+            flash(_("Thank you, %(name)s. Please hand the device on.", name=entry["name"]), "success")
+            return redirect(url_for("rounds.pick"))
+    language = str(get_locale())
+    return render_template(
+        "rounds/answer.html",
+        name=entry["name"],
+        instrument=instrument,
+        questions=[(item, item.text_for(language, link.target)) for item in instrument.items],
+        anchors={value: label[language] for value, label in instrument.anchors},
+        values=values,
+        problems=problems,
+    ), (422 if problems else 200)
+
+
+@bp.route("/leave", methods=["GET", "POST"])
+@login_required
+def leave():
+    """End the round: only with the logged-in therapist's password."""
+    if _round() is None:
+        return redirect(url_for("families.caseload"))
+    wrong = False
+    if request.method == "POST":
+        if verify_password(current_user.password_hash, request.form.get("password", "")):
+            session_id = session.pop("round")["session_id"]
+            therapy_session = db.session.get(TherapySession, session_id)
+            return redirect(url_for("families.show_session", code=therapy_session.family.code,
+                                    number=therapy_session.number))  # fmt: skip
+        wrong = True
+    return render_template("rounds/leave.html", wrong=wrong), (403 if wrong else 200)
+
+
+def keep_in_round():
+    """While a round runs in this browser, every other page leads back to the round."""
+    if _round() is not None and request.endpoint not in ROUND_ENDPOINTS:
+        return redirect(url_for("rounds.pick"))
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and the guard."""
+    app.register_blueprint(bp)
+    app.before_request(keep_in_round)
