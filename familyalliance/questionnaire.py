@@ -45,7 +45,7 @@ def answer(token: str):
         anchors={value: label[language] for value, label in instrument.anchors},
         values=values,
         problems=problems,
-        language=language,
+        faces=link.member.role == "child",
     ), (422 if problems else 200)
 
 

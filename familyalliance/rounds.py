@@ -94,6 +94,7 @@ def answer(member_id: str):
         anchors={value: label[language] for value, label in instrument.anchors},
         values=values,
         problems=problems,
+        faces=link.member.role == "child",
     ), (422 if problems else 200)
 
 

@@ -197,3 +197,12 @@ def test_tablet_round(app, client, session_three):
     assert client.get("/families/").status_code == 200
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 4
+
+
+def test_children_see_faces(app, client, session_three):
+    """A child's quick check shows a face on every point of the scale; an adult's questions do not."""
+    paths = make_links(client)
+    child = app.test_client().get(paths["Daan"]).text
+    adult = app.test_client().get(paths["Sandra"]).text
+    assert child.count('<svg class="face"') == 4 * 11
+    assert '<svg class="face"' not in adult
