@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from . import access, analytics, links, operations, prompts, queries
+from . import access, analytics, links, operations, plan, prompts, queries
 from .extensions import db
 from .forms import STATUS_LABELS, FamilyForm, MemberForm, SessionForm, role_label
 from .models import Attendance, Family, Member, MemberLink, Response, ResponseChange, TherapySession, User
@@ -131,6 +131,7 @@ def new_family():
             team=current_user.team,
             therapists=_users(form.therapists.data),
         )
+        family.full_every = form.full_every.data if form.full_every.data is not None else plan.DEFAULT_FULL_EVERY
         db.session.commit()
         flash(_("Family %(code)s was opened.", code=family.code), "success")
         return redirect(url_for("families.show", code=family.code))
@@ -191,6 +192,7 @@ def edit_family(code: str):
             start_date=form.start_date.data,
             status=form.status.data,
             therapists=_users(form.therapists.data),
+            full_every=form.full_every.data if form.full_every.data is not None else plan.DEFAULT_FULL_EVERY,
         )
         db.session.commit()
         flash(_("The family was saved."), "success")

@@ -80,6 +80,11 @@ class FamilyForm(FlaskForm):
     code = StringField(_l("Case code"), validators=CODE_VALIDATORS)
     status = SelectField(_l("Status"), choices=[SelectChoice(s, STATUS_LABELS[s]) for s in vocab.FAMILY_STATUSES])
     start_date = DateField(_l("Start date"), validators=[InputRequired(message=_l("Enter a date."))])
+    full_every = IntegerField(
+        _l("The full questionnaire every … sessions (0: only the quick check)"),
+        default=3,
+        validators=[Optional(), NumberRange(min=0, max=20)],
+    )
     therapists = MultiCheckboxField(_l("Therapists"), coerce=int)
     submit = SubmitField(_l("Save"))
 

@@ -96,6 +96,8 @@ class Family(db.Model):
     #: One of ``vocab.FAMILY_STATUSES``.
     status: Mapped[str] = mapped_column(_enum(vocab.FAMILY_STATUSES, "family_status"), default="active")
     start_date: Mapped[dt.date]
+    #: The plan: the full questionnaire every this many sessions (0: never; the quick check otherwise).
+    full_every: Mapped[int] = mapped_column(default=3, server_default="3")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     team: Mapped[Team | None] = relationship(back_populates="families")

@@ -83,11 +83,19 @@ def create_family(
     return family
 
 
-def update_family(family: Family, code: str, start_date: dt.date, status: str, therapists: Iterable[User]) -> None:
-    """Change a family's case data and assigned therapists."""
+def update_family(
+    family: Family,
+    code: str,
+    start_date: dt.date,
+    status: str,
+    therapists: Iterable[User],
+    full_every: int = plan.DEFAULT_FULL_EVERY,
+) -> None:
+    """Change a family's case data, questionnaire plan and assigned therapists."""
     family.code = code
     family.start_date = start_date
     family.status = status
+    family.full_every = full_every
     family.therapists = list(therapists)
     db.session.flush()
 
@@ -130,7 +138,7 @@ def record_session(
     present = set(present_member_ids)
     known = {a.member_id: a for a in session.attendance}
     for member in family.members:
-        instrument = plan.default_instrument(member.role, number) if member.id in present else None
+        instrument = plan.default_instrument(member.role, number, family.full_every) if member.id in present else None
         if member.id in known:
             known[member.id].present = member.id in present
             known[member.id].instrument = instrument

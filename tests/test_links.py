@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from familyalliance import links, queries
 from familyalliance.extensions import db
-from familyalliance.models import Attendance, Member, MemberLink, Response, ResponseChange, TherapySession
+from familyalliance.models import Attendance, Member, MemberLink, Response, ResponseChange, TherapySession, User
 from familyalliance.vocab import DIMENSIONS as DIMS
 
 from .factories import commit, gen_family, gen_member, gen_session, gen_user
@@ -206,3 +206,30 @@ def test_children_see_faces(app, client, session_three):
     adult = app.test_client().get(paths["Sandra"]).text
     assert child.count('<svg class="face"') == 4 * 11
     assert '<svg class="face"' not in adult
+
+
+def test_plan_configurable_per_family(app, client, session_three):
+    """A family set to the quick check only gets check4 for everyone at session 3 too."""
+    with app.app_context():
+        therapist_id = db.session.scalar(sa.select(User.id).where(User.email == "ann@example.org"))
+    response = client.post("/families/FAM-1/edit", data={"code": "FAM-1", "status": "active",
+                                                          "start_date": "2026-01-05", "full_every": "0",
+                                                          "therapists": [therapist_id]})  # fmt: skip
+    assert response.status_code == 302
+    with app.app_context():
+        ids = [m.id for m in db.session.scalars(sa.select(Member).where(Member.code.in_(["M1", "C1"])))]
+    client.post("/families/FAM-1/sessions/3/edit", data={"number": "3", "date": "2026-01-26", "attendance": ids})
+    with app.app_context():
+        planned = {a.member.code: a.instrument for a in db.session.scalars(sa.select(Attendance))}
+    assert planned == {"M1": "check4", "C1": "check4", "F1": None}
+
+
+@pytest.mark.parametrize(("role", "number", "every", "expected"), [
+    ("mother", 3, 3, "alliance16"), ("mother", 4, 3, "check4"), ("mother", 6, 3, "alliance16"),
+    ("child", 6, 3, "check4"), ("father", 2, 2, "alliance16"), ("father", 6, 0, "check4"),
+    ("youth", 1, 1, "alliance16"),
+])  # fmt: skip
+def test_default_instrument(role, number, every, expected):
+    from familyalliance.plan import default_instrument
+
+    assert default_instrument(role, number, every) == expected
