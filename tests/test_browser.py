@@ -175,16 +175,25 @@ def test_export_and_import_pages(page, app):
 
 
 def test_member_link_on_a_phone(page, browser, app):
-    """The therapist makes links; a member answers check4 on a phone in a fresh browser; the link then refuses."""
+    """The therapist records a session in the form, makes links; a member answers check4 on a phone in a
+    fresh browser; the scores appear on the family page; the used link refuses a second use."""
     with app.app_context():
         from familyalliance.models import Family
 
         family = db.session.scalar(sa.select(Family).where(Family.code == "FAM-7"))
-        child = gen_member(family, "C1", "child", "Daan")
-        gen_session(family, 2, present=[child])
+        gen_member(family, "C1", "child", "Daan")
         commit()
     login(page)
-    page.goto(page.live + "/families/FAM-7/sessions/2")
+    page.goto(page.live + "/families/FAM-7")
+    page.get_by_role("link", name="New session").click()
+    page.get_by_label("Session number").fill("2")
+    for name in ("Sandra", "Noor"):
+        page.get_by_label(re.compile(name)).uncheck()
+    page.get_by_label(re.compile("Daan")).check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Session 2 was saved.")
+    page.get_by_role("link", name=re.compile("^2")).click()
+    expect(page.get_by_role("heading", name="Session 2")).to_be_visible()
     assert axe_violations(page) == []
     page.get_by_role("button", name="Make personal links").click()
     link = page.locator("ul.links a").first.get_attribute("href")
