@@ -16,7 +16,7 @@ from flask import abort
 from flask_login import current_user
 
 from .extensions import db
-from .models import Family, User, family_therapist
+from .models import Family, TherapySession, User, family_therapist
 
 #: Roles that carry a caseload and may create families.
 CLINICAL_ROLES = ("therapist", "team_lead")
@@ -75,3 +75,11 @@ def exportable_families(user: User) -> sa.Select:
 def can_import(user: User) -> bool:
     """Importing ratings (creating families from a file) is an administrator's task."""
     return user.role == "admin"
+
+
+def session_or_404(family: Family, number: int) -> TherapySession:
+    """The session of a family the user may see (see ``family_or_404``) by its number, else abort with 404."""
+    session = next((s for s in family.sessions if s.number == number), None)
+    if session is None:
+        abort(404)
+    return session

@@ -270,9 +270,7 @@ def new_session(code: str):
 def edit_session(code: str, number: int):
     """Change a session's number, date or attendance."""
     family = access.family_or_404(code)
-    session = next((s for s in family.sessions if s.number == number), None)
-    if session is None:
-        abort(404)
+    session = access.session_or_404(family, number)
     form = _session_form(family, session)
     if form.validate_on_submit():
         operations.record_session(
@@ -288,9 +286,7 @@ def edit_session(code: str, number: int):
 def show_session(code: str, number: int):
     """A session: who attended, which questionnaire each fills in, and their links."""
     family = access.family_or_404(code)
-    session = next((s for s in family.sessions if s.number == number), None)
-    if session is None:
-        abort(404)
+    session = access.session_or_404(family, number)
     return render_template("families/session.html", family=family, session=session, **_session_links(session))
 
 
@@ -298,9 +294,7 @@ def show_session(code: str, number: int):
 def create_links(code: str, number: int):
     """Make a personal link (and QR code) for each attendee; the links are shown this once."""
     family = access.family_or_404(code)
-    session = next((s for s in family.sessions if s.number == number), None)
-    if session is None:
-        abort(404)
+    session = access.session_or_404(family, number)
     days = current_app.config.get("MEMBER_LINK_DAYS", links.DEFAULT_DAYS)
     made = links.create_links(session, days)
     db.session.commit()
@@ -332,10 +326,10 @@ def _session_links(session: TherapySession) -> dict:
 def grid(code: str, number: int, instrument_code: str):
     """One grid, members as rows and items as columns: paper forms typed in, or the therapist's view."""
     family = access.family_or_404(code)
-    session = next((s for s in family.sessions if s.number == number), None)
+    session = access.session_or_404(family, number)
     instruments = installed_instruments()
     instrument = instruments.get(instrument_code)
-    if session is None or instrument is None:
+    if instrument is None:
         abort(404)
     names = {m.id: m.display_name for m in family.members}
     present = [a for a in session.attendance if a.present]

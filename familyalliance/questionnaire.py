@@ -12,6 +12,42 @@ from .registry import installed_instruments
 bp = Blueprint("questionnaire", __name__)
 
 
+def posted_answers(instrument) -> dict[str, str]:
+    """The answers sent with the form: item code -> text (empty: unanswered)."""
+    return {item.code: request.form.get(item.code, "") for item in instrument.items}
+
+
+def send(link, values: dict[str, str], instruments) -> dict[str, str]:
+    """Store a questionnaire's answers and close its link; returns {item: problem} (empty when stored).
+
+    Raises operations.OperationError when the link was used in the meantime.
+    """
+    try:
+        links.submit(link, values, instruments)
+    except operations.AnswersRejected as exc:
+        db.session.rollback()
+        items = instruments[link.instrument].items
+        return {items[p.line - 1].code: p.message for p in exc.problems if p.line}
+    except operations.OperationError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return {}
+
+
+def page_context(link, instrument, values: dict[str, str], problems: dict[str, str]) -> dict:
+    """What the questions partial needs, worded in the current language."""
+    language = str(get_locale())
+    return {
+        "instrument": instrument,
+        "questions": [(item, item.text_for(language, link.target)) for item in instrument.items],
+        "anchors": {value: label[language] for value, label in instrument.anchors},
+        "values": values,
+        "problems": problems,
+        "faces": link.member.role == "child",
+    }
+
+
 @bp.route("/r/<token>", methods=["GET", "POST"])
 def answer(token: str):
     """Show the link's questionnaire; store the answers once, all or none."""
@@ -20,33 +56,19 @@ def answer(token: str):
         return render_template("questionnaire/closed.html", state=state), 404 if state == "unknown" else 410
     instruments = installed_instruments()
     instrument = instruments[link.instrument]
-    if request.method == "POST":
-        values = {item.code: request.form.get(item.code, "") for item in instrument.items}
-    else:
-        values = {item.code: "" for item in instrument.items} | links.draft_values(link)
     problems: dict[str, str] = {}
     if request.method == "POST":
+        values = posted_answers(instrument)
         try:
-            links.submit(link, values, instruments)
-        except operations.AnswersRejected as exc:
-            db.session.rollback()
-            problems = {instrument.items[p.line - 1].code: p.message for p in exc.problems if p.line}
+            problems = send(link, values, instruments)
         except operations.OperationError:
-            db.session.rollback()
             return render_template("questionnaire/closed.html", state="used"), 410
-        else:
-            db.session.commit()
+        if not problems:
             return render_template("questionnaire/thanks.html")
-    language = str(get_locale())
-    return render_template(
-        "questionnaire/form.html",
-        instrument=instrument,
-        questions=[(item, item.text_for(language, link.target)) for item in instrument.items],
-        anchors={value: label[language] for value, label in instrument.anchors},
-        values=values,
-        problems=problems,
-        faces=link.member.role == "child",
-    ), (422 if problems else 200)
+    else:
+        values = {item.code: "" for item in instrument.items} | links.draft_values(link)
+    context = page_context(link, instrument, values, problems)
+    return render_template("questionnaire/form.html", **context), (422 if problems else 200)
 
 
 @bp.post("/r/<token>/draft")

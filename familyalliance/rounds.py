@@ -7,11 +7,10 @@ nobody's earlier answers. Leaving the round needs the therapist's password.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from . import access, links, operations
+from . import access, links, operations, questionnaire
 from .extensions import db
 from .models import TherapySession
 from .passwords import verify_password
@@ -32,9 +31,7 @@ def _round() -> dict | None:
 def start(code: str, number: int):
     """Start a round for a session: a fresh link for every attendee, kept in this browser only."""
     family = access.family_or_404(code)
-    therapy_session = next((s for s in family.sessions if s.number == number), None)
-    if therapy_session is None:
-        abort(404)
+    therapy_session = access.session_or_404(family, number)
     made = links.create_links(therapy_session)
     db.session.commit()
     names = {m.id: m.display_name for m in family.members}
@@ -73,29 +70,18 @@ def answer(member_id: str):
         return redirect(url_for("rounds.pick"))
     instruments = installed_instruments()
     instrument = instruments[link.instrument]
-    values = {item.code: request.form.get(item.code, "") for item in instrument.items}
+    values = questionnaire.posted_answers(instrument)
     problems: dict[str, str] = {}
     if request.method == "POST":
         try:
-            links.submit(link, values, instruments)
-        except operations.AnswersRejected as exc:
-            db.session.rollback()
-            problems = {instrument.items[p.line - 1].code: p.message for p in exc.problems if p.line}
-        else:
-            db.session.commit()
+            problems = questionnaire.send(link, values, instruments)
+        except operations.OperationError:
+            return redirect(url_for("rounds.pick"))
+        if not problems:
             flash(_("Thank you, %(name)s. Please hand the device on.", name=entry["name"]), "success")
             return redirect(url_for("rounds.pick"))
-    language = str(get_locale())
-    return render_template(
-        "rounds/answer.html",
-        name=entry["name"],
-        instrument=instrument,
-        questions=[(item, item.text_for(language, link.target)) for item in instrument.items],
-        anchors={value: label[language] for value, label in instrument.anchors},
-        values=values,
-        problems=problems,
-        faces=link.member.role == "child",
-    ), (422 if problems else 200)
+    context = questionnaire.page_context(link, instrument, values, problems)
+    return render_template("rounds/answer.html", name=entry["name"], **context), (422 if problems else 200)
 
 
 @bp.route("/leave", methods=["GET", "POST"])
