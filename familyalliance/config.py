@@ -27,6 +27,8 @@ DEFAULTS = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    # Days a member link stays valid.
+    "MEMBER_LINK_DAYS": 7,
     # Uploads (the ratings import) up to 200 MB: about 4 million rows of the long CSV.
     "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
     # The thresholds of metrics.md (SPLIT_THRESHOLD, RUPTURE_DROP, ...), with analytics.Settings' defaults;

@@ -295,8 +295,7 @@ def create_links(code: str, number: int):
     """Make a personal link (and QR code) for each attendee; the links are shown this once."""
     family = access.family_or_404(code)
     session = access.session_or_404(family, number)
-    days = current_app.config.get("MEMBER_LINK_DAYS", links.DEFAULT_DAYS)
-    made = links.create_links(session, days)
+    made = links.create_links(session, current_app.config["MEMBER_LINK_DAYS"])
     db.session.commit()
     fresh = []
     for link, token in made:

@@ -6,7 +6,7 @@ nobody's earlier answers. Leaving the round needs the therapist's password.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -32,7 +32,7 @@ def start(code: str, number: int):
     """Start a round for a session: a fresh link for every attendee, kept in this browser only."""
     family = access.family_or_404(code)
     therapy_session = access.session_or_404(family, number)
-    made = links.create_links(therapy_session)
+    made = links.create_links(therapy_session, current_app.config["MEMBER_LINK_DAYS"])
     db.session.commit()
     names = {m.id: m.display_name for m in family.members}
     session["round"] = {

@@ -233,3 +233,16 @@ def test_default_instrument(role, number, every, expected):
     from familyalliance.plan import default_instrument
 
     assert default_instrument(role, number, every) == expected
+
+
+def test_link_lifetime_is_a_setting(app, make_app, session_three):
+    """MEMBER_LINK_DAYS sets how long new links stay valid, for links and for rounds alike."""
+    short = make_app(MEMBER_LINK_DAYS=1)
+    client = short.test_client()
+    client.post("/login", data={"email": "ann@example.org", "password": "correct horse battery"})
+    client.post("/families/FAM-1/sessions/3/links")
+    client.post("/round/start/FAM-1/3")
+    with app.app_context():
+        spans = {round((link.expires_at.replace(tzinfo=None) - link.created_at.replace(tzinfo=None)).total_seconds())
+                 for link in db.session.scalars(sa.select(MemberLink))}  # fmt: skip
+    assert spans == {86400}
