@@ -19,15 +19,13 @@ from .extensions import db
 from .instruments import Instrument
 from .models import Attendance, MemberLink, TherapySession, utcnow
 
-DEFAULT_DAYS = 7
-
 
 def token_hash(token: str) -> str:
     """The stored form of a token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_links(session: TherapySession, days: int = DEFAULT_DAYS) -> list[tuple[MemberLink, str]]:
+def create_links(session: TherapySession, days: int) -> list[tuple[MemberLink, str]]:
     """A new link for every attending member with a planned questionnaire; returns (link, token) pairs.
 
     The tokens exist only in the returned pairs: show them now, they cannot be read back.

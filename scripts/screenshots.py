@@ -41,7 +41,9 @@ def main(out: Path) -> None:
             session = operations.record_session(
                 family, number, family.sessions[-1].date, [m.id for m in family.members]
             )
-            tokens = {link.member.role: token for link, token in links.create_links(session)}
+            tokens = {
+                link.member.role: token for link, token in links.create_links(session, app.config["MEMBER_LINK_DAYS"])
+            }
             db.session.commit()
         with serve(app) as url, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
