@@ -41,10 +41,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
 
-    from . import auth, cli, data, errors, families, health, i18n, questionnaire, rounds
+    from . import auth, cli, data, errors, families, health, i18n, questionnaire, rounds, security, vega
 
     i18n.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     auth.init_app(app)
     cli.init_app(app)
     app.register_blueprint(health.bp)
@@ -52,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(families.bp)
     app.register_blueprint(data.bp)
     app.register_blueprint(questionnaire.bp)
+    app.register_blueprint(vega.bp)
     rounds.init_app(app)
     app.add_url_rule("/", endpoint="index", view_func=families.index)
     return app

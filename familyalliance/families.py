@@ -16,10 +16,21 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from . import access, analytics, links, operations, plan, prompts, queries
+from . import access, analytics, charts, dashboard, links, operations, plan, prompts, reports, summaries, vega, vocab
 from .extensions import db
-from .forms import STATUS_LABELS, FamilyForm, MemberForm, SessionForm, role_label
-from .models import Attendance, Family, Member, MemberLink, Response, ResponseChange, TherapySession, User
+from .forms import STATUS_LABELS, CaseloadFilterForm, FamilyForm, MemberForm, SessionForm, role_label
+from .models import (
+    Family,
+    FamilySummary,
+    Member,
+    MemberLink,
+    Response,
+    ResponseChange,
+    Team,
+    TherapySession,
+    User,
+    family_therapist,
+)  # fmt: skip
 from .registry import installed_instruments
 
 bp = Blueprint("families", __name__, url_prefix="/families")
@@ -48,35 +59,69 @@ def analytics_settings() -> analytics.Settings:
     return analytics.Settings.from_mapping(current_app.config)
 
 
+#: Families per caseload page.
+PAGE_SIZE = 25
+
+
 @bp.get("/")
 def caseload():
-    """List the families the user may see, most concern first, each with its reasons."""
-    families = db.session.scalars(
-        access.visible_families(current_user)
-        .options(sa.orm.selectinload(Family.therapists), sa.orm.selectinload(Family.team))
-        .order_by(Family.code)
-    ).all()
-    ids = [f.id for f in families]
-    ranking = analytics.concern(queries.scores(ids), analytics_settings()).set_index("family")
+    """The families the user may see, most concern first, with the reasons, filters and pages.
+
+    Reads the stored summaries (refreshing those whose family changed), so one page takes
+    the same handful of queries for ten families or two thousand.
+    """
+    visible = access.visible_families(current_user)
+    settings = analytics_settings()
+    if summaries.refresh_stale(visible, settings, installed_instruments()):
+        db.session.commit()
+    ids = visible.with_only_columns(Family.id).scalar_subquery()
+    form = CaseloadFilterForm(request.args)
+    form.set_choices(
+        db.session.execute(sa.select(Team.id, Team.name).join(Family).where(Family.id.in_(ids)).distinct()
+                           .order_by(Team.name)).all(),
+        db.session.execute(sa.select(User.id, User.email).join(family_therapist)
+                           .where(family_therapist.c.family_id.in_(ids)).distinct().order_by(User.email)).all(),
+    )  # fmt: skip
+    if request.args and not form.validate():
+        return render_template("families/caseload.html", form=form, page=None, can_create=False), 400
+    query = (
+        visible.join(FamilySummary, FamilySummary.family_id == Family.id)
+        .options(sa.orm.contains_eager(Family.summary), sa.orm.selectinload(Family.therapists),
+                 sa.orm.selectinload(Family.team))
+        .order_by(FamilySummary.concern.desc(), Family.code)
+    )  # fmt: skip
+    if form.team.data is not None:
+        query = query.where(Family.team_id == form.team.data)
+    if form.therapist.data is not None:
+        query = query.where(Family.therapists.any(User.id == form.therapist.data))
+    if form.status.data:
+        query = query.where(Family.status == form.status.data)
+    if form.flag.data:
+        query = query.where(getattr(FamilySummary, f"flag_{form.flag.data}").is_(True))
+    page = db.paginate(query, page=form.page.data or 1, per_page=PAGE_SIZE, error_out=False, count=True)
+    shown = [f.id for f in page.items]
     language = str(get_locale())
-    names: dict[str, dict[str, str]] = {}
-    for family_code, member_code, name in db.session.execute(
-        sa.select(Family.code, Member.code, Member.display_name).join(Member).where(Family.id.in_(ids))
+    names: dict[int, dict[str, str]] = {}
+    for family_id, member_code, name in db.session.execute(
+        sa.select(Member.family_id, Member.code, Member.display_name).where(Member.family_id.in_(shown))
     ):
-        names.setdefault(family_code, {})[member_code] = name
-    concern = {
-        code: {
-            "score": int(row.concern),
-            "reasons": [prompts.render_reason(r, language, names.get(code, {})) for r in row.reasons],
+        names.setdefault(family_id, {})[member_code] = name
+    rows = [
+        {
+            "family": f,
+            "reasons": [prompts.render_reason(r, language, names.get(f.id, {})) for r in f.summary.reasons],
+            "sparkline": charts.sparkline([b for _, b in f.summary.balance]),
+            "balance": [(int(s), round(b)) for s, b in f.summary.balance],
         }
-        for code, row in ranking.iterrows()
-    }
-    families.sort(key=lambda f: (-concern.get(f.code, {"score": 0})["score"], f.code))
+        for f in page.items
+    ]
     return render_template(
         "families/caseload.html",
-        families=families,
-        stats=_family_counts(ids),
-        concern=concern,
+        form=form,
+        page=page,
+        rows=rows,
+        stats=_family_counts(shown),
+        filters={k: v for k, v in request.args.items() if k in ("team", "therapist", "status", "flag") and v},
         can_create=access.can_create_family(current_user),
     )
 
@@ -140,41 +185,19 @@ def new_family():
 
 @bp.get("/<code>")
 def show(code: str):
-    """The family page: members and sessions."""
+    """The family dashboard: charts of the alliance per member, prompts, members and sessions."""
     family = access.family_or_404(code)
-    names = {m.id: m.display_name for m in family.members}
-    present_names: dict[int, list[str]] = {}
-    for a in db.session.scalars(
-        sa.select(Attendance).where(Attendance.family_id == family.id, Attendance.present.is_(True))
-    ):
-        present_names.setdefault(a.session_id, []).append(names[a.member_id])
-    scores = queries.scores([family.id])
-    answered = dict(
-        db.session.execute(
-            sa.select(Response.session_id, sa.func.count())
-            .where(Response.family_id == family.id, Response.value.is_not(None))
-            .group_by(Response.session_id)
-        ).all()
-    )
+    target = request.args.get("target", "therapist")
+    if target not in vocab.TARGETS:
+        abort(404)
+    language = str(get_locale())
     return render_template(
         "families/family.html",
         family=family,
-        present_names=present_names,
-        answered=answered,
-        totals=_member_totals(family, scores),
-        prompts=[
-            prompts.render(p, str(get_locale()), {m.code: m.display_name for m in family.members})
-            for p in prompts.conversation_prompts(scores, analytics_settings())
-        ],
+        target=target,
+        dashboard=reports.dashboard_html(family, language, target),
+        locale=vega.embed_locale(language),
     )
-
-
-def _member_totals(family: Family, scores, sessions: int = 10) -> dict:
-    """Each member's own total POMP (about the therapist) over the family's latest sessions."""
-    own = scores[(scores["informant"] == "self") & (scores["target"] == "therapist")]
-    numbers = sorted({s.number for s in family.sessions})[-sessions:]
-    cells = {(row.member, row.session): row.total_pomp for row in own.itertuples() if row.session in numbers}
-    return {"sessions": numbers, "cells": cells}
 
 
 @bp.route("/<code>/edit", methods=["GET", "POST"])
@@ -288,6 +311,47 @@ def show_session(code: str, number: int):
     family = access.family_or_404(code)
     session = access.session_or_404(family, number)
     return render_template("families/session.html", family=family, session=session, **_session_links(session))
+
+
+@bp.get("/<code>/sessions/<int:number>/report")
+def session_report(code: str, number: int):
+    """A printable report of one session: the charts up to it (as SVG), the members' and your views, prompts."""
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    language = str(get_locale())
+    report = reports.session_report(family, session, language)
+    present = [a.member.display_name for a in session.attendance if a.present]
+    return render_template("families/report.html", family=family, session=session, report=report, present=present,
+                           dimensions=dashboard.dimension_order())  # fmt: skip
+
+
+@bp.get("/<code>/sessions/<int:number>/report/<any(lines, heat, views):chart>.svg")
+def session_report_chart(code: str, number: int, chart: str):
+    """One chart of the session report, rendered to SVG on the server."""
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    language = str(get_locale())
+    spec = reports.session_report(family, session, language)["specs"].get(chart)
+    if spec is None:
+        abort(404)
+    response = current_app.response_class(vega.to_svg(spec, language), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/<code>/sessions/<int:number>/report.pdf")
+def session_report_pdf(code: str, number: int):
+    """The session report's charts as one PDF, for supervision and the case file."""
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    language = str(get_locale())
+    spec = reports.session_report(family, session, language)["pdf_spec"]
+    if spec is None:
+        abort(404)
+    response = current_app.response_class(vega.to_pdf(spec, language), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{family.code}-session-{session.number}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/<code>/sessions/<int:number>/links")

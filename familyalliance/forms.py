@@ -16,6 +16,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    Form,
     IntegerField,
     PasswordField,
     SelectField,
@@ -222,3 +223,37 @@ class ImportForm(FlaskForm):
     team = SelectField(_l("Team of new families"), coerce=int)
     replace = BooleanField(_l("Replace answers that are already stored"))
     submit = SubmitField(_l("Import"))
+
+
+FLAG_LABELS = {
+    "split": _l("Split between members"),
+    "rupture": _l("Rupture not repaired"),
+    "low_early": _l("Low early alliance"),
+    "gap": _l("Family and therapist differ"),
+}
+
+
+def _optional_int(value) -> int | None:
+    """An id from the query string; empty means "all"."""
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+class CaseloadFilterForm(Form):
+    """The caseload's filters, read from the query string (a GET form: nothing changes, no CSRF token)."""
+
+    team = SelectField(_l("Team"), coerce=_optional_int, validate_choice=True)
+    therapist = SelectField(_l("Therapist"), coerce=_optional_int, validate_choice=True)
+    status = SelectField(_l("Status"), default="", validate_choice=True)
+    flag = SelectField(_l("Flag"), default="", validate_choice=True)
+    page = IntegerField(_l("Page"), validators=[Optional(), NumberRange(min=1, max=100_000)])
+
+    def set_choices(self, teams: list[tuple[int, str]], therapists: list[tuple[int, str]]) -> None:
+        """Offer the teams and therapists of the families the user may see."""
+        everything = SelectChoice(None, _l("All"))
+        self.team.choices = [everything, *(SelectChoice(i, name) for i, name in teams)]
+        self.therapist.choices = [everything, *(SelectChoice(i, email) for i, email in therapists)]
+        self.status.choices = [SelectChoice("", _l("All")), *(SelectChoice(s, STATUS_LABELS[s])
+                                                              for s in vocab.FAMILY_STATUSES)]  # fmt: skip
+        self.flag.choices = [SelectChoice("", _l("Any")), *(SelectChoice(f, label) for f, label in FLAG_LABELS.items())]

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from . import bulk
+from . import bulk, summaries
 from .extensions import db
 from .instruments import Instrument
 from .models import Family, Member, Response, Team, TherapySession, User, family_therapist, utcnow
@@ -358,6 +358,7 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
             db.session.execute(
                 sa.update(Family).where(Family.code.in_(summary.families_created)).values(start_date=first)
             )
+        summaries.touch(family_id for family_id in entities.families.values() if family_id is not None)
         db.session.commit()
     except sa.exc.IntegrityError:
         # The store refused a key twice: in the file, or already stored. Find the lines.

@@ -98,6 +98,9 @@ class Family(db.Model):
     start_date: Mapped[dt.date]
     #: The plan: the full questionnaire every this many sessions (0: never; the quick check otherwise).
     full_every: Mapped[int] = mapped_column(default=3, server_default="3")
+    #: Raised by every change to the family's members, sessions or answers (``summaries.touch``);
+    #: a stored summary computed at an older revision is stale.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     team: Mapped[Team | None] = relationship(back_populates="families")
@@ -110,6 +113,8 @@ class Family(db.Model):
     sessions: Mapped[list[TherapySession]] = relationship(
         back_populates="family", order_by="TherapySession.number", cascade="all, delete-orphan", passive_deletes=True
     )
+    #: The stored caseload summary (``summaries``); read-only here, written by ``summaries.refresh``.
+    summary: Mapped[FamilySummary | None] = relationship(viewonly=True)
 
     def __repr__(self) -> str:
         return f"<Family {self.code}>"
@@ -298,3 +303,29 @@ class InstrumentDefinition(db.Model):
     #: The definition file's JSON text, exactly as validated and loaded.
     definition: Mapped[str] = mapped_column(sa.Text)
     loaded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class FamilySummary(db.Model):
+    """What the caseload shows of a family (concern, reasons, balance), kept until the family changes.
+
+    Computed from the responses by ``summaries.refresh``; fresh while ``revision`` equals
+    the family's and ``settings_key`` the installation's thresholds and instruments.
+    Member codes only: names are looked up when a page is shown.
+    """
+
+    __tablename__ = "family_summary"
+
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), primary_key=True)
+    revision: Mapped[int]
+    settings_key: Mapped[str] = mapped_column(sa.String(64))
+    concern: Mapped[int] = mapped_column(index=True)
+    #: The reasons behind the concern score (JSON list of dicts, as ``analytics.concern`` gives them).
+    reasons: Mapped[list] = mapped_column(sa.JSON)
+    #: Balance over the latest rated sessions (JSON list of [session, balance]).
+    balance: Mapped[list] = mapped_column(sa.JSON)
+    latest_session: Mapped[int | None]
+    flag_split: Mapped[bool] = mapped_column(default=False)
+    flag_rupture: Mapped[bool] = mapped_column(default=False)
+    flag_low_early: Mapped[bool] = mapped_column(default=False)
+    flag_gap: Mapped[bool] = mapped_column(default=False)
+    computed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

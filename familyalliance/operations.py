@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
-from . import bulk, plan, validation, vocab
+from . import bulk, plan, summaries, validation, vocab
 from .extensions import db
 from .instruments import DefinitionError, Instrument, builtin_instruments, parse_definition
 from .models import (
@@ -105,6 +105,7 @@ def add_member(family: Family, **fields) -> Member:
     member = Member(family=family, **fields)
     db.session.add(member)
     db.session.flush()
+    summaries.touch([family.id])
     return member
 
 
@@ -113,6 +114,7 @@ def update_member(member: Member, **fields) -> None:
     for name, value in fields.items():
         setattr(member, name, value)
     db.session.flush()
+    summaries.touch([member.family_id])
 
 
 def record_session(
@@ -148,6 +150,7 @@ def record_session(
                            instrument=instrument)
             )  # fmt: skip
     db.session.flush()
+    summaries.touch([family.id])
     return session
 
 
@@ -163,6 +166,7 @@ def store_responses(rows: Iterable[Mapping]) -> int:
     """
     values = [tuple(row.get(column) for column in COPY_COLUMNS) for row in rows]
     bulk.insert(db.session.connection(), "response", COPY_COLUMNS, values)
+    summaries.touch(row[0] for row in values)
     return len(values)
 
 
@@ -282,4 +286,6 @@ def save_grid(
     if new_rows:
         added = store_responses(new_rows)
     db.session.flush()
+    if corrected:
+        summaries.touch([session.family_id])
     return added, corrected

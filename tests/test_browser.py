@@ -9,7 +9,10 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect, sync_playwright
 
+from familyalliance import demo
 from familyalliance.extensions import db
+from familyalliance.instruments import builtin_instruments
+from familyalliance.models import User
 
 from .factories import PASSWORD, commit, gen_family, gen_member, gen_session, gen_user
 from .livebrowser import axe_violations, launch_chromium, serve
@@ -211,8 +214,10 @@ def test_member_link_on_a_phone(page, browser, app):
     expect(member.get_by_role("heading", name="Deze link werkt niet (meer)")).to_be_visible()
     phone.close()
     page.goto(page.live + "/families/FAM-7")
-    totals = page.locator("section[aria-labelledby=totals-heading]")
-    expect(totals.get_by_role("row", name=re.compile("^Daan"))).to_contain_text("75")
+    heat = page.locator("figure[aria-labelledby=heat-caption]")
+    heat.get_by_text("Show as table").click()
+    total = heat.get_by_role("table", name="Total")
+    expect(total.get_by_role("row", name=re.compile("^Daan"))).to_contain_text("75")
     assert page.problems == []
 
 
@@ -279,4 +284,36 @@ def test_tablet_round_in_the_browser(page, app):
     page.get_by_label("Therapist's password").fill(PASSWORD)
     page.get_by_role("button", name="End the round").click()
     expect(page.get_by_role("heading", name="Session 1")).to_be_visible()
+    assert page.problems == []
+
+
+def test_dashboard_caseload_and_report_in_the_browser(page, app):
+    with app.app_context():
+        owner = db.session.scalar(sa.select(User).where(User.email == "ann@example.org"))
+        codes = demo.load_demo(owner, builtin_instruments())
+        commit()
+    login(page)
+    expect(page.get_by_role("link", name=codes[0])).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("^Balance over the last")).first).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_label("Flag").select_option(label="Split between members")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"flag=split"))
+    page.get_by_role("link", name=codes[0]).click()
+    for chart in ("chart-lines", "chart-heat", "chart-views"):
+        expect(page.locator(f"#{chart}")).to_have_attribute("data-rendered", "true")
+        expect(page.locator(f"#{chart} svg").first).to_be_visible()
+    heat = page.locator("#chart-heat")
+    heat.locator("select").select_option(label="Safety")  # the chart's own dimension picker
+    expect(heat.locator("select")).to_have_value("safety")
+    page.get_by_text("Show as table").first.click()
+    expect(page.get_by_role("table", name="Range between members per session")).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("link", name=re.compile("^Session report for session")).click()
+    expect(page.get_by_role("heading", name=re.compile("^Session report"))).to_be_visible()
+    images = page.locator("figure.report-figure img")
+    expect(images).to_have_count(3)
+    page.wait_for_load_state("networkidle")
+    assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(3))
+    assert axe_violations(page) == []
     assert page.problems == []

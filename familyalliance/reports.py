@@ -1,0 +1,226 @@
+"""The family dashboard and the session report: scores to tables, charts and prompts for one family.
+
+The glue between the database and the pure modules (``dashboard`` for the tables,
+``charts`` for the Altair charts, ``prompts`` for the words). A family's dashboard
+depends only on its data (``Family.revision``), the thresholds and the language, so the
+rendered part of the page is kept per application process (an LRU of
+``DASHBOARD_CACHE_SIZE`` families) and built again when any of those changes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+from flask import current_app, render_template
+from markupsafe import Markup
+
+from . import analytics, catalog, charts, dashboard, prompts, queries, summaries, vocab
+from .catalog import N_
+from .extensions import db
+from .models import Attendance, Family, Response
+from .registry import installed_instruments
+
+DASHBOARD_CACHE_SIZE = 128
+MARK_LABELS = {
+    "rupture_open": N_("rupture, still open"),
+    "rupture_unrepaired": N_("rupture, not repaired"),
+    "rupture_repaired": N_("rupture, repaired later"),
+    "repair": N_("repair"),
+}
+
+
+@dataclass
+class FamilyCharts:
+    """The charts of a family up to a session, with the tables that are their text alternatives."""
+
+    lines: pd.DataFrame
+    band: pd.DataFrame
+    marks: pd.DataFrame
+    views: pd.DataFrame
+    session: int | None
+    members: list[str]
+    texts: dict[str, str]
+    prompts: list[str]
+    #: Whom the family's members rated: ``therapist``, and ``team`` where sessions were about the team.
+    targets: list[str]
+
+    def build(self, choose: bool = True) -> dict:
+        """The Altair charts: member lines, heat map and the session's views (when there are scores)."""
+        if self.lines.empty:
+            return {}
+        dims = dashboard.dimension_order()
+        out = {
+            "lines": charts.member_lines(self.lines, self.band, self.marks, self.members, dims, self.texts),
+            "heat": charts.heatmap(self.lines, self.members, dims, self.texts, choose=choose),
+        }
+        if not self.views.empty:
+            out["views"] = charts.session_views(self.views, self.members, dims, self.texts)
+        return out
+
+    def specs(self, choose: bool = True) -> dict[str, dict]:
+        """The charts as Vega-Lite dicts."""
+        return {name: charts.spec(chart) for name, chart in self.build(choose).items()}
+
+
+def family_charts(family: Family, language: str, target: str = "therapist", up_to: int | None = None) -> FamilyCharts:
+    """Build the tables and texts of a family's charts from its scores (up to session ``up_to``)."""
+    settings = analytics.Settings.from_mapping(current_app.config)
+    scores = queries.scores([family.id])
+    if up_to is not None:
+        scores = scores[scores["session"] <= up_to]
+    names = {m.code: m.display_name for m in family.members}
+    texts = dashboard.chart_texts(language, settings)
+    dimension_labels = {d: texts[f"dim_{d}"] for d in dashboard.dimension_order()}
+    lines = dashboard.member_lines(scores, target)
+    scored = sorted(set(lines["session"])) if not lines.empty else []
+    session = up_to if up_to is not None else (scored[-1] if scored else None)
+    views = dashboard.session_views(scores, session, target) if session is not None else pd.DataFrame()
+    texts["views_title"] = texts["views_title"] % {"session": session}
+
+    def label(frame: pd.DataFrame) -> pd.DataFrame:
+        return dashboard.labelled(frame, names, dimension_labels)
+
+    members = [m.display_name for m in family.members]
+    return FamilyCharts(
+        lines=label(lines),
+        band=label(dashboard.family_band(lines, settings)),
+        marks=label(dashboard.rupture_marks(scores, settings, target)),
+        views=label(views) if not views.empty else views,
+        session=session,
+        members=members,
+        texts=texts,
+        prompts=[prompts.render(p, language, names) for p in prompts.conversation_prompts(scores, settings)],
+        targets=[t for t in vocab.TARGETS if t == "therapist" or (scores["target"] == t).any()],
+    )
+
+
+def _json(spec: dict) -> Markup:
+    """A spec as JSON that is safe inside a ``<script type="application/json">`` element."""
+    text = json.dumps(spec, separators=(",", ":"), ensure_ascii=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+class _Cache:
+    """A small thread-safe LRU of rendered dashboard parts, one per application."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+def _cache() -> _Cache:
+    return current_app.extensions.setdefault("familyalliance.dashboards", _Cache(DASHBOARD_CACHE_SIZE))
+
+
+def dashboard_html(family: Family, language: str, target: str) -> Markup:
+    """The family page below its header (charts, prompts, members, sessions), rendered or from the cache."""
+    settings = analytics.Settings.from_mapping(current_app.config)
+    key = (family.id, family.created_at, family.code, family.revision, language, target,
+           summaries.settings_key(settings, installed_instruments()))  # fmt: skip
+    cached = _cache().get(key)
+    if cached is not None:
+        return cached
+    built = family_charts(family, language, target)
+    html = Markup(
+        render_template(
+            "families/_dashboard.html",
+            family=family,
+            target=target,
+            charts=built,
+            specs={name: _json(spec) for name, spec in built.specs().items()},
+            tables=_tables(built),
+            present_names=_present_names(family),
+            answered=_answered(family),
+            threshold=settings.split_threshold,
+            dimensions=dashboard.dimension_order(),
+            mark_label=lambda kind: catalog.gettext(MARK_LABELS[kind], language),
+        )
+    )
+    _cache().put(key, html)
+    return html
+
+
+def _tables(built: FamilyCharts) -> dict:
+    """The text alternatives: per dimension, members by sessions; the range per session; the session's views."""
+    if built.lines.empty:
+        return {}
+    dims = dashboard.dimension_order()
+    per_dimension = {}
+    for d in dims:
+        table = dashboard.heat_table(built.lines, d)
+        if not table.empty:
+            per_dimension[d] = {"sessions": [int(s) for s in table.columns], "rows": [
+                (built.lines.loc[built.lines["member"] == code, "label"].iloc[0], list(table.loc[code]))
+                for code in table.index]}  # fmt: skip
+    views = {}
+    for row in built.views.itertuples(index=False):
+        views.setdefault(row.label, {}).setdefault(row.dimension, {})[row.view] = row.pomp
+    return {"dimensions": per_dimension, "band": built.band, "marks": built.marks, "views": views}
+
+
+def _present_names(family: Family) -> dict[int, list[str]]:
+    names = {m.id: m.display_name for m in family.members}
+    present: dict[int, list[str]] = {}
+    for a in db.session.scalars(
+        sa.select(Attendance).where(Attendance.family_id == family.id, Attendance.present.is_(True))
+    ):
+        present.setdefault(a.session_id, []).append(names[a.member_id])
+    return present
+
+
+def _answered(family: Family) -> dict[int, int]:
+    return dict(
+        db.session.execute(
+            sa.select(Response.session_id, sa.func.count())
+            .where(Response.family_id == family.id, Response.value.is_not(None))
+            .group_by(Response.session_id)
+        ).all()
+    )
+
+
+REPORT_CHARTS = ("lines", "heat", "views")
+
+
+def session_report(family: Family, session, language: str) -> dict:
+    """The session report: the charts up to the session (as specs for SVG and one for the PDF) and its texts."""
+    settings = analytics.Settings.from_mapping(current_app.config)
+    key = ("report", family.id, family.created_at, family.code, family.revision, session.number, language,
+           summaries.settings_key(settings, installed_instruments()))  # fmt: skip
+    cached = _cache().get(key)
+    if cached is not None:
+        return cached
+    built = family_charts(family, language, target=session.target, up_to=session.number)
+    parts = built.build(choose=False)
+    title = catalog.gettext(N_("Family %(code)s, session %(number)s"), language) % {
+        "code": family.code,
+        "number": session.number,
+    }
+    report = {
+        "charts": built,
+        "specs": {name: charts.spec(chart) for name, chart in parts.items()},
+        "pdf_spec": charts.spec(charts.report(list(parts.values()), title)) if parts else None,
+        "title": title,
+        "tables": _tables(built),
+    }
+    _cache().put(key, report)
+    return report

@@ -1,0 +1,481 @@
+"""The family dashboard, the caseload and the session report: tables, charts, summaries and pages."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import altair as alt
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import vl_convert
+
+from familyalliance import charts, dashboard, demo, operations
+from familyalliance.analytics import Settings
+from familyalliance.extensions import db
+from familyalliance.instruments import builtin_instruments
+from familyalliance.models import Family, FamilySummary, Member, TherapySession, User
+
+from .analytics_data import frame, row
+from .factories import commit, gen_family, gen_member, gen_session, gen_user
+
+DIMS = dashboard.dimension_order()
+TEXTS = dashboard.chart_texts("en")
+
+
+# --- the tables behind the charts (pure) -------------------------------------------------------
+
+
+def two_members():
+    """Mother and youth over three sessions; alliance16 at session 3 alongside the youth's check4.
+
+    Scales: check4 0..10 (POMP = 10 x value), alliance16 1..5, observer4 -3..3.
+    """
+    four = ("bond", "goals_tasks", "safety", "shared_purpose")
+    return frame(
+        row("M1", 1, "check4", role="mother", **dict.fromkeys(four, 8)),
+        row("Y1", 1, "check4", role="youth", **dict.fromkeys(four, 8)),
+        row("M1", 2, "check4", role="mother", **dict.fromkeys(four, 10)),
+        row("Y1", 2, "check4", role="youth", **dict.fromkeys(four, 2)),
+        row("Y1", 3, "check4", role="youth", **dict.fromkeys(four, 1)),
+        row("Y1", 3, "alliance16", role="youth", **dict.fromkeys(four, 3)),
+        row("M1", 3, "observer4", role="mother", **dict.fromkeys(four, 0)),
+    )
+
+
+def test_member_lines_take_the_preferred_instrument_per_session():
+    lines = dashboard.member_lines(two_members())
+    youth = lines[(lines["member"] == "Y1") & (lines["dimension"] == "bond")].set_index("session")["pomp"]
+    # At session 3 the youth's alliance16 (3 on 1..5: POMP 50) speaks for them, not the check4 (10).
+    assert youth.to_dict() == {1: 80.0, 2: 20.0, 3: 50.0}
+    assert set(lines["member"]) == {"M1", "Y1"}  # the therapist's observer4 is not a member's line
+
+
+def test_band_marks_a_split_from_the_threshold():
+    band = dashboard.family_band(dashboard.member_lines(two_members()), Settings()).set_index(["session", "dimension"])
+    assert band.loc[(1, "bond"), "range"] == 0 and not band.loc[(1, "bond"), "split"]
+    assert band.loc[(2, "bond"), "range"] == 80 and band.loc[(2, "bond"), "split"]
+    assert band.loc[(3, "bond"), "n"] == 1 and not band.loc[(3, "bond"), "split"]  # one member is never split
+    assert dashboard.family_band(dashboard.member_lines(two_members()), Settings(split_threshold=80))["split"].any()
+    assert not dashboard.family_band(dashboard.member_lines(two_members()), Settings(split_threshold=81))["split"].any()
+
+
+def test_balance_is_100_minus_the_total_range_over_the_latest_sessions():
+    balance = dashboard.balance_series(two_members(), last=10)
+    assert balance.to_dict("records") == [
+        {"family": "F", "session": 1, "balance": 100.0},
+        {"family": "F", "session": 2, "balance": 20.0},
+    ]  # session 3: only the youth rated, no balance
+    assert dashboard.balance_series(two_members(), last=1)["session"].tolist() == [2]
+
+
+def test_rupture_marks_sit_on_the_members_line():
+    scores = frame(*[row("Y1", s, "check4", role="youth", bond=v) for s, v in [(1, 9), (2, 9), (3, 2), (4, 9)]])
+    scores = pd.concat([scores, frame(row("Y1", 4, "alliance16", role="youth", bond=5))], ignore_index=True)
+    marks = dashboard.rupture_marks(scores, Settings())
+    bond = marks[marks["dimension"] == "bond"]
+    # The repair (check4, POMP 90) is drawn where the line is: alliance16 speaks for session 4 (POMP 100).
+    assert bond[["session", "kind", "pomp"]].to_dict("records") == [
+        {"session": 3, "kind": "rupture_repaired", "pomp": 20.0},
+        {"session": 4, "kind": "repair", "pomp": 100.0},
+    ]
+
+
+def test_session_views_pair_each_member_with_the_therapist():
+    views = dashboard.session_views(two_members(), 3)
+    mother = views[(views["member"] == "M1") & (views["dimension"] == "bond")]
+    assert mother[["view", "pomp"]].to_dict("records") == [{"view": "therapist", "pomp": 50.0}]  # 0 on -3..3
+    assert set(views[views["member"] == "Y1"]["view"]) == {"member"}
+
+
+# --- chart builders (pure): checked on their Vega-Lite output -----------------------------------
+
+
+def chart_frames():
+    scores = two_members()
+    names = {"M1": "Sandra", "Y1": "Noor"}
+    labels = {d: TEXTS[f"dim_{d}"] for d in DIMS}
+    lines = dashboard.labelled(dashboard.member_lines(scores), names, labels)
+    band = dashboard.labelled(dashboard.family_band(dashboard.member_lines(scores)), names, labels)
+    marks = dashboard.labelled(dashboard.rupture_marks(scores), names, labels)
+    views = dashboard.labelled(dashboard.session_views(scores, 3), names, labels)
+    return lines, band, marks, views, ["Sandra", "Noor"]
+
+
+def all_charts():
+    lines, band, marks, views, members = chart_frames()
+    texts = dict(TEXTS, views_title="At session 3")
+    return {
+        "lines": charts.member_lines(lines, band, marks, members, DIMS, texts),
+        "heat": charts.heatmap(lines, members, DIMS, texts),
+        "views": charts.session_views(views, members, DIMS, texts),
+    }
+
+
+def find(spec, key):
+    """Every value of ``key`` anywhere in a nested spec."""
+    if isinstance(spec, dict):
+        for k, v in spec.items():
+            if k == key:
+                yield v
+            yield from find(v, key)
+    elif isinstance(spec, list):
+        for v in spec:
+            yield from find(v, key)
+
+
+@pytest.mark.parametrize("name", ["lines", "heat", "views"])
+def test_each_builder_gives_a_valid_vega_lite_spec(name):
+    spec = all_charts()[name].to_dict(validate=True)  # validates against Altair's Vega-Lite schema
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
+
+
+def test_members_keep_their_colour_on_every_chart():
+    specs = {name: charts.spec(chart) for name, chart in all_charts().items() if name != "heat"}  # heat: by score
+    for spec in specs.values():
+        colour_scales = [c["scale"] for c in find(spec, "color") if isinstance(c, dict) and c.get("field") == "label"]
+        assert colour_scales, "each chart colours its members"
+        for scale in colour_scales:
+            assert scale["domain"] == ["Sandra", "Noor"]
+            assert scale["range"] == list(charts.PALETTE[:2])
+
+
+def test_member_scales_cycle_colours_and_shapes_independently():
+    colour, shape = charts.member_scale([f"m{i}" for i in range(10)])
+    pairs = set(zip(colour.range, shape.range, strict=True))
+    assert len(pairs) == 10  # 8 colours and 7 shapes: no two of ten members look alike
+
+
+def test_palette_contrast_on_white_is_at_least_3_to_1():
+    def luminance(hex_colour):
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    for colour in charts.PALETTE:
+        assert 1.05 / (luminance(colour) + 0.05) >= 3, colour
+
+
+def test_lines_chart_draws_the_band_splits_and_marks():
+    spec = charts.spec(all_charts()["lines"])
+    filters = [f for f in find(spec, "filter")]
+    assert any("band" in str(f) for f in filters) and any("mark" in str(f) for f in filters)
+    data = next(iter(spec["datasets"].values()))
+    layers = {r["layer"] for r in data}
+    assert layers == {"line", "band", "mark"}  # the youth's drop from 80 to 20 is a rupture
+    assert {r["glyph"] for r in data if r["layer"] == "mark"} == {charts.GLYPHS["rupture"]}
+    assert TEXTS["band_note"] in str(spec["title"])
+    assert spec["facet"]["row"]["sort"] == [TEXTS[f"dim_{d}"] for d in DIMS]
+
+
+def test_heat_map_lets_the_reader_choose_the_dimension():
+    spec = charts.spec(all_charts()["heat"])
+    (param,) = spec["params"]
+    assert param["value"] == "total" and param["bind"]["options"] == DIMS
+    fixed = charts.spec(charts.heatmap(chart_frames()[0], ["Sandra", "Noor"], DIMS, TEXTS, "bond", choose=False))
+    assert "params" not in fixed
+    assert {r["dimension"] for r in next(iter(fixed["datasets"].values()))} == {"bond"}
+
+
+def test_specs_render_through_vl_convert_with_the_dutch_locale():
+    texts = dashboard.chart_texts("nl")
+    lines, band, marks, views, members = chart_frames()
+    chart = charts.report(
+        [charts.member_lines(lines, band, marks, members, DIMS, texts), charts.heatmap(lines, members, DIMS, texts)],
+        "Gezin F",
+    )
+    svg = vl_convert.vegalite_to_svg(charts.spec(chart), vl_version="6.4", format_locale="nl-NL")
+    assert svg.startswith("<svg") and "Gezin F" in svg and "Sessie" in svg
+
+
+def test_sparkline_points_scale_to_the_box():
+    assert charts.sparkline([]) == ""
+    assert charts.sparkline([100, 50, 0], width=10, height=20) == "0.0,0.0 5.0,10.0 10.0,20.0"
+    assert charts.sparkline([150, -5], width=10, height=20) == "0.0,0.0 10.0,20.0"  # clipped to the scale
+
+
+# --- stored summaries and the caseload -----------------------------------------------------------
+
+
+@pytest.fixture
+def lead(app, auth):
+    """A team lead with the demo families, logged in."""
+    with app.app_context():
+        user = gen_user("team_lead", "Team A", "lead@example.org")
+        codes = demo.load_demo(user, builtin_instruments())
+        commit()
+    auth.login("lead@example.org")
+    return codes
+
+
+def summary(code):
+    return db.session.scalar(sa.select(FamilySummary).join(Family).where(Family.code == code))
+
+
+def test_caseload_ranks_by_stored_concern_with_reasons_and_sparklines(client, lead, app):
+    html = client.get("/families/?lang=en").text
+    with app.app_context():
+        stored = {code: summary(code) for code in lead}
+        assert all(s is not None for s in stored.values())
+        expected = sorted(lead, key=lambda c: (-stored[c].concern, c))
+    shown = re.findall(r'<th scope="row"><a href="/families/([^"]+)">', html)
+    assert shown == expected
+    assert stored[expected[0]].concern > 0 and stored[expected[0]].reasons
+    assert html.count('<svg class="sparkline"') == sum(1 for s in stored.values() if s.balance)
+    assert "Balance over the last" in html
+
+
+def test_new_answers_refresh_the_stored_summary(client, lead, app):
+    client.get("/families/")
+    with app.app_context():
+        family = db.session.scalar(sa.select(Family).where(Family.code == lead[0]))
+        before = summary(lead[0])
+        revision, concern = before.revision, before.concern
+        session = operations.record_session(family, 99, family.sessions[-1].date, [m.id for m in family.members])
+        member = family.members[0]
+        operations.store_answers(
+            [{"family_id": family.id, "member_id": member.id, "session_id": session.id, "informant": "self",
+              "target": "therapist", "instrument": "check4", "item": item, "value": "0"}
+             for item in ("bond", "goals_tasks", "safety", "shared_purpose")],
+            builtin_instruments(),
+        )  # fmt: skip
+        commit()
+        assert db.session.scalar(sa.select(Family.revision).where(Family.id == family.id)) > revision
+    client.get("/families/")
+    with app.app_context():
+        after = summary(lead[0])
+        assert after.revision > revision and after.latest_session == 99
+        # A drop to the bottom of the scale is a rupture, still open at the latest session.
+        assert ("rupture_open", 99) in [(r["kind"], r["session"]) for r in after.reasons]
+        assert after.concern != concern
+
+
+def test_changed_thresholds_refresh_every_summary(app, lead, make_app):
+    with app.app_context():
+        keys = {s.settings_key for s in db.session.scalars(sa.select(FamilySummary))}
+    strict = make_app(SPLIT_THRESHOLD=5.0)
+    client = strict.test_client()
+    client.post("/login", data={"email": "lead@example.org", "password": "correct horse battery"})
+    client.get("/families/")
+    with strict.app_context():
+        stored = db.session.scalars(sa.select(FamilySummary)).all()
+        assert len(stored) == len(lead) and not {s.settings_key for s in stored} & keys
+        assert sum(s.flag_split for s in stored) > 0
+
+
+def count_queries(app, client, url):
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return statements
+
+
+def add_families(count, lead_email="lead@example.org"):
+    lead = db.session.scalar(sa.select(User).where(User.email == lead_email))
+    for i in range(count):
+        family = gen_family(f"EXTRA-{i:03d}", [lead])
+        gen_member(family, "M1", "mother")
+        gen_member(family, "Y1", "youth")
+        gen_session(family, 1)
+    commit()
+
+
+def test_caseload_queries_do_not_grow_with_the_families(client, lead, app):
+    client.get("/families/")  # summaries computed
+    few = count_queries(app, client, "/families/")
+    with app.app_context():
+        add_families(40)
+    client.get("/families/")
+    many = count_queries(app, client, "/families/")
+    assert len(few) == len(many), "\n".join(many)
+    assert len(many) <= 12
+
+
+def test_caseload_filters_and_pages(client, lead, app, monkeypatch):
+    from familyalliance import families
+
+    with app.app_context():
+        add_families(5)
+        paused = db.session.scalar(sa.select(Family).where(Family.code == "EXTRA-000"))
+        paused.status = "paused"
+        commit()
+    html = client.get("/families/?status=paused&lang=en").text
+    assert "EXTRA-000" in html and "EXTRA-001" not in html
+    with app.app_context():
+        flagged = {s.family_id for s in db.session.scalars(sa.select(FamilySummary).where(FamilySummary.flag_split))}
+        codes = set(db.session.scalars(sa.select(Family.code).where(Family.id.in_(flagged))))
+    html = client.get("/families/?flag=split").text
+    assert set(re.findall(r'<th scope="row"><a href="/families/([^"]+)">', html)) == codes
+    monkeypatch.setattr(families, "PAGE_SIZE", 3)
+    first = client.get("/families/?status=active&lang=en").text
+    second = client.get("/families/?status=active&page=2&lang=en").text
+    rows = re.compile(r'<th scope="row"><a href="/families/([^"]+)">')
+    assert len(rows.findall(first)) == 3 and not set(rows.findall(first)) & set(rows.findall(second))
+    assert 'href="/families/?page=2&amp;status=active"' in first
+    assert "Page 2 of" in second
+
+
+def test_an_unknown_filter_value_gets_a_clear_error(client, lead):
+    response = client.get("/families/?flag=everything&team=abc&lang=en")
+    assert response.status_code == 400
+    assert "Not a valid choice" in response.text
+    assert 'id="flag-error"' in response.text and 'id="team-error"' in response.text
+
+
+def test_a_therapist_sees_only_their_families_in_the_filters(client, app, auth):
+    with app.app_context():
+        ann = gen_user("therapist", "Team A", "ann@example.org")
+        bob = gen_user("therapist", "Team B", "bob@example.org")
+        gen_family("ANN-1", [ann])
+        gen_family("BOB-1", [bob], "Team B")
+        commit()
+    auth.login("ann@example.org")
+    html = client.get("/families/").text
+    assert "ANN-1" in html and "BOB-1" not in html
+    assert "bob@example.org" not in html and "Team B" not in html
+
+
+# --- the family dashboard and the session report --------------------------------------------------
+
+
+def test_dashboard_embeds_three_charts_with_tables_and_prompts(client, lead):
+    html = client.get(f"/families/{lead[0]}?lang=en").text
+    for chart in ("chart-lines", "chart-heat", "chart-views"):
+        assert f'<script type="application/json" data-chart="{chart}">' in html
+    assert html.count('<details class="chart-table">') == 3
+    assert "For the next session" in html
+    assert 'src="/assets/vega-' in html and 'src="/static/charts.js"' in html
+    assert "</script" not in html.split('data-chart="chart-lines">')[1].split("</script>")[0]
+
+
+def test_chart_specs_in_the_page_are_strict_json(client, app, auth):
+    """A family without ruptures: the empty columns of the other layers must not become NaN."""
+    with app.app_context():
+        user = gen_user("therapist", "Team A", "ann@example.org")
+        family = gen_family("CALM-1", [user])
+        members = [gen_member(family, "M1", "mother"), gen_member(family, "Y1", "youth")]
+        session = gen_session(family, 1)
+        operations.store_answers(
+            [{"family_id": family.id, "member_id": m.id, "session_id": session.id, "informant": "self",
+              "target": "therapist", "instrument": "check4", "item": item, "value": "7"}
+             for m in members for item in ("bond", "goals_tasks", "safety", "shared_purpose")],
+            builtin_instruments(),
+        )  # fmt: skip
+        commit()
+    auth.login("ann@example.org")
+    html = client.get("/families/CALM-1").text
+    specs = re.findall(r'data-chart="[^"]+">(.*?)</script>', html)
+    assert len(specs) == 3
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    for text in specs:
+        json.loads(text, parse_constant=refuse)
+
+
+def test_dashboard_follows_new_data(client, lead, app):
+    code = lead[1]
+    before = client.get(f"/families/{code}?lang=en").text
+    with app.app_context():
+        family = db.session.scalar(sa.select(Family).where(Family.code == code))
+        operations.update_member(family.members[0], display_name="Renamed Person")
+        commit()
+    after = client.get(f"/families/{code}?lang=en").text
+    assert "Renamed Person" not in before and "Renamed Person" in after
+
+
+def test_dashboard_switches_to_the_team_where_the_family_rated_it(client, lead):
+    team_family = next(c for c in lead if c.endswith("-03"))
+    html = client.get(f"/families/{team_family}?lang=en").text
+    assert "With the team" in html
+    assert client.get(f"/families/{team_family}?target=team").status_code == 200
+    assert client.get(f"/families/{team_family}?target=nobody").status_code == 404
+
+
+def test_dashboard_without_ratings_says_so(client, app, auth):
+    with app.app_context():
+        user = gen_user("therapist", "Team A", "ann@example.org")
+        family = gen_family("EMPTY-1", [user])
+        gen_member(family, "M1", "mother")
+        commit()
+    auth.login("ann@example.org")
+    html = client.get("/families/EMPTY-1?lang=en").text
+    assert "the charts appear once members have answered" in html and "data-chart=" not in html
+
+
+def test_session_report_page_svg_and_pdf(client, lead, app):
+    code = lead[1]
+    with app.app_context():
+        number = db.session.scalar(
+            sa.select(sa.func.max(TherapySession.number)).join(Family).where(Family.code == code)
+        )
+    page = client.get(f"/families/{code}/sessions/{number}/report?lang=nl")
+    assert page.status_code == 200 and "Sessieverslag" in page.text
+    for chart in ("lines", "heat", "views"):
+        assert f"/families/{code}/sessions/{number}/report/{chart}.svg" in page.text
+        svg = client.get(f"/families/{code}/sessions/{number}/report/{chart}.svg")
+        assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+        assert svg.data.startswith(b"<svg")
+    pdf = client.get(f"/families/{code}/sessions/{number}/report.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert f'filename="{code}-session-{number}.pdf"' in pdf.headers["Content-Disposition"]
+    assert client.get(f"/families/{code}/sessions/{number}/report/other.svg").status_code == 404
+
+
+def test_report_of_another_teams_family_is_not_found(client, app, auth, lead):
+    with app.app_context():
+        gen_user("therapist", "Team B", "cas@example.org")
+        commit()
+    auth.logout()
+    auth.login("cas@example.org")
+    for path in ("", "/sessions/1/report", "/sessions/1/report/lines.svg", "/sessions/1/report.pdf"):
+        assert client.get(f"/families/{lead[0]}{path}").status_code == 404
+
+
+def test_the_vega_bundle_is_served_by_the_app(client, lead):
+    html = client.get(f"/families/{lead[0]}").text
+    url = re.search(r'src="(/assets/vega-[^"]+\.js)"', html).group(1)
+    with client.get(url) as bundle:
+        assert bundle.status_code == 200 and bundle.mimetype == "text/javascript"
+        assert b"window.vegaEmbed" in bundle.data and b"expressionInterpreter" in bundle.data
+    assert client.get("/assets/vega-0.0.0.js").status_code == 404
+
+
+def test_pages_carry_a_strict_content_security_policy(client, lead):
+    policy = client.get(f"/families/{lead[0]}").headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert client.get("/login").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_dutch_dashboard_uses_the_dutch_number_locale(client, lead):
+    html = client.get(f"/families/{lead[0]}?lang=nl").text
+    locale = re.search(r'<script type="application/json" id="vega-locale">(.*?)</script>', html).group(1)
+    assert '"decimal": ","' in locale or '"decimal":","' in locale
+    english = client.get(f"/families/{lead[0]}?lang=en").text
+    assert re.search(r'id="vega-locale">\{\}</script>', english)
+
+
+def test_chart_data_in_the_page_has_no_member_codes_of_other_families(client, lead, app):
+    with app.app_context():
+        names = {m.display_name for m in db.session.scalars(sa.select(Member).join(Family)
+                                                           .where(Family.code != lead[0]))}  # fmt: skip
+    html = client.get(f"/families/{lead[0]}?lang=en").text
+    specs = "".join(re.findall(r'data-chart="[^"]+">(.*?)</script>', html))
+    assert not {n for n in names if f'"{n}"' in specs}
+
+
+def test_alt_is_pinned_to_the_bundle_version():
+    from familyalliance import vega
+
+    assert alt.SCHEMA_VERSION.startswith(f"v{vega.VL_VERSION}")
