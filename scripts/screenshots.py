@@ -57,7 +57,13 @@ def main(out: Path) -> None:
                 page.wait_for_url("**/families/")
                 page.screenshot(path=out / f"caseload-{lang}.png", full_page=True)
                 page.goto(f"{url}/families/{codes[0]}")
+                page.wait_for_function(
+                    "[...document.querySelectorAll('.chart')].every(c => c.dataset.rendered === 'true')"
+                )
                 page.screenshot(path=out / f"family-{lang}.png", full_page=True)
+                page.goto(f"{url}/families/{codes[1]}/sessions/6/report")
+                page.wait_for_load_state("networkidle")
+                page.screenshot(path=out / f"report-{lang}.png", full_page=True)
                 page.goto(f"{url}/exports/")
                 page.screenshot(path=out / f"export-{lang}.png", full_page=True)
                 page.close()
