@@ -14,6 +14,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from . import access, analytics, charts, dashboard, links, operations, plan, prompts, reports, summaries, vega, vocab
@@ -68,13 +69,33 @@ def caseload():
     """The families the user may see, most concern first, with the reasons, filters and pages.
 
     Reads the stored summaries (refreshing those whose family changed), so one page takes
-    the same handful of queries for ten families or two thousand.
+    the same handful of queries for ten families or two thousand. The rendered list is kept
+    per process while none of the visible families changed (their count, ids and revisions).
     """
     visible = access.visible_families(current_user)
     settings = analytics_settings()
-    if summaries.refresh_stale(visible, settings, installed_instruments()):
-        db.session.commit()
+    key = summaries.settings_key(settings, installed_instruments())
+    language = str(get_locale())
     ids = visible.with_only_columns(Family.id).scalar_subquery()
+    version = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Family.revision), 0),
+                  sa.func.coalesce(sa.func.sum(Family.id), 0)).where(Family.id.in_(ids))
+    ).one()  # fmt: skip
+    cache_key = ("caseload", current_user.id, current_user.role, current_user.team_id, language, key, tuple(version),
+                 tuple(sorted(request.args.items(multi=True))))  # fmt: skip
+    body = reports.page_cache().get(cache_key)
+    if body is None:
+        body, status = _caseload_body(visible, ids, settings, key, language)
+        if status != 200:
+            return render_template("families/caseload.html", body=body, can_create=False), status
+        reports.page_cache().put(cache_key, body)
+    return render_template("families/caseload.html", body=body, can_create=access.can_create_family(current_user))
+
+
+def _caseload_body(visible, ids, settings, key: str, language: str) -> tuple[Markup, int]:
+    """The caseload's filters, table and pages, rendered; with 400 when a filter value is not valid."""
+    if summaries.refresh(summaries.stale_families(visible, key), settings, key):
+        db.session.commit()
     form = CaseloadFilterForm(request.args)
     form.set_choices(
         db.session.execute(sa.select(Team.id, Team.name).join(Family).where(Family.id.in_(ids)).distinct()
@@ -83,7 +104,7 @@ def caseload():
                            .where(family_therapist.c.family_id.in_(ids)).distinct().order_by(User.email)).all(),
     )  # fmt: skip
     if request.args and not form.validate():
-        return render_template("families/caseload.html", form=form, page=None, can_create=False), 400
+        return Markup(render_template("families/_caseload_body.html", form=form, page=None)), 400
     query = (
         visible.join(FamilySummary, FamilySummary.family_id == Family.id)
         .options(sa.orm.contains_eager(Family.summary), sa.orm.selectinload(Family.therapists),
@@ -100,7 +121,6 @@ def caseload():
         query = query.where(getattr(FamilySummary, f"flag_{form.flag.data}").is_(True))
     page = db.paginate(query, page=form.page.data or 1, per_page=PAGE_SIZE, error_out=False, count=True)
     shown = [f.id for f in page.items]
-    language = str(get_locale())
     names: dict[int, dict[str, str]] = {}
     for family_id, member_code, name in db.session.execute(
         sa.select(Member.family_id, Member.code, Member.display_name).where(Member.family_id.in_(shown))
@@ -115,15 +135,15 @@ def caseload():
         }
         for f in page.items
     ]
-    return render_template(
-        "families/caseload.html",
+    html = render_template(
+        "families/_caseload_body.html",
         form=form,
         page=page,
         rows=rows,
         stats=_family_counts(shown),
         filters={k: v for k, v in request.args.items() if k in ("team", "therapist", "status", "flag") and v},
-        can_create=access.can_create_family(current_user),
     )
+    return Markup(html), 200
 
 
 def _family_counts(family_ids: list[int]) -> dict[int, dict]:

@@ -98,6 +98,7 @@ def update_family(
     family.full_every = full_every
     family.therapists = list(therapists)
     db.session.flush()
+    summaries.touch([family.id])  # the caseload shows status and therapists
 
 
 def add_member(family: Family, **fields) -> Member:

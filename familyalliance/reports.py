@@ -128,8 +128,9 @@ class _Cache:
                 self.items.popitem(last=False)
 
 
-def _cache() -> _Cache:
-    return current_app.extensions.setdefault("familyalliance.dashboards", _Cache(DASHBOARD_CACHE_SIZE))
+def page_cache() -> _Cache:
+    """This process's cache of rendered page parts (dashboards, reports, caseload lists)."""
+    return current_app.extensions.setdefault("familyalliance.pages", _Cache(DASHBOARD_CACHE_SIZE))
 
 
 def dashboard_html(family: Family, language: str, target: str) -> Markup:
@@ -137,7 +138,7 @@ def dashboard_html(family: Family, language: str, target: str) -> Markup:
     settings = analytics.Settings.from_mapping(current_app.config)
     key = (family.id, family.created_at, family.code, family.revision, language, target,
            summaries.settings_key(settings, installed_instruments()))  # fmt: skip
-    cached = _cache().get(key)
+    cached = page_cache().get(key)
     if cached is not None:
         return cached
     built = family_charts(family, language, target)
@@ -156,7 +157,7 @@ def dashboard_html(family: Family, language: str, target: str) -> Markup:
             mark_label=lambda kind: catalog.gettext(MARK_LABELS[kind], language),
         )
     )
-    _cache().put(key, html)
+    page_cache().put(key, html)
     return html
 
 
@@ -206,7 +207,7 @@ def session_report(family: Family, session, language: str) -> dict:
     settings = analytics.Settings.from_mapping(current_app.config)
     key = ("report", family.id, family.created_at, family.code, family.revision, session.number, language,
            summaries.settings_key(settings, installed_instruments()))  # fmt: skip
-    cached = _cache().get(key)
+    cached = page_cache().get(key)
     if cached is not None:
         return cached
     built = family_charts(family, language, target=session.target, up_to=session.number)
@@ -222,5 +223,5 @@ def session_report(family: Family, session, language: str) -> dict:
         "title": title,
         "tables": _tables(built),
     }
-    _cache().put(key, report)
+    page_cache().put(key, report)
     return report
