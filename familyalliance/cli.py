@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import analytics, config, demo, exports, importer, operations, queries, vocab
+from . import config, demo, exports, importer, operations, queries, vocab
 from .extensions import db
 from .instruments import DefinitionError, builtin_instruments
 from .models import Family, Team, User
@@ -143,7 +143,7 @@ def export_command(kind, fmt, output, pseudonymise, dates, family_codes, team_na
     if team_name and db.session.scalar(sa.select(Team.id).where(Team.name == team_name)) is None:
         raise click.ClickException(f"No team {team_name}.")
     ids = [family_id for family_id, _ in found] if (family_codes or team_name) else None
-    settings = analytics.Settings.from_mapping(current_app.config)
+    settings = config.analytics_settings(current_app)
     pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), dates) if pseudonymise else None
     count, written = queries.write_export(kind, fmt, output, ids, settings, pseudonymiser, language)
     click.echo(f"Wrote {count} rows to {', '.join(map(str, written))}.")

@@ -93,6 +93,11 @@ def configure(app: Flask, test_config: dict | None) -> None:
         app.config["SECRET_KEY"] = load_secret_key(app.instance_path)
 
 
+def analytics_settings(app: Flask) -> analytics.Settings:
+    """The analytics thresholds configured for ``app`` (metrics.md defaults where not set)."""
+    return analytics.Settings.from_mapping(app.config)
+
+
 def pseudonym_key(app: Flask) -> bytes:
     """The installation's pseudonymisation secret: PSEUDONYM_KEY, else instance/pseudonym_key (made on first use).
 

@@ -20,6 +20,7 @@ import pandas as pd
 from . import analytics
 from .analytics import DEFAULTS, EPS, SCORE_DIMENSIONS, Settings
 from .catalog import N_, translations
+from .codebook import DIMENSION_NAMES
 
 LINE_COLUMNS = ["member", "session", "dimension", "pomp"]
 BAND_COLUMNS = ["session", "dimension", "n", "low", "high", "range", "split"]
@@ -125,15 +126,6 @@ def dimension_order() -> list[str]:
     return list(SCORE_DIMENSIONS)
 
 
-DIMENSION_NAMES = {
-    "bond": N_("Bond"),
-    "goals_tasks": N_("Goals and tasks"),
-    "safety": N_("Safety"),
-    "shared_purpose": N_("Shared purpose"),
-    "total": N_("Total"),
-}
-
-
 def chart_texts(language: str, settings: Settings = DEFAULTS) -> dict[str, str]:
     """Every text the chart builders show, in ``language``."""
     gettext = translations(language).gettext
@@ -164,5 +156,5 @@ def chart_texts(language: str, settings: Settings = DEFAULTS) -> dict[str, str]:
         "view": gettext(N_("View")),
         "dimension": gettext(N_("Dimension")),
     }
-    texts.update({f"dim_{d}": gettext(name) for d, name in DIMENSION_NAMES.items()})
+    texts.update({f"dim_{d}": gettext(DIMENSION_NAMES[d]) for d in SCORE_DIMENSIONS})
     return texts

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, render_template, send_file
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from . import access, analytics, config, exports, importer, queries
+from . import access, config, exports, importer, queries
 from .extensions import db
 from .forms import ExportForm, ImportForm
 from .models import Family, Team
@@ -47,7 +47,7 @@ def export():
         form.pseudonymise.data = True
     ids = list(db.session.scalars(access.exportable_families(current_user).with_only_columns(Family.id)))
     if form.validate_on_submit():
-        settings = analytics.Settings.from_mapping(current_app.config)
+        settings = config.analytics_settings(current_app)
         pseudonymise = forced or form.pseudonymise.data
         pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), form.dates.data) \
             if pseudonymise else None  # fmt: skip

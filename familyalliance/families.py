@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
-from . import access, analytics, charts, dashboard, links, operations, plan, prompts, reports, summaries, vega, vocab
+from . import access, charts, config, dashboard, links, operations, plan, prompts, reports, summaries, vega, vocab
 from .extensions import db
 from .forms import STATUS_LABELS, CaseloadFilterForm, FamilyForm, MemberForm, SessionForm, role_label
 from .models import (
@@ -55,11 +55,6 @@ def labels() -> dict:
     return {"role_label": role_label, "status_label": lambda status: str(STATUS_LABELS[status])}
 
 
-def analytics_settings() -> analytics.Settings:
-    """The thresholds configured for this installation."""
-    return analytics.Settings.from_mapping(current_app.config)
-
-
 #: Families per caseload page.
 PAGE_SIZE = 25
 
@@ -73,7 +68,7 @@ def caseload():
     per process while none of the visible families changed (their count, ids and revisions).
     """
     visible = access.visible_families(current_user)
-    settings = analytics_settings()
+    settings = config.analytics_settings(current_app)
     key = summaries.settings_key(settings, installed_instruments())
     language = str(get_locale())
     ids = visible.with_only_columns(Family.id).scalar_subquery()
@@ -333,13 +328,25 @@ def show_session(code: str, number: int):
     return render_template("families/session.html", family=family, session=session, **_session_links(session))
 
 
-@bp.get("/<code>/sessions/<int:number>/report")
-def session_report(code: str, number: int):
-    """A printable report of one session: the charts up to it (as SVG), the members' and your views, prompts."""
+def _report(code: str, number: int):
+    """The family, session, language and session report behind the report's page and downloads."""
     family = access.family_or_404(code)
     session = access.session_or_404(family, number)
     language = str(get_locale())
-    report = reports.session_report(family, session, language)
+    return family, session, language, reports.session_report(family, session, language)
+
+
+def _download(body, mimetype: str):
+    """A rendered report file: personal data, so never kept by a browser or proxy cache."""
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/<code>/sessions/<int:number>/report")
+def session_report(code: str, number: int):
+    """A printable report of one session: the charts up to it (as SVG), the members' and your views, prompts."""
+    family, session, _language, report = _report(code, number)
     present = [a.member.display_name for a in session.attendance if a.present]
     return render_template("families/report.html", family=family, session=session, report=report, present=present,
                            dimensions=dashboard.dimension_order())  # fmt: skip
@@ -348,29 +355,21 @@ def session_report(code: str, number: int):
 @bp.get("/<code>/sessions/<int:number>/report/<any(lines, heat, views):chart>.svg")
 def session_report_chart(code: str, number: int, chart: str):
     """One chart of the session report, rendered to SVG on the server."""
-    family = access.family_or_404(code)
-    session = access.session_or_404(family, number)
-    language = str(get_locale())
-    spec = reports.session_report(family, session, language)["specs"].get(chart)
+    _family, _session, language, report = _report(code, number)
+    spec = report["specs"].get(chart)
     if spec is None:
         abort(404)
-    response = current_app.response_class(vega.to_svg(spec, language), mimetype="image/svg+xml")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return _download(vega.to_svg(spec, language), "image/svg+xml")
 
 
 @bp.get("/<code>/sessions/<int:number>/report.pdf")
 def session_report_pdf(code: str, number: int):
     """The session report's charts as one PDF, for supervision and the case file."""
-    family = access.family_or_404(code)
-    session = access.session_or_404(family, number)
-    language = str(get_locale())
-    spec = reports.session_report(family, session, language)["pdf_spec"]
-    if spec is None:
+    family, session, language, report = _report(code, number)
+    if report["pdf_spec"] is None:
         abort(404)
-    response = current_app.response_class(vega.to_pdf(spec, language), mimetype="application/pdf")
+    response = _download(vega.to_pdf(report["pdf_spec"], language), "application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{family.code}-session-{session.number}.pdf"'
-    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -9,7 +9,6 @@ rendered part of the page is kept per application process (an LRU of
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 from flask import current_app, render_template
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from . import analytics, catalog, charts, dashboard, prompts, queries, summaries, vocab
+from . import analytics, catalog, charts, config, dashboard, prompts, queries, summaries, vocab
 from .catalog import N_
 from .extensions import db
 from .models import Attendance, Family, Response
@@ -67,9 +67,10 @@ class FamilyCharts:
         return {name: charts.spec(chart) for name, chart in self.build(choose).items()}
 
 
-def family_charts(family: Family, language: str, target: str = "therapist", up_to: int | None = None) -> FamilyCharts:
+def family_charts(
+    family: Family, language: str, settings: analytics.Settings, target: str = "therapist", up_to: int | None = None
+) -> FamilyCharts:
     """Build the tables and texts of a family's charts from its scores (up to session ``up_to``)."""
-    settings = analytics.Settings.from_mapping(current_app.config)
     scores = queries.scores([family.id])
     if up_to is not None:
         scores = scores[scores["session"] <= up_to]
@@ -97,12 +98,6 @@ def family_charts(family: Family, language: str, target: str = "therapist", up_t
         prompts=[prompts.render(p, language, names) for p in prompts.conversation_prompts(scores, settings)],
         targets=[t for t in vocab.TARGETS if t == "therapist" or (scores["target"] == t).any()],
     )
-
-
-def _json(spec: dict) -> Markup:
-    """A spec as JSON that is safe inside a ``<script type="application/json">`` element."""
-    text = json.dumps(spec, separators=(",", ":"), ensure_ascii=False)
-    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 class _Cache:
@@ -133,22 +128,29 @@ def page_cache() -> _Cache:
     return current_app.extensions.setdefault("familyalliance.pages", _Cache(DASHBOARD_CACHE_SIZE))
 
 
+def _family_key(family: Family, *rest) -> tuple[analytics.Settings, tuple]:
+    """The thresholds, and a cache key for what a family's pages show: its data, the thresholds and ``rest``."""
+    settings = config.analytics_settings(current_app)
+    key = (family.id, family.created_at, family.code, family.revision, *rest,
+           summaries.settings_key(settings, installed_instruments()))  # fmt: skip
+    return settings, key
+
+
 def dashboard_html(family: Family, language: str, target: str) -> Markup:
     """The family page below its header (charts, prompts, members, sessions), rendered or from the cache."""
-    settings = analytics.Settings.from_mapping(current_app.config)
-    key = (family.id, family.created_at, family.code, family.revision, language, target,
-           summaries.settings_key(settings, installed_instruments()))  # fmt: skip
+    settings, key = _family_key(family, "dashboard", language, target)
     cached = page_cache().get(key)
     if cached is not None:
         return cached
-    built = family_charts(family, language, target)
+    built = family_charts(family, language, settings, target)
     html = Markup(
         render_template(
             "families/_dashboard.html",
             family=family,
             target=target,
             charts=built,
-            specs={name: _json(spec) for name, spec in built.specs().items()},
+            # JSON safe inside <script type="application/json">: <, >, & and ' are escaped.
+            specs={name: htmlsafe_json_dumps(spec) for name, spec in built.specs().items()},
             tables=_tables(built),
             present_names=_present_names(family),
             answered=_answered(family),
@@ -166,13 +168,13 @@ def _tables(built: FamilyCharts) -> dict:
     if built.lines.empty:
         return {}
     dims = dashboard.dimension_order()
+    labels = dict(zip(built.lines["member"], built.lines["label"], strict=True))
     per_dimension = {}
     for d in dims:
         table = dashboard.heat_table(built.lines, d)
         if not table.empty:
-            per_dimension[d] = {"sessions": [int(s) for s in table.columns], "rows": [
-                (built.lines.loc[built.lines["member"] == code, "label"].iloc[0], list(table.loc[code]))
-                for code in table.index]}  # fmt: skip
+            per_dimension[d] = {"sessions": [int(s) for s in table.columns],
+                                "rows": [(labels[code], list(table.loc[code])) for code in table.index]}  # fmt: skip
     views = {}
     for row in built.views.itertuples(index=False):
         views.setdefault(row.label, {}).setdefault(row.dimension, {})[row.view] = row.pomp
@@ -199,18 +201,13 @@ def _answered(family: Family) -> dict[int, int]:
     )
 
 
-REPORT_CHARTS = ("lines", "heat", "views")
-
-
 def session_report(family: Family, session, language: str) -> dict:
     """The session report: the charts up to the session (as specs for SVG and one for the PDF) and its texts."""
-    settings = analytics.Settings.from_mapping(current_app.config)
-    key = ("report", family.id, family.created_at, family.code, family.revision, session.number, language,
-           summaries.settings_key(settings, installed_instruments()))  # fmt: skip
+    settings, key = _family_key(family, "report", session.number, language)
     cached = page_cache().get(key)
     if cached is not None:
         return cached
-    built = family_charts(family, language, target=session.target, up_to=session.number)
+    built = family_charts(family, language, settings, target=session.target, up_to=session.number)
     parts = built.build(choose=False)
     title = catalog.gettext(N_("Family %(code)s, session %(number)s"), language) % {
         "code": family.code,

@@ -2,8 +2,9 @@
 
 Every change to a family's members, sessions or answers calls :func:`touch`, which raises
 the family's ``revision`` in the same transaction. A summary remembers the revision (and
-the thresholds and instruments) it was computed from; :func:`refresh_stale` recomputes
-the stale ones of a set of families in a fixed number of queries, however many they are.
+the thresholds and instruments) it was computed from; :func:`stale_families` finds the
+stale ones of a set of families and :func:`refresh` recomputes them, in a fixed number of
+queries however many they are.
 
 Under concurrent writers this stays right without locks: the revision is read before the
 answers, so a summary computed while new answers arrive carries the older revision and
@@ -122,12 +123,6 @@ def refresh(stale: list[tuple[int, int]], settings: analytics.Settings, key: str
     updated = {c: insert.excluded[c] for c in rows[0] if c != "family_id"}
     db.session.execute(insert.on_conflict_do_update(index_elements=["family_id"], set_=updated), rows)
     return len(rows)
-
-
-def refresh_stale(family_query: sa.Select, settings: analytics.Settings, instruments: Mapping[str, Instrument]) -> int:
-    """Bring the summaries of the families in ``family_query`` up to date; return how many were recomputed."""
-    key = settings_key(settings, instruments)
-    return refresh(stale_families(family_query, key), settings, key)
 
 
 def _plain(reason: Mapping) -> dict:

@@ -49,6 +49,7 @@ def bundle(requested: str):
     return send_file(path, mimetype="text/javascript", max_age=365 * 24 * 3600, etag=True)
 
 
+@bp.app_template_global("vega_bundle_url")
 def bundle_url() -> str:
     """The URL of the bundle for templates."""
     return url_for("vega.bundle", requested=version())
@@ -78,8 +79,3 @@ def to_svg(spec: dict, language: str) -> str:
 def to_pdf(spec: dict, language: str) -> bytes:
     """Render a Vega-Lite spec to PDF on the server."""
     return vl_convert.vegalite_to_pdf(spec, vl_version=VL_VERSION, **_locale_args(language))
-
-
-@bp.app_template_global("vega_bundle_url")
-def _bundle_url_global() -> str:
-    return bundle_url()
