@@ -21,16 +21,39 @@ DEFAULTS = {
     "BABEL_DEFAULT_LOCALE": "nl",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # The session cookie: never readable by scripts, sent only over HTTPS (browsers treat
+    # http://127.0.0.1 and http://localhost as secure, so `make run` works), not on cross-site requests.
     "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SECURE": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # A session ends after 8 hours in any case, and after 30 minutes without a request.
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "SESSION_IDLE_MINUTES": 30,
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    # Logins: at most this many failed attempts per client address (Flask-Limiter syntax); an account
+    # locks for LOGIN_LOCKOUT_MINUTES after LOGIN_MAX_FAILURES wrong passwords in a row.
+    "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+    # Member links: attempts with an unknown token per client address.
+    "LINK_RATE_LIMIT": "30 per minute",
+    # Where the rate limits count: per process by default; redis://... shares them between workers.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0: none, use the peer address).
+    "PROXY_FIX_X_FOR": 0,
+    # Closed families are reported for erasure this many years after closing (Dutch WGBO: 20).
+    "RETENTION_YEARS": 20,
     # Days a member link stays valid.
     "MEMBER_LINK_DAYS": 7,
-    # Uploads (the ratings import) up to 200 MB: about 4 million rows of the long CSV.
+    # Uploads (the ratings import) up to 200 MB: about 4 million rows of the long CSV. Every other
+    # request body (forms, questionnaire drafts) is far smaller: MAX_FORM_MEMORY_SIZE caps what a
+    # form field may hold in memory.
     "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 500 * 1024,
     # The thresholds of metrics.md (SPLIT_THRESHOLD, RUPTURE_DROP, ...), with analytics.Settings' defaults;
     # FAMILYALLIANCE_SPLIT_THRESHOLD=30 changes one.
     **analytics.DEFAULTS.as_config(),

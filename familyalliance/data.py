@@ -11,9 +11,9 @@ import zipfile
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, render_template, send_file
+from flask import Blueprint, current_app, render_template, send_file
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from . import access, config, exports, importer, queries
 from .extensions import db
@@ -30,17 +30,10 @@ MEDIA = {
 }
 
 
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Every page here needs a logged-in user."""
-
-
 @bp.route("/exports/", methods=["GET", "POST"])
+@access.roles("team_lead", "researcher")
 def export():
-    """Choose and download an export of the families the user may export."""
-    if not access.can_export(current_user):
-        abort(403)
+    """Choose and download an export of the families the user may export (researchers: pseudonymised only)."""
     forced = access.must_pseudonymise(current_user)
     form = ExportForm()
     if forced:
@@ -69,10 +62,9 @@ def export():
 
 
 @bp.route("/admin/import", methods=["GET", "POST"])
+@access.roles("admin")
 def import_ratings():
-    """Upload a long CSV; every row is stored, or none, with the problems listed by line."""
-    if not access.can_import(current_user):
-        abort(403)
+    """Upload a long CSV; every row is stored, or none, with the problems listed by line (an admin's task)."""
     form = ImportForm()
     teams = db.session.scalars(sa.select(Team).order_by(Team.name)).all()
     form.team.choices = [(0, _("No team"))] + [(t.id, t.name) for t in teams]

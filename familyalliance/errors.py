@@ -16,6 +16,7 @@ def _titles() -> dict[int, tuple[str, str]]:
             _("File too large"),
             _("The file is larger than this installation accepts. Split it and send the parts."),
         ),
+        429: (_("Too many attempts"), _("Please wait a while before you try again.")),
         500: (_("Something went wrong"), _("The error has been logged. Nothing you saved before is lost.")),
     }
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
@@ -37,16 +37,10 @@ from .registry import installed_instruments
 bp = Blueprint("families", __name__, url_prefix="/families")
 
 
-@login_required
+@access.roles(*access.ANY_ROLE)
 def index():
-    """The start page is the caseload."""
-    return redirect(url_for("families.caseload"))
-
-
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Every page of this blueprint needs a logged-in user."""
+    """The start page: the caseload, or for a researcher the exports and for an admin the accounts."""
+    return redirect(url_for(access.home(current_user)))
 
 
 @bp.app_context_processor
@@ -60,6 +54,7 @@ PAGE_SIZE = 25
 
 
 @bp.get("/")
+@access.roles(*access.FAMILY_ROLES)
 def caseload():
     """The families the user may see, most concern first, with the reasons, filters and pages.
 
@@ -82,9 +77,11 @@ def caseload():
     if body is None:
         body, status = _caseload_body(visible, ids, settings, key, language)
         if status != 200:
-            return render_template("families/caseload.html", body=body, can_create=False), status
+            return render_template("families/caseload.html", body=body), status
         reports.page_cache().put(cache_key, body)
-    return render_template("families/caseload.html", body=body, can_create=access.can_create_family(current_user))
+    return render_template(
+        "families/caseload.html", body=body, can_create=access.allowed(current_user, "families.new_family")
+    )
 
 
 def _caseload_body(visible, ids, settings, key: str, language: str) -> tuple[Markup, int]:
@@ -174,10 +171,9 @@ def _users(ids: list[int]) -> list[User]:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@access.roles(*access.CLINICAL_ROLES)
 def new_family():
     """Open a new family; the creator is assigned to it."""
-    if not access.can_create_family(current_user):
-        abort(403)
     form = FamilyForm()
     form.therapists.choices = _therapist_choices(current_user.team_id, [current_user])
     if not form.is_submitted():
@@ -199,6 +195,7 @@ def new_family():
 
 
 @bp.get("/<code>")
+@access.roles(*access.FAMILY_ROLES)
 def show(code: str):
     """The family dashboard: charts of the alliance per member, prompts, members and sessions."""
     family = access.family_or_404(code)
@@ -216,6 +213,7 @@ def show(code: str):
 
 
 @bp.route("/<code>/edit", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
 def edit_family(code: str):
     """Change a family's case code, status, start date and therapists."""
     family = access.family_or_404(code)
@@ -242,6 +240,7 @@ MEMBER_FIELDS = ("code", "display_name", "role", "birth_year", "active_from", "a
 
 
 @bp.route("/<code>/members/new", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
 def new_member(code: str):
     """Add a member to the family."""
     family = access.family_or_404(code)
@@ -255,6 +254,7 @@ def new_member(code: str):
 
 
 @bp.route("/<code>/members/<member_code>/edit", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
 def edit_member(code: str, member_code: str):
     """Change a member's details."""
     family = access.family_or_404(code)
@@ -290,6 +290,7 @@ def _active_on(member, day: dt.date) -> bool:
 
 
 @bp.route("/<code>/sessions/new", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
 def new_session(code: str):
     """Record a session and who attended."""
     family = access.family_or_404(code)
@@ -305,6 +306,7 @@ def new_session(code: str):
 
 
 @bp.route("/<code>/sessions/<int:number>/edit", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
 def edit_session(code: str, number: int):
     """Change a session's number, date or attendance."""
     family = access.family_or_404(code)
@@ -321,6 +323,7 @@ def edit_session(code: str, number: int):
 
 
 @bp.get("/<code>/sessions/<int:number>")
+@access.roles(*access.FAMILY_ROLES)
 def show_session(code: str, number: int):
     """A session: who attended, which questionnaire each fills in, and their links."""
     family = access.family_or_404(code)
@@ -344,6 +347,7 @@ def _download(body, mimetype: str):
 
 
 @bp.get("/<code>/sessions/<int:number>/report")
+@access.roles(*access.FAMILY_ROLES)
 def session_report(code: str, number: int):
     """A printable report of one session: the charts up to it (as SVG), the members' and your views, prompts."""
     family, session, _language, report = _report(code, number)
@@ -353,6 +357,7 @@ def session_report(code: str, number: int):
 
 
 @bp.get("/<code>/sessions/<int:number>/report/<any(lines, heat, views):chart>.svg")
+@access.roles(*access.FAMILY_ROLES)
 def session_report_chart(code: str, number: int, chart: str):
     """One chart of the session report, rendered to SVG on the server."""
     _family, _session, language, report = _report(code, number)
@@ -363,6 +368,7 @@ def session_report_chart(code: str, number: int, chart: str):
 
 
 @bp.get("/<code>/sessions/<int:number>/report.pdf")
+@access.roles(*access.FAMILY_ROLES)
 def session_report_pdf(code: str, number: int):
     """The session report's charts as one PDF, for supervision and the case file."""
     family, session, language, report = _report(code, number)
@@ -374,6 +380,7 @@ def session_report_pdf(code: str, number: int):
 
 
 @bp.post("/<code>/sessions/<int:number>/links")
+@access.roles(*access.FAMILY_ROLES)
 def create_links(code: str, number: int):
     """Make a personal link (and QR code) for each attendee; the links are shown this once."""
     family = access.family_or_404(code)
@@ -405,6 +412,7 @@ def _session_links(session: TherapySession) -> dict:
 
 
 @bp.route("/<code>/sessions/<int:number>/grid/<instrument_code>", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
 def grid(code: str, number: int, instrument_code: str):
     """One grid, members as rows and items as columns: paper forms typed in, or the therapist's view."""
     family = access.family_or_404(code)
@@ -418,21 +426,28 @@ def grid(code: str, number: int, instrument_code: str):
     if instrument.informant == "self":
         present = [a for a in present if a.instrument == instrument.code]
     rows = [(a.member_id, names[a.member_id]) for a in sorted(present, key=lambda a: names[a.member_id])]
-    stored = {
-        (r.member_id, r.item): "" if r.value is None else str(r.value)
-        for r in db.session.scalars(sa.select(Response).filter_by(
-            family_id=family.id, session_id=session.id, instrument=instrument.code, target=session.target))
-    }  # fmt: skip
+    stored = _grid_answers(family, session, instrument)
     errors: dict = {}
-    values = stored
+    values = shown = stored
+    status = 200
     if request.method == "POST":
-        values = {(m, item.code): request.form.get(f"v-{m}-{item.code}", "").strip()
-                  for m, _ in rows for item in instrument.items}  # fmt: skip
+        cells = [(m, item.code) for m, _ in rows for item in instrument.items]
+        values = {(m, code): request.form.get(f"v-{m}-{code}", "").strip() for m, code in cells}
+        shown = {(m, code): request.form.get(f"o-{m}-{code}", "").strip() for m, code in cells}
         try:
-            added, corrected = operations.save_grid(session, instrument, values, current_user, instruments)
+            added, corrected = operations.save_grid(session, instrument, values, current_user, instruments, shown)
         except operations.GridRejected as exc:
             db.session.rollback()
-            errors = exc.errors
+            errors, status = exc.errors, 422
+        except (operations.GridConflict, sa.exc.IntegrityError) as exc:
+            # Someone saved this grid at the same moment: show what is stored now beside what was typed.
+            db.session.rollback()
+            shown = _grid_answers(family, session, instrument)
+            changed = exc.conflicts if isinstance(exc, operations.GridConflict) else {
+                cell: text for cell, text in shown.items() if text != values.get(cell, "")}  # fmt: skip
+            errors = {cell: _("Saved by someone else meanwhile as “%(value)s”. Check and send again.",
+                              value=text or _("unanswered")) for cell, text in changed.items()}  # fmt: skip
+            status = 409
         else:
             db.session.commit()
             flash(_("Saved: %(added)s answers added, %(corrected)s corrected.", added=added, corrected=corrected),
@@ -441,5 +456,14 @@ def grid(code: str, number: int, instrument_code: str):
     language = str(get_locale())
     return render_template(
         "families/grid.html", family=family, session=session, instrument=instrument, rows=rows, values=values,
-        errors=errors, texts={item.code: item.text_for(language, session.target) for item in instrument.items},
-    ), (422 if errors else 200)  # fmt: skip
+        shown=shown, errors=errors, texts={item.code: item.text_for(language, session.target) for item in instrument.items},
+    ), status  # fmt: skip
+
+
+def _grid_answers(family: Family, session: TherapySession, instrument) -> dict[tuple[int, str], str]:
+    """The answers stored for one grid: (member id, item code) -> text (empty: unanswered)."""
+    return {
+        (r.member_id, r.item): "" if r.value is None else str(r.value)
+        for r in db.session.scalars(sa.select(Response).filter_by(
+            family_id=family.id, session_id=session.id, instrument=instrument.code, target=session.target))
+    }  # fmt: skip

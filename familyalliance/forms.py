@@ -7,6 +7,7 @@ family); the database constraints are the last line behind them.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -25,19 +26,41 @@ from wtforms import (
     SubmitField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from . import vocab
+from . import passwords, vocab
 from .codebook import ROLE_NAMES
 from .extensions import db
-from .models import Family, Member, Response, TherapySession
+from .models import Family, Member, Response, Team, TherapySession, User
 
-CODE_VALIDATORS = [
-    DataRequired(),
-    Length(max=vocab.CODE_MAX_LENGTH),
-    Regexp(vocab.CODE_PATTERN, message=_l("Use only letters, digits, '-', '_' or '.' (at most 64).")),
-]
+
+def code_characters(form, field) -> None:
+    """Accept only a valid code, the whole text (a Regexp validator's ``$`` would let a final line break through).
+
+    An invalid code stops the field's further checks, so no database lookup ever sees one.
+    """
+    if not vocab.is_valid_code(field.data or ""):
+        raise StopValidation(_l("Use only letters, digits, '-', '_' or '.' (at most 64)."))
+
+
+def no_control_characters(form, field) -> None:
+    """One line of text has no control characters (NUL, tabs, line breaks, escapes; PostgreSQL cannot store NUL)."""
+    if field.data and any(unicodedata.category(c) == "Cc" for c in field.data):
+        raise StopValidation(_l("Remove the control characters (such as tabs or line breaks)."))
+
+
+CODE_VALIDATORS = [DataRequired(), Length(max=vocab.CODE_MAX_LENGTH), code_characters]
 
 
 def role_label(role: str) -> str:
@@ -67,7 +90,9 @@ class LoginForm(FlaskForm):
     """Email and password."""
 
     email = EmailField(
-        _l("Email"), validators=[DataRequired(), Length(max=254)], render_kw={"autocomplete": "username"}
+        _l("Email"),
+        validators=[DataRequired(), Length(max=254), no_control_characters],
+        render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
         _l("Password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
@@ -111,7 +136,9 @@ class MemberForm(FlaskForm):
     """Add or edit a family member."""
 
     code = StringField(_l("Member code"), validators=CODE_VALIDATORS)
-    display_name = StringField(_l("Name shown to the team"), validators=[DataRequired(), Length(max=120)])
+    display_name = StringField(
+        _l("Name shown to the team"), validators=[DataRequired(), Length(max=120), no_control_characters]
+    )
     role = SelectField(_l("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in vocab.ROLES])
     birth_year = IntegerField(
         _l("Birth year (optional)"),
@@ -257,3 +284,121 @@ class CaseloadFilterForm(Form):
         self.status.choices = [SelectChoice("", _l("All")), *(SelectChoice(s, STATUS_LABELS[s])
                                                               for s in vocab.FAMILY_STATUSES)]  # fmt: skip
         self.flag.choices = [SelectChoice("", _l("Any")), *(SelectChoice(f, label) for f, label in FLAG_LABELS.items())]
+
+
+#: What a form says about a password that may not be used (``passwords.weakness``).
+PASSWORD_PROBLEMS = {
+    "too_short": _l("Use at least %(n)s characters.", n=passwords.MIN_LENGTH),
+    "too_long": _l("Use at most %(n)s characters.", n=passwords.MAX_LENGTH),
+    "guessable": _l("This password is too easy to guess. A few unrelated words make a strong one."),
+}
+
+
+def check_new_password(field, email: str) -> None:
+    """Refuse a password that breaks the rules, with the reason."""
+    problem = passwords.weakness(field.data or "", email)
+    if problem:
+        raise ValidationError(str(PASSWORD_PROBLEMS[problem]))
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password."""
+
+    current = PasswordField(_l("Current password"), validators=[DataRequired()],
+                            render_kw={"autocomplete": "current-password"})  # fmt: skip
+    new = PasswordField(
+        _l("New password"),
+        validators=[DataRequired()],
+        description=_l("At least %(n)s characters; a few unrelated words make a strong password.",
+                       n=passwords.MIN_LENGTH),
+        render_kw={"autocomplete": "new-password"},
+    )  # fmt: skip
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Change password"))
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._email = email
+
+    def validate_new(self, field) -> None:
+        check_new_password(field, self._email)
+
+
+USER_ROLE_LABELS = {"therapist": _l("Therapist"), "team_lead": _l("Team lead"), "researcher": _l("Researcher"),
+                    "admin": _l("Administrator")}  # fmt: skip
+
+
+class UserForm(FlaskForm):
+    """An account, as an administrator (every role) or a team lead (therapists of the team) edits it."""
+
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email()])
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, label) for r, label in USER_ROLE_LABELS.items()])
+    team = SelectField(_l("Team"), coerce=_optional_int, validate_choice=True)
+    active = BooleanField(_l("May log in"), default=True)
+    password = PasswordField(
+        _l("Password"),
+        description=_l("At least %(n)s characters. Give it to the person in a safe way; they can change it.",
+                       n=passwords.MIN_LENGTH),
+        render_kw={"autocomplete": "new-password"},
+    )  # fmt: skip
+    submit = SubmitField(_l("Save"))
+
+    def __init__(self, *args, user: User | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._user = user
+
+    def validate_email(self, field) -> None:
+        email = (field.data or "").strip().lower()
+        query = sa.select(User.id).where(User.email == email)
+        if self._user is not None:
+            query = query.where(User.id != self._user.id)
+        if db.session.scalar(query) is not None:
+            raise ValidationError(_l("An account with this email exists already."))
+
+    def validate_password(self, field) -> None:
+        if self._user is None and not field.data:
+            raise ValidationError(_l("A new account needs a password."))
+        if field.data:
+            check_new_password(field, (self.email.data or "").strip().lower())
+
+
+class TeamForm(FlaskForm):
+    """A team's name."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    submit = SubmitField(_l("Add team"))
+
+    def validate_name(self, field) -> None:
+        if db.session.scalar(sa.select(Team.id).where(Team.name == field.data.strip())) is not None:
+            raise ValidationError(_l("A team with this name exists already."))
+
+
+class EraseForm(FlaskForm):
+    """Erasing a family: type its case code to confirm."""
+
+    confirm = StringField(_l("Type the case code to confirm"), validators=[DataRequired()],
+                          render_kw={"autocomplete": "off"})  # fmt: skip
+    submit = SubmitField(_l("Erase this family for good"))
+
+    def __init__(self, *args, code: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._code = code
+
+    def validate_confirm(self, field) -> None:
+        if field.data.strip() != self._code:
+            raise ValidationError(_l("This is not the family's case code."))
+
+
+class AuditFilterForm(Form):
+    """The audit log's filters (a GET form)."""
+
+    email = StringField(_l("Account (email)"), validators=[Optional(), Length(max=254)])
+    family = StringField(_l("Case code"), validators=[Optional(), Length(max=vocab.CODE_MAX_LENGTH)])
+    action = SelectField(_l("Action"), default="", validate_choice=True)
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("Up to and including"), validators=[Optional()])
+    page = IntegerField(_l("Page"), validators=[Optional(), NumberRange(min=1, max=1_000_000)])

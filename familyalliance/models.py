@@ -9,6 +9,7 @@ pair a member of one family with a session of another.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -74,6 +75,12 @@ class User(UserMixin, db.Model):
     #: Deactivated accounts cannot log in but keep their history.
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: Failed logins since the last successful one; at ``LOGIN_MAX_FAILURES`` the account locks.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: While in the future, the account cannot log in (not even with the right password).
+    locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: Part of the id kept in the browser session; a new one (password change) ends every other session.
+    session_token: Mapped[str] = mapped_column(sa.String(32), default=lambda: secrets.token_hex(16))
 
     team: Mapped[Team | None] = relationship(back_populates="users")
     families: Mapped[list[Family]] = relationship(secondary=family_therapist, back_populates="therapists")
@@ -81,6 +88,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users.
         return self.active
+
+    def get_id(self) -> str:
+        """The session's reference to the account: id and session token (see ``auth.load_user``)."""
+        return f"{self.id}:{self.session_token}"
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
@@ -102,6 +113,8 @@ class Family(db.Model):
     #: a stored summary computed at an older revision is stale.
     revision: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: When the status last became ``closed`` (empty while open); the retention period runs from here.
+    closed_on: Mapped[dt.date | None]
 
     team: Mapped[Team | None] = relationship(back_populates="families")
     therapists: Mapped[list[User]] = relationship(
@@ -329,3 +342,34 @@ class FamilySummary(db.Model):
     flag_low_early: Mapped[bool] = mapped_column(default=False)
     flag_gap: Mapped[bool] = mapped_column(default=False)
     computed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """One entry of the audit log: who did what to which family, when, and from where.
+
+    Append-only: the database itself refuses to change or delete an entry (triggers made by
+    the migration, see ``audit``). Kept apart from the clinical data: no foreign key to any
+    clinical table, so erasing a family leaves its entries, and no clinical content (no
+    names, no answers, no scores): the case code, the account and what was done.
+    """
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    #: The account (no foreign key: the entry outlives the account) and its email and role then.
+    user_id: Mapped[int | None]
+    user_email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
+    user_role: Mapped[str | None] = mapped_column(sa.String(16))
+    #: What happened, e.g. ``family.view``, ``family.change``, ``export``, ``login.failed``.
+    action: Mapped[str] = mapped_column(sa.String(40), index=True)
+    #: The family concerned, by id and by the case code it had then.
+    family_id: Mapped[int | None] = mapped_column(index=True)
+    family_code: Mapped[str | None] = mapped_column(sa.String(vocab.CODE_MAX_LENGTH), index=True)
+    #: The page or command (Flask endpoint) and the HTTP status it answered.
+    endpoint: Mapped[str | None] = mapped_column(sa.String(80))
+    status: Mapped[int | None]
+    #: The client's address (behind a proxy: see ``PROXY_FIX_X_FOR``); empty for the command line.
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    #: Further facts without clinical content (JSON object), e.g. an export's kind and format.
+    detail: Mapped[dict] = mapped_column(sa.JSON, default=dict)

@@ -20,13 +20,14 @@ from .models import (
     Family,
     InstrumentDefinition,
     Member,
+    MemberLink,
     Response,
     ResponseChange,
     Team,
     TherapySession,
     User,
 )
-from .passwords import MIN_LENGTH, hash_password
+from .passwords import MAX_LENGTH, MIN_LENGTH, hash_password, new_session_token, weakness
 
 
 class OperationError(ValueError):
@@ -62,8 +63,7 @@ def create_user(email: str, password: str, role: str, team_name: str | None = No
         raise OperationError(f"Invalid email address: {exc}") from None
     if role not in vocab.USER_ROLES:
         raise OperationError(f"Unknown role {role!r}; choose one of {', '.join(vocab.USER_ROLES)}.")
-    if len(password) < MIN_LENGTH:
-        raise OperationError(f"The password must have at least {MIN_LENGTH} characters.")
+    check_password(password, email)
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise OperationError(f"An account for {email} already exists.")
     team = get_or_create_team(team_name) if team_name else None
@@ -73,11 +73,51 @@ def create_user(email: str, password: str, role: str, team_name: str | None = No
     return user
 
 
+#: What the command line says about a password that may not be used.
+PASSWORD_PROBLEMS = {
+    "too_short": f"The password must have at least {MIN_LENGTH} characters.",
+    "too_long": f"The password may have at most {MAX_LENGTH} characters.",
+    "guessable": "The password is too easy to guess; use a longer one, for example a few unrelated words.",
+}
+
+
+def check_password(password: str, email: str) -> None:
+    """Raise OperationError when ``password`` does not meet the rules (``passwords.weakness``)."""
+    problem = weakness(password, email)
+    if problem:
+        raise OperationError(PASSWORD_PROBLEMS[problem])
+
+
+def set_password(user: User, password: str) -> None:
+    """Give ``user`` a new password (unchecked: check it first); ends the account's other sessions and unlocks it."""
+    user.password_hash = hash_password(password)
+    user.session_token = new_session_token()
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def update_user(user: User, role: str, team: Team | None, active: bool) -> None:
+    """Change an account's role, team and whether it may log in; a change ends its sessions."""
+    if (user.role, user.team_id, user.active) != (role, team.id if team else None, active):
+        user.session_token = new_session_token()
+    user.role = role
+    user.team = team
+    user.active = active
+    db.session.flush()
+
+
+def unlock_user(user: User) -> None:
+    """Lift a lockout after too many failed logins."""
+    user.failed_logins = 0
+    user.locked_until = None
+
+
 def create_family(
     code: str, start_date: dt.date, therapists: Iterable[User], team: Team | None, status: str = "active"
 ) -> Family:
     """Open a family with its assigned therapists."""
-    family = Family(code=code, start_date=start_date, status=status, team=team, therapists=list(therapists))
+    family = Family(code=code, start_date=start_date, status=status, team=team, therapists=list(therapists),
+                    closed_on=dt.date.today() if status == "closed" else None)  # fmt: skip
     db.session.add(family)
     db.session.flush()
     return family
@@ -94,11 +134,32 @@ def update_family(
     """Change a family's case data, questionnaire plan and assigned therapists."""
     family.code = code
     family.start_date = start_date
+    if status == "closed" and family.status != "closed":
+        family.closed_on = dt.date.today()
+    elif status != "closed":
+        family.closed_on = None
     family.status = status
     family.full_every = full_every
     family.therapists = list(therapists)
     db.session.flush()
     summaries.touch([family.id])  # the caseload shows status and therapists
+
+
+def erase_family(family: Family) -> dict[str, int]:
+    """Remove a family and every trace of it: members, sessions, attendance, answers, corrections,
+    drafts and member links, the stored summary and the therapists' assignment.
+
+    One DELETE of the family row; the database removes the rest through its ON DELETE CASCADE
+    foreign keys, in the caller's transaction. Returns how many rows of each kind went (no content).
+    """
+    counted = {"members": Member, "sessions": TherapySession, "answers": Response, "corrections": ResponseChange,
+               "links": MemberLink}  # fmt: skip
+    counts = {
+        name: db.session.scalar(sa.select(sa.func.count()).select_from(model).where(model.family_id == family.id))
+        for name, model in counted.items()
+    }
+    db.session.execute(sa.delete(Family).where(Family.id == family.id))
+    return counts
 
 
 def add_member(family: Family, **fields) -> Member:
@@ -236,19 +297,40 @@ class GridRejected(OperationError):
         self.errors = errors
 
 
+class GridConflict(OperationError):
+    """Cells someone else changed after the grid was shown: {(member id, item code): value now stored}.
+
+    Nothing was stored; the grid is shown again with the stored values, to check and send again.
+    """
+
+    def __init__(self, conflicts: dict[tuple[int, str], str]):
+        super().__init__(f"{len(conflicts)} cell(s) changed by someone else")
+        self.conflicts = conflicts
+
+
+def _text(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
 def save_grid(
     session: TherapySession,
     instrument: Instrument,
     cells: Mapping[tuple[int, str], str],
     user: User | None,
     instruments: Mapping[str, Instrument],
+    shown: Mapping[tuple[int, str], str] | None = None,
 ) -> tuple[int, int]:
     """Store a grid of answers (paper forms typed in, or the therapist's observations) for one session.
 
-    ``cells`` maps (member id, item code) to the text typed. A member's row with no value at all
-    and nothing stored is left out; otherwise every item of the row is stored (empty:
-    unanswered). A stored answer that changes is corrected and the change kept in
-    ``response_change`` with who and when. Everything is checked first; any invalid cell
+    ``cells`` maps (member id, item code) to the text typed; ``shown`` to the text the grid
+    showed when it was opened (default: what is stored now). Only cells the user changed
+    are written, so two people saving the same grid at once each keep their own changes.
+    A changed cell whose stored value is no longer the one shown (someone else saved it
+    meanwhile) raises GridConflict, and nothing is written.
+
+    A member's row with nothing stored is stored whole once any of its cells is filled in
+    (empty cells: unanswered). A stored answer that changes is corrected and the change kept
+    in ``response_change`` with who and when. Everything is checked first; any invalid cell
     raises GridRejected and nothing is written. Returns (answers added, answers corrected).
     """
     informant, target = instrument.informant, session.target
@@ -263,24 +345,28 @@ def save_grid(
         raise GridRejected(errors)
     key = {"family_id": session.family_id, "session_id": session.id, "informant": informant, "target": target,
            "instrument": instrument.code}  # fmt: skip
+    # Locked until the transaction ends (PostgreSQL), so a concurrent save waits and then sees these values.
     stored = {
         (r.member_id, r.item): r
-        for r in db.session.scalars(sa.select(Response).filter_by(**key))
+        for r in db.session.scalars(sa.select(Response).filter_by(**key).with_for_update())
     }  # fmt: skip
-    members = {member_id for member_id, _ in cells}
+    now = {cell: _text(stored[cell].value) if cell in stored else "" for cell in cells}
+    before = now if shown is None else {cell: (shown.get(cell) or "").strip() for cell in cells}
+    edited = {cell for cell in cells if _text(parsed[cell]) != before[cell]}
+    conflicts = {cell: now[cell] for cell in edited if now[cell] != before[cell]}
+    if conflicts:
+        raise GridConflict(conflicts)
     added = corrected = 0
     new_rows = []
-    for member_id in sorted(members):
-        row = {item.code: parsed.get((member_id, item.code)) for item in instrument.items}
-        has_stored = any((member_id, code) in stored for code in row)
-        if not has_stored and all(v is None for v in row.values()):
-            continue
-        for code, value in row.items():
-            answer = stored.get((member_id, code))
+    for member_id in sorted({member_id for member_id, _ in edited}):
+        for item in instrument.items:
+            cell = (member_id, item.code)
+            answer = stored.get(cell)
+            value = parsed.get(cell)
             if answer is None:
-                new_rows.append(key | {"member_id": member_id, "item": code, "value": value})
-            elif answer.value != value:
-                db.session.add(ResponseChange(**key, member_id=member_id, item=code, old_value=answer.value,
+                new_rows.append(key | {"member_id": member_id, "item": item.code, "value": value})
+            elif cell in edited:
+                db.session.add(ResponseChange(**key, member_id=member_id, item=item.code, old_value=answer.value,
                                               new_value=value, changed_by_id=user.id if user else None))  # fmt: skip
                 answer.value = value
                 corrected += 1

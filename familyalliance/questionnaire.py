@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_babel import get_locale
 
-from . import links, operations
-from .extensions import db
+from . import access, audit, links, operations
+from .extensions import db, limiter
 from .registry import installed_instruments
 
 bp = Blueprint("questionnaire", __name__)
@@ -20,7 +20,8 @@ def posted_answers(instrument) -> dict[str, str]:
 def send(link, values: dict[str, str], instruments) -> dict[str, str]:
     """Store a questionnaire's answers and close its link; returns {item: problem} (empty when stored).
 
-    Raises operations.OperationError when the link was used in the meantime.
+    Raises operations.OperationError when the link was used in the meantime, or its questionnaire
+    was answered through another link (which closes this one).
     """
     try:
         links.submit(link, values, instruments)
@@ -28,9 +29,16 @@ def send(link, values: dict[str, str], instruments) -> dict[str, str]:
         db.session.rollback()
         items = instruments[link.instrument].items
         return {items[p.line - 1].code: p.message for p in exc.problems if p.line}
+    except links.AlreadyAnswered:
+        db.session.rollback()
+        links.close(link)
+        db.session.commit()
+        raise
     except operations.OperationError:
         db.session.rollback()
         raise
+    detail = {"session": link.session.number, "member": link.member.code, "instrument": link.instrument}
+    audit.record("answers.submitted", family=link.session.family, detail=detail)
     db.session.commit()
     return {}
 
@@ -48,9 +56,20 @@ def page_context(link, instrument, values: dict[str, str], problems: dict[str, s
     }
 
 
+def _link_limit() -> str:
+    return current_app.config["LINK_RATE_LIMIT"]
+
+
+def _unknown(response) -> bool:
+    """Only tries with an unknown token count towards the limit (a family on one wifi shares an address)."""
+    return response.status_code == 404
+
+
 @bp.route("/r/<token>", methods=["GET", "POST"])
+@access.public
+@limiter.limit(_link_limit, deduct_when=_unknown)
 def answer(token: str):
-    """Show the link's questionnaire; store the answers once, all or none."""
+    """Show the link's questionnaire; store the answers once, all or none (public: the token is the key)."""
     link, state = links.find(token)
     if state != "open":
         return render_template("questionnaire/closed.html", state=state), 404 if state == "unknown" else 410
@@ -72,6 +91,8 @@ def answer(token: str):
 
 
 @bp.post("/r/<token>/draft")
+@access.public
+@limiter.limit(_link_limit, deduct_when=_unknown)
 def save_draft(token: str):
     """Keep the answers given so far (JSON: item code -> value), so a closed tab loses nothing."""
     link, state = links.find(token)

@@ -122,6 +122,11 @@ class _Cache:
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget everything (after an erasure: no rendered page of the family stays in memory)."""
+        with self.lock:
+            self.items.clear()
+
 
 def page_cache() -> _Cache:
     """This process's cache of rendered page parts (dashboards, reports, caseload lists)."""

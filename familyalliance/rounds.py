@@ -1,18 +1,20 @@
 """The tablet round: one device passed around; each attendee picks their name, answers, hands on.
 
 While a round runs, the browser session shows only the round: no caseload, no family page,
-nobody's earlier answers. Leaving the round needs the therapist's password.
+nobody's earlier answers. Leaving the round needs the therapist's password. The browser
+session (a signed, not encrypted, cookie) holds only the ids of the round's links: no
+names and no tokens, so the cookie on the passed-around device opens nothing by itself.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from . import access, links, operations, questionnaire
 from .extensions import db
-from .models import TherapySession
+from .models import MemberLink, TherapySession
 from .passwords import verify_password
 from .registry import installed_instruments
 
@@ -27,46 +29,52 @@ def _round() -> dict | None:
 
 
 @bp.post("/start/<code>/<int:number>")
-@login_required
+@access.roles(*access.FAMILY_ROLES)
 def start(code: str, number: int):
     """Start a round for a session: a fresh link for every attendee, kept in this browser only."""
     family = access.family_or_404(code)
     therapy_session = access.session_or_404(family, number)
     made = links.create_links(therapy_session, current_app.config["MEMBER_LINK_DAYS"])
     db.session.commit()
-    names = {m.id: m.display_name for m in family.members}
     session["round"] = {
         "session_id": therapy_session.id,
-        "members": {str(link.member_id): {"name": names[link.member_id], "token": token} for link, token in made},
+        "links": {str(link.member_id): link.id for link, _token in made},
     }
     return redirect(url_for("rounds.pick"))
 
 
+def _link(current: dict, member_id: str) -> MemberLink | None:
+    """The round's link for a member, if it is still of this round's session."""
+    link_id = current["links"].get(member_id)
+    link = db.session.get(MemberLink, link_id) if isinstance(link_id, int) else None
+    return link if link is not None and link.session_id == current["session_id"] else None
+
+
 @bp.get("/")
-@login_required
+@access.roles(*access.FAMILY_ROLES)
 def pick():
     """Who is next? The names of the attendees who have not answered yet, nothing else."""
     current = _round()
     if current is None:
         return redirect(url_for("families.caseload"))
     waiting = []
-    for member_id, entry in current["members"].items():
-        _, state = links.find(entry["token"])
-        if state == "open":
-            waiting.append((member_id, entry["name"]))
+    for member_id in current["links"]:
+        link = _link(current, member_id)
+        if link is not None and links.state(link) == "open":
+            waiting.append((member_id, link.member.display_name))
     return render_template("rounds/pick.html", waiting=sorted(waiting, key=lambda w: w[1]))
 
 
 @bp.route("/<member_id>", methods=["GET", "POST"])
-@login_required
+@access.roles(*access.FAMILY_ROLES)
 def answer(member_id: str):
     """One attendee's questionnaire; after sending, back to the list of names."""
     current = _round()
-    entry = current["members"].get(member_id) if current else None
-    if entry is None:
+    link = _link(current, member_id) if current else None
+    if link is None:
         abort(404)
-    link, state = links.find(entry["token"])
-    if state != "open":
+    name = link.member.display_name
+    if links.state(link) != "open":
         return redirect(url_for("rounds.pick"))
     instruments = installed_instruments()
     instrument = instruments[link.instrument]
@@ -78,14 +86,14 @@ def answer(member_id: str):
         except operations.OperationError:
             return redirect(url_for("rounds.pick"))
         if not problems:
-            flash(_("Thank you, %(name)s. Please hand the device on.", name=entry["name"]), "success")
+            flash(_("Thank you, %(name)s. Please hand the device on.", name=name), "success")
             return redirect(url_for("rounds.pick"))
     context = questionnaire.page_context(link, instrument, values, problems)
-    return render_template("rounds/answer.html", name=entry["name"], **context), (422 if problems else 200)
+    return render_template("rounds/answer.html", name=name, **context), (422 if problems else 200)
 
 
 @bp.route("/leave", methods=["GET", "POST"])
-@login_required
+@access.roles(*access.FAMILY_ROLES)
 def leave():
     """End the round: only with the logged-in therapist's password."""
     if _round() is None:

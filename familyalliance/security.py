@@ -9,7 +9,10 @@ for Vega's SVG output.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+import logging
+import re
+
+from flask import Flask, Response, request
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -32,14 +35,47 @@ HEADERS = {
     # Member links carry their token in the URL: never send it on.
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 }
+#: Over HTTPS, browsers are told to use nothing else for a year.
+HSTS = "max-age=31536000; includeSubDomains"
+#: Files that may be kept by the browser (versioned or public); every other answer holds personal data.
+CACHEABLE_ENDPOINTS = frozenset({"static", "vega.bundle"})
+
+#: A member link's token in a path: /r/<token> (and /r/<token>/draft).
+_TOKEN_IN_PATH = re.compile(r"(/r/)[A-Za-z0-9_-]{16,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with every member-link token replaced, for logs: a token in a log would open the link."""
+    return _TOKEN_IN_PATH.sub(r"\1[token]", text)
+
+
+class RedactTokens(logging.Filter):
+    """A logging filter that takes member-link tokens out of messages (the access logs name paths)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
 
 
 def init_app(app: Flask) -> None:
-    """Add the security headers to every response."""
+    """Add the security headers to every response; keep tokens out of the development server's log."""
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactTokens) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(RedactTokens())
 
     @app.after_request
     def _headers(response: Response) -> Response:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
+            response.headers["Cache-Control"] = "no-store"
         return response

@@ -15,6 +15,8 @@ from pathlib import Path
 import vl_convert
 from flask import Blueprint, current_app, send_file, url_for
 
+from . import access
+
 #: The Vega-Lite version of the bundle and of server-side rendering: the one Altair writes specs for.
 VL_VERSION = "6.4"
 #: d3 locales per interface language (English uses d3's default, en-US).
@@ -41,6 +43,7 @@ def bundle_path(cache_dir: str | os.PathLike) -> Path:
 
 
 @bp.get("/assets/vega-<string:requested>.js")
+@access.public
 def bundle(requested: str):
     """The Vega bundle; cached by browsers for a year, as the URL changes with the version."""
     if requested != version():

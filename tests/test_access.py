@@ -49,19 +49,24 @@ def test_visible_families_per_role(app, world, email):
 
 @pytest.mark.parametrize("email", sorted(EXPECTED))
 def test_pages_follow_the_policy(client, auth, world, email):
-    """The caseload lists exactly the visible families; every other family answers 404 on every page."""
+    """The caseload lists exactly the visible families; every other family answers 404 on every page.
+
+    A researcher may not open family pages at all (403), whichever family.
+    """
     auth.login(email)
-    caseload = client.get("/families/").text
+    researcher = email.startswith("research")
+    caseload = client.get("/families/")
+    assert caseload.status_code == (403 if researcher else 200)
     for code in ALL:
         allowed = code in EXPECTED[email]
-        assert (f'href="/families/{code}"' in caseload) == allowed
+        assert (f'href="/families/{code}"' in caseload.text) == allowed
         for url in (
             f"/families/{code}",
             f"/families/{code}/edit",
             f"/families/{code}/members/new",
             f"/families/{code}/sessions/new",
         ):
-            assert client.get(url).status_code == (200 if allowed else 404), url
+            assert client.get(url).status_code == (200 if allowed else 403 if researcher else 404), url
 
 
 def test_therapist_cannot_change_a_family_by_post(client, auth, world, app):

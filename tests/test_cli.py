@@ -38,7 +38,7 @@ def test_create_user_errors(app, runner):
     assert duplicate.exit_code == 1
     assert "already exists" in duplicate.output
     short = runner.invoke(args=["create-user", "b@example.org", "--password", "short", "--role", "therapist"])
-    assert short.exit_code == 1 and "at least 10 characters" in short.output
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
     bad_role = runner.invoke(args=["create-user", "c@example.org", "--password", "long enough pw", "--role", "boss"])
     assert bad_role.exit_code == 2
     bad_email = runner.invoke(

@@ -268,7 +268,8 @@ def count_queries(app, client, url):
     statements = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
+        if not statement.startswith("BEGIN"):  # transaction control (sent explicitly on SQLite), not a query
+            statements.append(statement)
 
     with app.app_context():
         engine = db.engine

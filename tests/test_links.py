@@ -116,6 +116,11 @@ def test_only_the_familys_therapists_make_links(app, client, auth, session_three
         assert db.session.scalar(sa.select(TherapySession.target)) == "therapist"
 
 
+def shown_values(html: str) -> dict[str, str]:
+    """The grid's hidden fields that carry the values it showed, as a browser sends them back."""
+    return dict(re.findall(r'<input type="hidden" name="(o-[^"]+)" value="([^"]*)"', html))
+
+
 def test_observation_grid_and_corrections(app, client, session_three):
     """The therapist rates each attending member in one grid; a change later is kept with who and when."""
     with app.app_context():
@@ -126,10 +131,13 @@ def test_observation_grid_and_corrections(app, client, session_three):
     assert "Mehmet" not in grid.text  # absent
     cells = {f"v-{ids['M1']}-{item}": v for item, v in zip(DIMS, ["2", "1", "0", "3"], strict=True)}
     cells |= {f"v-{ids['C1']}-bond": "-1"}
-    saved = client.post("/families/FAM-1/sessions/3/grid/observer4?lang=en", data=cells, follow_redirects=True)
+    saved = client.post("/families/FAM-1/sessions/3/grid/observer4?lang=en", data=shown_values(grid.text) | cells,
+                        follow_redirects=True)  # fmt: skip
     assert "Saved: 8 answers added, 0 corrected." in saved.text
+    grid = client.get("/families/FAM-1/sessions/3/grid/observer4?lang=en")
     cells[f"v-{ids['M1']}-safety"] = "-2"
-    again = client.post("/families/FAM-1/sessions/3/grid/observer4?lang=en", data=cells, follow_redirects=True)
+    again = client.post("/families/FAM-1/sessions/3/grid/observer4?lang=en", data=shown_values(grid.text) | cells,
+                        follow_redirects=True)  # fmt: skip
     assert "Saved: 0 answers added, 1 corrected." in again.text
     assert re.search(r"ann@example.org</td>\s*<td>Sandra</td>\s*<td>observer4 safety</td>\s*<td class=\"num\">0</td>"
                      r"\s*<td class=\"num\">-2</td>", again.text)  # fmt: skip

@@ -1,0 +1,155 @@
+"""The audit log: who viewed which family, who changed or exported what, when and from where.
+
+Entries go to ``audit_event`` (``models.AuditEvent``), a table with no link to the clinical
+tables and no clinical content. It is append-only, enforced by the database: triggers
+made by the migration refuse every UPDATE and DELETE (and, on PostgreSQL, TRUNCATE), whoever asks.
+
+Two ways in:
+
+- every request a logged-in user makes to a page of one family (a URL with the case
+  code) is logged after it is answered (``family.view`` for reading, ``family.change``
+  for a form sent), with the answer's status, so refused attempts are logged too;
+- the views call :func:`record` for everything else: logging in and out, failed logins and
+  lockouts, exports, imports, account changes, erasure, and reading the log itself.
+
+A failure to write the entry fails the request: no access goes unrecorded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+
+import sqlalchemy as sa
+from flask import Flask, Response, g, has_request_context, request
+from flask_login import current_user
+
+from .extensions import db
+from .models import AuditEvent, Family, User, utcnow
+
+#: The columns of the CSV export, in order.
+CSV_COLUMNS = ("id", "at", "user_email", "user_role", "action", "family_code", "endpoint", "status", "ip", "detail")
+
+
+def record(
+    action: str,
+    *,
+    family: Family | None = None,
+    family_code: str | None = None,
+    detail: dict | None = None,
+    status: int | None = None,
+    user: User | None = None,
+) -> AuditEvent:
+    """Add an entry for ``user`` (default: the current user) and the request (committed with the caller's work)."""
+    if user is None and has_request_context() and current_user.is_authenticated:
+        user = current_user
+    event = AuditEvent(
+        at=utcnow(),
+        user_id=user.id if user else None,
+        user_email=user.email if user else None,
+        user_role=user.role if user else None,
+        action=action,
+        family_id=family.id if family is not None else None,
+        family_code=family.code if family is not None else family_code,
+        endpoint=request.endpoint if has_request_context() else None,
+        status=status,
+        ip=request.remote_addr if has_request_context() else None,
+        detail=detail or {},
+    )
+    db.session.add(event)
+    return event
+
+
+def record_now(action: str, **kwargs) -> None:
+    """Record an entry in a transaction of its own, kept whatever the caller's transaction does."""
+    db.session.rollback()
+    record(action, **kwargs)
+    db.session.commit()
+
+
+def skip_family_log() -> None:
+    """Tell the after-request log that the view recorded this request itself (e.g. an erasure)."""
+    g.audit_done = True
+
+
+def _log_family_request(response: Response) -> Response:
+    """After a request to one family's page: log who read or changed it, with the answer's status."""
+    code = (request.view_args or {}).get("code")
+    if code is None or g.get("audit_done") or not current_user.is_authenticated:
+        return response
+    family_id = db.session.scalar(sa.select(Family.id).where(Family.code == code))
+    action = "family.view" if request.method in ("GET", "HEAD") else "family.change"
+    # A fresh transaction: the view's own work is committed (or deliberately not), and a write
+    # that starts its transaction cannot meet a stale read snapshot on SQLite.
+    db.session.rollback()
+    db.session.add(
+        AuditEvent(
+            at=utcnow(), user_id=current_user.id, user_email=current_user.email, user_role=current_user.role,
+            action=action, family_id=family_id, family_code=code, endpoint=request.endpoint,
+            status=response.status_code, ip=request.remote_addr, detail={},
+        )
+    )  # fmt: skip
+    db.session.commit()
+    return response
+
+
+def filtered(
+    email: str | None = None,
+    family_code: str | None = None,
+    action: str | None = None,
+    since=None,
+    until=None,
+) -> sa.Select:
+    """The entries matching the admin's filters, newest first."""
+    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
+    if email:
+        query = query.where(AuditEvent.user_email == email.strip().lower())
+    if family_code:
+        query = query.where(AuditEvent.family_code == family_code.strip())
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if since:
+        query = query.where(AuditEvent.at >= since)
+    if until:
+        query = query.where(AuditEvent.at < until)
+    return query
+
+
+def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+    """The entries as CSV text, line by line (for a streamed download)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    for event in events:
+        writer.writerow([_csv_cell(getattr(event, column)) for column in CSV_COLUMNS])
+        yield flush()
+
+
+def _csv_cell(value) -> str:
+    """A cell as text, never read as a formula by a spreadsheet."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True)
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def init_app(app: Flask) -> None:
+    """Log requests to family pages."""
+    app.after_request(_log_family_request)
+
+
+def actions() -> list[str]:
+    """The actions found in the log, for the admin's filter."""
+    return list(db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
