@@ -12,7 +12,17 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -167,8 +177,16 @@ def audit_export():
         abort(400)
     filters = {k: v for k, v in request.args.items() if k in ("email", "family", "action", "since", "until") and v}
     audit.record_now("audit.exported", detail=filters)
-    events = db.session.scalars(_audit_query(form).execution_options(yield_per=1000))
-    response = current_app.response_class(audit.csv_lines(events), mimetype="text/csv")
+    query = _audit_query(form).execution_options(yield_per=1000)
+
+    def lines():  # runs while the response streams, in a database session of its own
+        result = db.session.scalars(query)
+        try:
+            yield from audit.csv_lines(result)
+        finally:
+            result.close()
+
+    response = current_app.response_class(stream_with_context(lines()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="familyalliance-audit.csv"'
     return response
 
@@ -209,8 +227,9 @@ def erase(code: str):
     family = access.family_or_404(code)
     form = EraseForm(code=family.code)
     if form.validate_on_submit():
-        event = audit.record("family.erased", family=family)
-        event.detail = operations.erase_family(family)
+        family_id = family.id
+        counts = operations.erase_family(family)
+        audit.record("family.erased", family_id=family_id, family_code=code, detail=counts)
         audit.skip_family_log()
         db.session.commit()
         reports.page_cache().clear()

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, render_template, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from . import access, config, exports, importer, queries
+from . import access, audit, config, exports, importer, queries
 from .extensions import db
 from .forms import ExportForm, ImportForm
 from .models import Family, Team
@@ -57,6 +57,8 @@ def export():
                 data, filename = buffer.getvalue(), f"{name}.zip"
             else:
                 data, filename = path.read_bytes(), path.name
+        audit.record_now("export", detail={"kind": form.kind.data, "format": form.fmt.data, "families": len(ids),
+                                           "pseudonymised": bool(pseudonymise)})  # fmt: skip
         return send_file(io.BytesIO(data), mimetype=MEDIA[form.fmt.data], as_attachment=True, download_name=filename)
     return render_template("data/export.html", form=form, forced=forced, families=len(ids))
 
@@ -78,5 +80,10 @@ def import_ratings():
                 summary = importer.import_long_csv(path, installed_instruments(), form.replace.data, team)
             except importer.ImportRejected as exc:
                 rejected = exc
+        if rejected:
+            audit.record_now("import.rejected", detail={"problems": rejected.total})
+        else:
+            audit.record_now("import", detail={"rows": summary.rows, "replaced": summary.replaced,
+                                               "families_created": len(summary.families_created)})  # fmt: skip
     status = 422 if rejected else 200
     return render_template("data/import.html", form=form, summary=summary, rejected=rejected), status

@@ -454,9 +454,10 @@ def grid(code: str, number: int, instrument_code: str):
                   "success")  # fmt: skip
             return redirect(url_for("families.show_session", code=family.code, number=session.number))
     language = str(get_locale())
+    texts = {item.code: item.text_for(language, session.target) for item in instrument.items}
     return render_template(
         "families/grid.html", family=family, session=session, instrument=instrument, rows=rows, values=values,
-        shown=shown, errors=errors, texts={item.code: item.text_for(language, session.target) for item in instrument.items},
+        shown=shown, errors=errors, texts=texts,
     ), status  # fmt: skip
 
 
