@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config
@@ -35,11 +35,12 @@ def _sqlite_begin(connection) -> None:
     A transaction that reads and then writes could otherwise find, at its first write, that
     another request wrote in between, and fail at once ("database is locked"): with BEGIN
     IMMEDIATE, concurrent form posts (two therapists saving one session) wait their turn for
-    ``busy_timeout``. Reading pages keep SQLite's deferred transactions, so readers never wait.
+    ``busy_timeout``. Reading pages keep SQLite's deferred transactions, so readers never wait,
+    until they call ``extensions.begin_write`` to write (the audit log, the caseload's summaries).
     """
     if connection.dialect.name != "sqlite":
         return
-    writing = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    writing = has_request_context() and (request.method not in ("GET", "HEAD", "OPTIONS") or g.get("write_transaction"))
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 

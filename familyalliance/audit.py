@@ -26,14 +26,14 @@ import sqlalchemy as sa
 from flask import Flask, Response, g, has_request_context, request
 from flask_login import current_user
 
-from .extensions import db
+from .extensions import begin_write, db
 from .models import AuditEvent, Family, User, utcnow
 
 #: The columns of the CSV export, in order.
 CSV_COLUMNS = ("id", "at", "user_email", "user_role", "action", "family_code", "endpoint", "status", "ip", "detail")
 
 
-def record(
+def _event(
     action: str,
     *,
     family: Family | None = None,
@@ -43,10 +43,10 @@ def record(
     status: int | None = None,
     user: User | None = None,
 ) -> AuditEvent:
-    """Add an entry for ``user`` (default: the current user) and the request (committed with the caller's work)."""
+    """A new entry for ``user`` (default: the current user) and the current request, not yet added."""
     if user is None and has_request_context() and current_user.is_authenticated:
         user = current_user
-    event = AuditEvent(
+    return AuditEvent(
         at=utcnow(),
         user_id=user.id if user else None,
         user_email=user.email if user else None,
@@ -59,14 +59,24 @@ def record(
         ip=request.remote_addr if has_request_context() else None,
         detail=detail or {},
     )
+
+
+def record(action: str, **facts) -> AuditEvent:
+    """Add an entry to the session, committed with the caller's work (``facts``: see ``_event``)."""
+    event = _event(action, **facts)
     db.session.add(event)
     return event
 
 
-def record_now(action: str, **kwargs) -> None:
-    """Record an entry in a transaction of its own, kept whatever the caller's transaction does."""
-    db.session.rollback()
-    record(action, **kwargs)
+def record_now(action: str, **facts) -> None:
+    """Record an entry in a transaction of its own, whatever the caller's transaction holds.
+
+    The entry is made first (reading the account), then written as the new transaction's
+    first statement: on SQLite no stale read can stand in the way of the write.
+    """
+    event = _event(action, **facts)
+    begin_write()
+    db.session.add(event)
     db.session.commit()
 
 
@@ -80,19 +90,9 @@ def _log_family_request(response: Response) -> Response:
     code = (request.view_args or {}).get("code")
     if code is None or g.get("audit_done") or not current_user.is_authenticated:
         return response
-    family_id = db.session.scalar(sa.select(Family.id).where(Family.code == code))
     action = "family.view" if request.method in ("GET", "HEAD") else "family.change"
-    # A fresh transaction: the view's own work is committed (or deliberately not), and a write
-    # that starts its transaction cannot meet a stale read snapshot on SQLite.
-    db.session.rollback()
-    db.session.add(
-        AuditEvent(
-            at=utcnow(), user_id=current_user.id, user_email=current_user.email, user_role=current_user.role,
-            action=action, family_id=family_id, family_code=code, endpoint=request.endpoint,
-            status=response.status_code, ip=request.remote_addr, detail={},
-        )
-    )  # fmt: skip
-    db.session.commit()
+    family_id = db.session.scalar(sa.select(Family.id).where(Family.code == code))
+    record_now(action, family_id=family_id, family_code=code, status=response.status_code)
     return response
 
 

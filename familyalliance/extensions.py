@@ -1,6 +1,7 @@
 """Flask extensions, created unbound here and bound to the app in the factory."""
 
 import sqlalchemy as sa
+from flask import g
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -33,3 +34,14 @@ csrf = CSRFProtect()
 babel = Babel()
 #: Rate limits per client address (the login form, unknown member links); storage: RATELIMIT_STORAGE_URI.
 limiter = Limiter(get_remote_address)
+
+
+def begin_write() -> None:
+    """End the session's transaction; the next one in this request is a writing one.
+
+    On SQLite it then takes the write lock when it begins (BEGIN IMMEDIATE, see
+    ``familyalliance._sqlite_begin``), so a read followed by a write cannot fail on a
+    snapshot another request made stale; elsewhere this only ends the transaction.
+    """
+    db.session.rollback()
+    g.write_transaction = True

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from . import access, charts, config, dashboard, links, operations, plan, prompts, reports, summaries, vega, vocab
-from .extensions import db
+from .extensions import begin_write, db
 from .forms import STATUS_LABELS, CaseloadFilterForm, FamilyForm, MemberForm, SessionForm, role_label
 from .models import (
     Family,
@@ -86,7 +86,10 @@ def caseload():
 
 def _caseload_body(visible, ids, settings, key: str, language: str) -> tuple[Markup, int]:
     """The caseload's filters, table and pages, rendered; with 400 when a filter value is not valid."""
-    if summaries.refresh(summaries.stale_families(visible, key), settings, key):
+    stale = summaries.stale_families(visible, key)
+    if stale:
+        begin_write()  # read the answers and store the summaries in one writing transaction
+        summaries.refresh(stale, settings, key)
         db.session.commit()
     form = CaseloadFilterForm(request.args)
     form.set_choices(
