@@ -22,7 +22,8 @@ from familyalliance.instruments import builtin_instruments  # noqa: E402
 from familyalliance.models import Family  # noqa: E402
 from tests.livebrowser import launch_chromium, serve  # noqa: E402
 
-EMAIL, PASSWORD = "demo@example.org", "demo password"
+EMAIL, PASSWORD = "demo@example.org", "paarse olifant op de fiets"
+ADMIN = "admin@example.org"
 
 
 def main(out: Path) -> None:
@@ -33,6 +34,8 @@ def main(out: Path) -> None:
         with app.app_context():
             flask_migrate.upgrade()
             owner = operations.create_user(EMAIL, PASSWORD, "team_lead", "Demo team")
+            operations.create_user(ADMIN, PASSWORD, "admin")
+            operations.create_user("therapist@example.org", PASSWORD, "therapist", "Demo team")
             codes = demo.load_demo(owner, builtin_instruments())
             db.session.commit()
             # A fresh session of the first family, with links for its members.
@@ -66,7 +69,19 @@ def main(out: Path) -> None:
                 page.screenshot(path=out / f"report-{lang}.png", full_page=True)
                 page.goto(f"{url}/exports/")
                 page.screenshot(path=out / f"export-{lang}.png", full_page=True)
+                page.goto(f"{url}/admin/users")
+                page.screenshot(path=out / f"team-{lang}.png", full_page=True)
                 page.close()
+                admin = browser.new_page(viewport={"width": 1200, "height": 800}, locale=lang)
+                admin.goto(f"{url}/login?lang={lang}")
+                admin.locator("#email").fill(ADMIN)
+                admin.locator("#password").fill(PASSWORD)
+                admin.locator("#submit").click()
+                admin.wait_for_url("**/admin/users")
+                admin.screenshot(path=out / f"accounts-{lang}.png", full_page=True)
+                admin.goto(f"{url}/admin/audit")
+                admin.screenshot(path=out / f"audit-{lang}.png", full_page=True)
+                admin.close()
             phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="nl", is_mobile=True)
             for role in ("child", "father"):
                 phone.goto(f"{url}/r/{tokens[role]}?lang=nl")
