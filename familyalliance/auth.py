@@ -158,19 +158,22 @@ def logout():
 @access.roles(*access.ANY_ROLE)
 def change_password():
     """Change one's own password (the current one first); every other session of the account ends."""
-    form = PasswordForm(email=current_user.email)
+    # The account itself, not the proxy: login_user keeps what it is given as the current user, and
+    # a current_user that stands for itself recurses without end.
+    user = current_user._get_current_object()
+    form = PasswordForm(email=user.email)
     if form.validate_on_submit():
-        if not verify_password(current_user.password_hash, form.current.data):
+        if not verify_password(user.password_hash, form.current.data):
             form.current.errors.append(_("This is not your current password."))
             audit.record_now("password.change_refused")
         else:
-            current_user.password_hash = hash_password(form.new.data)
-            current_user.session_token = new_session_token()
+            user.password_hash = hash_password(form.new.data)
+            user.session_token = new_session_token()
             audit.record("password.changed")
             db.session.commit()
-            start_session(current_user)
+            start_session(user)
             flash(_("Your password was changed. Other sessions of your account have ended."), "success")
-            return redirect(url_for(access.home(current_user)))
+            return redirect(url_for(access.home(user)))
     return render_template("auth/password.html", form=form), (422 if form.errors else 200)
 
 

@@ -20,6 +20,7 @@ from .extensions import db
 from .forms import ExportForm, ImportForm
 from .models import Family, Team
 from .registry import installed_instruments
+from .validation import Problem
 
 bp = Blueprint("data", __name__)
 
@@ -63,6 +64,12 @@ def export():
     return render_template("data/export.html", form=form, forced=forced, families=len(ids))
 
 
+def _holds_nul(path: Path) -> bool:
+    """Whether an upload holds NUL bytes: binary data, never CSV text (the importer would echo them)."""
+    with path.open("rb") as f:
+        return any(b"\x00" in chunk for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
 @bp.route("/admin/import", methods=["GET", "POST"])
 @access.roles("admin")
 def import_ratings():
@@ -77,6 +84,10 @@ def import_ratings():
             path = Path(tmp) / "upload.csv"
             form.file.data.save(path)
             try:
+                if _holds_nul(path):
+                    message = _("holds NUL bytes, so it is not CSV text (perhaps another file, or UTF-16); "
+                                "save it as CSV UTF-8")  # fmt: skip
+                    raise importer.ImportRejected([Problem("file", message)], 1)
                 summary = importer.import_long_csv(path, installed_instruments(), form.replace.data, team)
             except importer.ImportRejected as exc:
                 rejected = exc
@@ -85,5 +96,5 @@ def import_ratings():
         else:
             audit.record_now("import", detail={"rows": summary.rows, "replaced": summary.replaced,
                                                "families_created": len(summary.families_created)})  # fmt: skip
-    status = 422 if rejected else 200
+    status = 422 if rejected or form.errors else 200
     return render_template("data/import.html", form=form, summary=summary, rejected=rejected), status
