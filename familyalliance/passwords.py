@@ -2,9 +2,9 @@
 
 The rules follow NIST SP 800-63B: length counts, composition rules do not. A new password
 has at least ``MIN_LENGTH`` characters and must not be easy to guess: zxcvbn (Dropbox's
-estimator, with its lists of common passwords, words and names) must rate it at least
-``MIN_SCORE`` of 4, with the account's email, the app's name and common Dutch words
-counted as guessable (zxcvbn's own lists are English).
+estimator, with its lists of common passwords, words and names) must rate it ``MIN_SCORE``
+(4, its top grade), with the account's email, the app's name and common Dutch words counted
+as guessable (zxcvbn's own lists are English).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from zxcvbn import zxcvbn
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128
-MIN_SCORE = 3
+MIN_SCORE = 4
 
 #: Words a Dutch-speaking clinic's passwords are made of, which zxcvbn does not know.
 DUTCH_WORDS = (
@@ -69,7 +69,7 @@ def weakness(password: str, email: str = "") -> str | None:
     if len(password) > MAX_LENGTH:
         return "too_long"
     local, _, domain = email.lower().partition("@")
-    guessable = [local, domain, *domain.split("."), "familyalliance", "family", "alliance", *DUTCH_WORDS]
+    guessable = [email.lower(), local, domain, *domain.split("."), "familyalliance", "family", "alliance", *DUTCH_WORDS]
     if zxcvbn(password, user_inputs=[word for word in guessable if word])["score"] < MIN_SCORE:
         return "guessable"
     return None

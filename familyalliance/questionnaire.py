@@ -65,9 +65,13 @@ def _unknown(response) -> bool:
     return response.status_code == 404
 
 
+#: One budget of unknown tokens per address for the questionnaire page and its drafts together.
+_link_attempts = limiter.shared_limit(_link_limit, scope="member-links", deduct_when=_unknown)
+
+
 @bp.route("/r/<token>", methods=["GET", "POST"])
 @access.public
-@limiter.limit(_link_limit, deduct_when=_unknown)
+@_link_attempts
 def answer(token: str):
     """Show the link's questionnaire; store the answers once, all or none (public: the token is the key)."""
     link, state = links.find(token)
@@ -92,7 +96,7 @@ def answer(token: str):
 
 @bp.post("/r/<token>/draft")
 @access.public
-@limiter.limit(_link_limit, deduct_when=_unknown)
+@_link_attempts
 def save_draft(token: str):
     """Keep the answers given so far (JSON: item code -> value), so a closed tab loses nothing."""
     link, state = links.find(token)
