@@ -54,6 +54,8 @@ def _user_or_404(user_id: int) -> User:
 def _user_form(user: User | None) -> UserForm:
     """The account form, limited to what the current user may set."""
     form = UserForm(obj=user, user=user)
+    if user is not None and not form.is_submitted():
+        form.team.data = user.team_id  # the form's field holds the id, the account's attribute the Team
     teams = db.session.execute(sa.select(Team.id, Team.name).order_by(Team.name)).all()
     form.team.choices = [SelectChoice(None, _("No team")), *(SelectChoice(i, name) for i, name in teams)]
     if current_user.role != "admin":  # a team lead: therapists of their own team only
@@ -64,19 +66,13 @@ def _user_form(user: User | None) -> UserForm:
     return form
 
 
-def _locked(user: User) -> bool:
-    until = user.locked_until
-    return until is not None and (until if until.tzinfo else until.replace(tzinfo=dt.UTC)) > dt.datetime.now(dt.UTC)
-
-
 @bp.get("/admin/users")
 @access.roles("admin", "team_lead")
 def users():
     """The accounts the current user manages: all (admin) or the team's therapists (team lead)."""
     listed = db.session.scalars(access.managed_users(current_user).order_by(User.email)).all()
     teams = db.session.scalars(sa.select(Team).order_by(Team.name)).all() if current_user.role == "admin" else []
-    return render_template("admin/users.html", users=listed, teams=teams, team_form=TeamForm(formdata=None),
-                           locked=_locked)  # fmt: skip
+    return render_template("admin/users.html", users=listed, teams=teams, team_form=TeamForm(formdata=None))
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -123,7 +119,7 @@ def edit_user(user_id: int):
             db.session.commit()
             flash(_("The account %(email)s was saved.", email=user.email), "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=user, locked=_locked(user)), (
+    return render_template("admin/user_form.html", form=form, user=user, locked=user.locked()), (
         422 if form.errors else 200
     )
 
@@ -141,7 +137,7 @@ def new_team():
         return redirect(url_for("admin.users"))
     listed = db.session.scalars(access.managed_users(current_user).order_by(User.email)).all()
     teams = db.session.scalars(sa.select(Team).order_by(Team.name)).all()
-    return render_template("admin/users.html", users=listed, teams=teams, team_form=form, locked=_locked), 422
+    return render_template("admin/users.html", users=listed, teams=teams, team_form=form), 422
 
 
 def _audit_query(form: AuditFilterForm) -> sa.Select:

@@ -54,11 +54,6 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    """A stored time as UTC-aware (SQLite gives it back naive)."""
-    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _spend_a_hash(password: str) -> None:
     """Verify against a throw-away hash: a refused login takes as long as a checked one."""
     global _dummy_hash
@@ -77,7 +72,7 @@ def authenticate(email: str, password: str) -> tuple[User | None, str]:
         _spend_a_hash(password)
         return None, "unknown"
     now = utcnow()
-    if (_aware(user.locked_until) or now) > now:
+    if user.locked(now):
         _spend_a_hash(password)
         return None, "locked"
     if not verify_password(user.password_hash, password):

@@ -89,6 +89,14 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users.
         return self.active
 
+    def locked(self, now: dt.datetime | None = None) -> bool:
+        """Whether the account is locked after too many failed logins (``locked_until`` still ahead)."""
+        until = self.locked_until
+        if until is None:
+            return False
+        until = until if until.tzinfo else until.replace(tzinfo=dt.UTC)  # SQLite gives it back naive
+        return until > (now or utcnow())
+
     def get_id(self) -> str:
         """The session's reference to the account: id and session token (see ``auth.load_user``)."""
         return f"{self.id}:{self.session_token}"
