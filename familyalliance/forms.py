@@ -206,6 +206,8 @@ class SessionForm(FlaskForm):
 
     def validate_number(self, field) -> None:
         """Session numbers are unique within the family."""
+        if field.errors:  # out of range: no lookup (a number beyond 64 bits would crash the database driver)
+            return
         query = sa.select(TherapySession.id).where(
             TherapySession.family_id == self._family.id, TherapySession.number == field.data
         )

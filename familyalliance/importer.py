@@ -28,7 +28,7 @@ from . import bulk, summaries
 from .extensions import db
 from .instruments import Instrument
 from .models import Family, Member, Response, Team, TherapySession, User, family_therapist, utcnow
-from .validation import LONG_HEADER, Problem, check_long_chunk
+from .validation import LONG_HEADER, Problem, check_long_chunk, parse_value
 
 CHUNK_ROWS = 50_000
 #: Problems reported in full; the rest are counted.
@@ -85,6 +85,7 @@ def unquote(codes: pd.Series) -> pd.Series:
 
 def read_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """Yield (rows as text DataFrame, their line numbers); bad headers, field counts and encodings become problems."""
+    reader = None
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.reader(f, strict=True)
@@ -119,7 +120,7 @@ def read_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
     except UnicodeDecodeError:
         problems.add([Problem("file", "is not UTF-8 text (save it as CSV UTF-8)", _first_bad_line(path))])
     except csv.Error as exc:
-        problems.add([Problem("file", f"cannot be read as CSV: {exc}", None)])
+        problems.add([Problem("file", f"cannot be read as CSV: {exc}", reader.line_num if reader else None)])
 
 
 class _NeedsExactReader(Exception):
@@ -160,6 +161,8 @@ def fast_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
             if batch.num_rows == 0:
                 continue
             frame = batch.to_pandas()
+            if frame.eq("").all(axis=1).any():  # a blank line: Arrow gives it as a row of empty cells
+                raise _NeedsExactReader
             yield frame, np.arange(row + 2, row + 2 + len(frame))
             row += len(frame)
     except pa.ArrowInvalid:
@@ -412,7 +415,9 @@ def _prepare(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mapping[str, I
     columns = {}
     if not found:
         columns = {name: _pylist(chunk[name]) for name in ("informant", "target", "instrument", "item")}
-        columns["value"] = _pylist(chunk["value"].where(chunk["value"] != ""), "int64")
+        # The values as the shared check read them (" 5" and "+5" are 5), each distinct text parsed once.
+        parsed = {text: parse_value(text)[0] for text in chunk["value"].unique()}
+        columns["value"] = [parsed[text] for text in _pylist(chunk["value"])]
     return _Part(chunk, found, entity_rows, _pylist(pd.Series(combos["family"].unique())), columns)
 
 

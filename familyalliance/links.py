@@ -17,7 +17,11 @@ import sqlalchemy as sa
 from . import operations, validation
 from .extensions import db
 from .instruments import Instrument
-from .models import Attendance, MemberLink, TherapySession, utcnow
+from .models import Attendance, MemberLink, Response, TherapySession, utcnow
+
+
+class AlreadyAnswered(operations.OperationError):
+    """The member's answers to this questionnaire for this session are stored already (through another link)."""
 
 
 def token_hash(token: str) -> str:
@@ -84,7 +88,8 @@ def save_draft(link: MemberLink, answers: Mapping[str, object], instruments: Map
             draft.pop(item, None)
         else:
             draft[item] = value
-    link.draft = json.dumps(draft, sort_keys=True)
+    if draft != (json.loads(link.draft) if link.draft else {}):  # nothing kept: nothing written
+        link.draft = json.dumps(draft, sort_keys=True)
     return problems
 
 
@@ -98,9 +103,18 @@ def submit(link: MemberLink, answers: Mapping[str, object], instruments: Mapping
 
     Raises ``operations.AnswersRejected`` (nothing stored, link still open) when an answer is
     invalid. Marking the link used in the same transaction means a second submission of the
-    same form finds it used and stores nothing.
+    same form finds it used and stores nothing. Raises ``AlreadyAnswered`` (nothing stored) when
+    the session's answers to this questionnaire came in already, through another link of the
+    member (links made twice, a tablet round) or typed in from paper.
     """
     instrument = instruments[link.instrument]
+    stored = sa.select(Response.family_id).where(
+        Response.family_id == link.family_id, Response.member_id == link.member_id,
+        Response.session_id == link.session_id, Response.informant == instrument.informant,
+        Response.target == link.target, Response.instrument == instrument.code,
+    )  # fmt: skip
+    if db.session.scalar(stored.limit(1)) is not None:
+        raise AlreadyAnswered("The answers to this questionnaire are stored already.")
     closed = db.session.execute(
         sa.update(MemberLink).where(MemberLink.id == link.id, MemberLink.used_at.is_(None))
         .values(used_at=utcnow(), draft=None)
@@ -114,4 +128,12 @@ def submit(link: MemberLink, answers: Mapping[str, object], instruments: Mapping
          "item": item.code, "value": answers.get(item.code), "line": number}
         for number, item in enumerate(instrument.items, start=1)
     ]  # fmt: skip
-    return operations.store_answers(rows, instruments)
+    try:
+        return operations.store_answers(rows, instruments)
+    except sa.exc.IntegrityError:  # another link of the member sent the same answers at the same moment
+        raise AlreadyAnswered("The answers to this questionnaire are stored already.") from None
+
+
+def close(link: MemberLink) -> None:
+    """Mark a link used without storing anything (its questionnaire was answered through another way)."""
+    db.session.execute(sa.update(MemberLink).where(MemberLink.id == link.id).values(used_at=utcnow(), draft=None))

@@ -17,7 +17,10 @@ import pandas as pd
 from .instruments import Instrument
 from .vocab import CODE_PATTERN, INFORMANTS, ROLES, TARGETS
 
-INTEGER = re.compile(r"^[+-]?\d+$")
+#: A whole number in ASCII digits (``\d`` would take any script's digits, which the import's reader cannot parse).
+INTEGER = re.compile(r"^[+-]?[0-9]+$")
+#: Digits an answer may have (leading zeros aside): far beyond every scale, and never thousands, which int() refuses.
+MAX_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,10 @@ def parse_value(raw: object) -> tuple[int | None, str | None]:
         return None, None
     if not INTEGER.fullmatch(text):
         return None, f"{text!r} is not a whole number"
-    return int(text), None
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > MAX_DIGITS:
+        return None, f"{text[:MAX_DIGITS]!r}... ({len(digits)} digits) is outside the scale"
+    return int(digits) * (-1 if text.startswith("-") else 1), None
 
 
 # The words of each problem, shared by the one-answer and the whole-file checks.
