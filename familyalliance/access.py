@@ -119,6 +119,8 @@ def can_see_family(user: User, family: Family) -> bool:
 
 def family_or_404(code: str) -> Family:
     """Return the family with case ``code`` if the current user may see it, else abort with 404."""
+    if not vocab.is_valid_code(code):  # no such family; and PostgreSQL could not even compare a NUL
+        abort(404)
     family = db.session.scalar(visible_families(current_user).where(Family.code == code))
     if family is None:
         abort(404)

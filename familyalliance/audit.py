@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, g, has_request_context, request
 from flask_login import current_user
 
+from . import vocab
 from .extensions import begin_write, db
 from .models import AuditEvent, Family, User, utcnow
 
@@ -91,6 +92,9 @@ def _log_family_request(response: Response) -> Response:
     if code is None or g.get("audit_done") or not current_user.is_authenticated:
         return response
     action = "family.view" if request.method in ("GET", "HEAD") else "family.change"
+    if not vocab.is_valid_code(code):  # a case code no family can have: logged without it
+        record_now(action, detail={"code": "not a valid case code"}, status=response.status_code)
+        return response
     family_id = db.session.scalar(sa.select(Family.id).where(Family.code == code))
     record_now(action, family_id=family_id, family_code=code, status=response.status_code)
     return response

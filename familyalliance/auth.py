@@ -48,7 +48,10 @@ def _safe_next(target: str | None) -> str | None:
     """Accept only a path on this site as the place to go after logging in."""
     if not target:
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. "//[": not a URL at all
+        return None
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target

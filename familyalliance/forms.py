@@ -337,7 +337,7 @@ USER_ROLE_LABELS = {"therapist": _l("Therapist"), "team_lead": _l("Team lead"), 
 class UserForm(FlaskForm):
     """An account, as an administrator (every role) or a team lead (therapists of the team) edits it."""
 
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email()])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), no_control_characters, Email()])
     role = SelectField(_l("Role"), choices=[SelectChoice(r, label) for r, label in USER_ROLE_LABELS.items()])
     team = SelectField(_l("Team"), coerce=_optional_int, validate_choice=True)
     active = BooleanField(_l("May log in"), default=True)
@@ -354,6 +354,8 @@ class UserForm(FlaskForm):
         self._user = user
 
     def validate_email(self, field) -> None:
+        if field.errors:  # not an address (or control characters): nothing to look up
+            return
         email = (field.data or "").strip().lower()
         query = sa.select(User.id).where(User.email == email)
         if self._user is not None:
@@ -371,10 +373,12 @@ class UserForm(FlaskForm):
 class TeamForm(FlaskForm):
     """A team's name."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120), no_control_characters])
     submit = SubmitField(_l("Add team"))
 
     def validate_name(self, field) -> None:
+        if field.errors:
+            return
         if db.session.scalar(sa.select(Team.id).where(Team.name == field.data.strip())) is not None:
             raise ValidationError(_l("A team with this name exists already."))
 

@@ -119,3 +119,16 @@ def test_admin_adds_a_team(app, client, auth, staff):
     assert again.status_code == 422 and "A team with this name exists already." in again.text
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Team).where(Team.name == "Team C")) == 1
+
+
+def test_control_characters_in_account_and_team_forms_are_refused(app, client, auth, staff):
+    """A NUL in an email or team name is a field error (PostgreSQL could not even look it up), nothing stored."""
+    auth.login("admin@example.org")
+    email = client.post("/admin/users/new?lang=en", data={"email": "x\x00@example.org", "role": "therapist",
+                                                          "password": STRONG})  # fmt: skip
+    team = client.post("/admin/teams?lang=en", data={"name": "Team\x00C"})
+    for response in (email, team):
+        assert response.status_code == 422 and "Remove the control characters" in response.text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == len(staff)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Team)) == 2
