@@ -158,9 +158,9 @@ def audit_log():
     form = _audit_filters()
     if request.args and not form.validate():
         return render_template("admin/audit.html", form=form, page=None, filters={}), 400
-    page = db.paginate(_audit_query(form), page=form.page.data or 1, per_page=AUDIT_PAGE_SIZE, error_out=False)
     filters = {k: v for k, v in request.args.items() if k in ("email", "family", "action", "since", "until") and v}
-    audit.record_now("audit.viewed", detail=filters)
+    audit.record_now("audit.viewed", detail=filters)  # first: its commit would expire the entries read below
+    page = db.paginate(_audit_query(form), page=form.page.data or 1, per_page=AUDIT_PAGE_SIZE, error_out=False)
     return render_template("admin/audit.html", form=form, page=page, filters=filters)
 
 
@@ -207,11 +207,11 @@ def retention():
     closed = sa.func.coalesce(Family.closed_on, last_session, Family.start_date)
     scope = sa.select(Family) if current_user.role == "admin" else access.visible_families(current_user)
     cutoff = retention_cutoff()
+    audit.record_now("retention.viewed")  # first: its commit would expire the families read below
     rows = db.session.execute(
         scope.add_columns(closed.label("closed")).where(Family.status == "closed", closed <= cutoff)
         .order_by(closed, Family.code)
     ).all()  # fmt: skip
-    audit.record_now("retention.viewed", detail={"families": len(rows)})
     return render_template("admin/retention.html", rows=rows, cutoff=cutoff,
                            years=current_app.config["RETENTION_YEARS"])  # fmt: skip
 
