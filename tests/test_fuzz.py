@@ -216,6 +216,18 @@ def changes(before: dict, after: dict) -> dict[str, Change]:
     return out
 
 
+def post_checked(app, client, url: str, form, success: int = 302):
+    """POST ``form``; a refusal is checked (``assert_refused``) and gives None, a success (response, before, after)."""
+    before = snapshot(app)
+    response = client.post(url, data=form)
+    after = snapshot(app)
+    event(f"answer {response.status_code}")
+    if response.status_code != success:
+        assert_refused(response, before, after)
+        return None
+    return response, before, after
+
+
 def rows(state: dict, table: str, **where) -> list[dict]:
     """Rows of ``table`` in a snapshot, filtered by column values."""
     found = [dict(r) for r in state[table]]
@@ -465,12 +477,10 @@ def test_family_form_new(app, client, world, data):
     valid = {"code": data.draw(valid_codes), "status": "active", "start_date": "2026-03-02", "full_every": "3",
              "therapists": [str(world.users["ann"]), str(world.users["bob"])]}  # fmt: skip
     form = data.draw(almost_valid(valid, family_fields(world)))
-    before = snapshot(app)
-    response = client.post("/families/new", data=form)
-    after = snapshot(app)
-    event(f"answer {response.status_code}")
-    if response.status_code != 302:
-        return assert_refused(response, before, after)
+    sent = post_checked(app, client, "/families/new", form)
+    if sent is None:  # refused cleanly, nothing written
+        return
+    response, before, after = sent
     change = changes(before, after)
     assert set(change) <= {"family", "family_therapist"}
     (family,) = change["family"].added
@@ -492,12 +502,10 @@ def test_family_form_edit(app, client, world, data):
     valid = {"code": "FAM-1", "status": "paused", "start_date": "2026-01-05", "full_every": "2",
              "therapists": [str(world.users["ann"])]}  # fmt: skip
     form = data.draw(almost_valid(valid, family_fields(world)))
-    before = snapshot(app)
-    response = client.post("/families/FAM-1/edit", data=form)
-    after = snapshot(app)
-    event(f"answer {response.status_code}")
-    if response.status_code != 302:
-        return assert_refused(response, before, after)
+    sent = post_checked(app, client, "/families/FAM-1/edit", form)
+    if sent is None:  # refused cleanly, nothing written
+        return
+    response, before, after = sent
     change = changes(before, after)
     assert set(change) <= {"family", "family_therapist"}
     (family,) = [r for r in change["family"].added if r["id"] == world.fam1]
@@ -545,12 +553,10 @@ def test_member_form_new(app, client, world, data):
     valid = {"code": data.draw(valid_codes.filter(lambda c: c not in ("M1", "Y1", "C1"))), "display_name": "Mehmet",
              "role": "father", "birth_year": "1975", "active_from": "2026-01-05", "active_to": ""}  # fmt: skip
     form = data.draw(almost_valid(valid, MEMBER_FIELDS))
-    before = snapshot(app)
-    response = client.post("/families/FAM-1/members/new", data=form)
-    after = snapshot(app)
-    event(f"answer {response.status_code}")
-    if response.status_code != 302:
-        return assert_refused(response, before, after)
+    sent = post_checked(app, client, "/families/FAM-1/members/new", form)
+    if sent is None:  # refused cleanly, nothing written
+        return
+    response, before, after = sent
     change = changes(before, after)
     assert set(change) == {"member", "family"}
     (member,) = change["member"].added
@@ -571,12 +577,10 @@ def test_member_form_edit(app, client, world, data, code):
     valid = {"code": code, "display_name": "Someone", "role": role, "birth_year": "", "active_from": "",
              "active_to": "2026-06-30"}  # fmt: skip
     form = data.draw(almost_valid(valid, MEMBER_FIELDS))
-    before = snapshot(app)
-    response = client.post(f"/families/FAM-1/members/{code}/edit", data=form)
-    after = snapshot(app)
-    event(f"answer {response.status_code}")
-    if response.status_code != 302:
-        return assert_refused(response, before, after)
+    sent = post_checked(app, client, f"/families/FAM-1/members/{code}/edit", form)
+    if sent is None:  # refused cleanly, nothing written
+        return
+    response, before, after = sent
     change = changes(before, after)
     assert set(change) <= {"member", "family"}
     (member,) = rows(after, "member", id=world.members[code])
@@ -627,12 +631,10 @@ def test_session_form_new(app, client, world, data):
     valid = {"number": str(data.draw(st.integers(4, 10_000))), "date": "2026-02-02", "target": "therapist",
              "attendance": [str(world.members["M1"]), str(world.members["C1"])]}  # fmt: skip
     form = data.draw(almost_valid(valid, session_fields(world)))
-    before = snapshot(app)
-    response = client.post("/families/FAM-1/sessions/new", data=form)
-    after = snapshot(app)
-    event(f"answer {response.status_code}")
-    if response.status_code != 302:
-        return assert_refused(response, before, after)
+    sent = post_checked(app, client, "/families/FAM-1/sessions/new", form)
+    if sent is None:  # refused cleanly, nothing written
+        return
+    response, before, after = sent
     change = changes(before, after)
     assert set(change) <= {"therapy_session", "attendance", "family"}
     (session,) = change["therapy_session"].added
@@ -651,12 +653,10 @@ def test_session_form_edit(app, client, world, data):
     login_once(client, "ann@example.org")
     valid = {"number": "3", "date": "2026-01-27", "target": "team", "attendance": [str(world.members["Y1"])]}
     form = data.draw(almost_valid(valid, session_fields(world)))
-    before = snapshot(app)
-    response = client.post("/families/FAM-1/sessions/3/edit", data=form)
-    after = snapshot(app)
-    event(f"answer {response.status_code}")
-    if response.status_code != 302:
-        return assert_refused(response, before, after)
+    sent = post_checked(app, client, "/families/FAM-1/sessions/3/edit", form)
+    if sent is None:  # refused cleanly, nothing written
+        return
+    response, before, after = sent
     assert set(changes(before, after)) <= {"therapy_session", "attendance", "family"}
     (old,) = rows(before, "therapy_session", id=world.sessions[3])
     check_session(after, world.sessions[3], form, old["target"])
@@ -776,12 +776,10 @@ def test_grid(app, client, world, data):
 def test_session_links(app, client, world, code, number, body):
     """The links POST: only the URL matters; one link per attendee with a planned questionnaire, or 404."""
     login_once(client, "ann@example.org")
-    before = snapshot(app)
-    response = client.post(f"/families/{path(code)}/sessions/{number}/links", data=body)
-    after = snapshot(app)
-    event(f"answer {response.status_code}")
-    if response.status_code != 200:
-        return assert_refused(response, before, after)
+    sent = post_checked(app, client, f"/families/{path(code)}/sessions/{number}/links", body, success=200)
+    if sent is None:  # refused cleanly, nothing written
+        return
+    response, before, after = sent
     assert code == "FAM-1" and number in world.sessions
     change = changes(before, after)
     assert set(change) == {"member_link"} and not change["member_link"].removed
