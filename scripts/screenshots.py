@@ -26,6 +26,16 @@ EMAIL, PASSWORD = "demo@example.org", "paarse olifant op de fiets"
 ADMIN = "admin@example.org"
 
 
+def log_in(page, url: str, lang: str, email: str, shot: Path | None = None) -> None:
+    """Log in through the form (taking a picture of it first when ``shot`` names a file)."""
+    page.goto(f"{url}/login?lang={lang}")
+    if shot:
+        page.screenshot(path=shot)
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#submit").click()
+
+
 def main(out: Path) -> None:
     """Build a demo database, serve it, and save PNGs of the main pages in English and Dutch."""
     out.mkdir(parents=True, exist_ok=True)
@@ -52,11 +62,7 @@ def main(out: Path) -> None:
             browser = launch_chromium(playwright)
             for lang in ("en", "nl"):
                 page = browser.new_page(viewport={"width": 1200, "height": 800}, locale=lang)
-                page.goto(f"{url}/login?lang={lang}")
-                page.screenshot(path=out / f"login-{lang}.png")
-                page.locator("#email").fill(EMAIL)
-                page.locator("#password").fill(PASSWORD)
-                page.locator("#submit").click()
+                log_in(page, url, lang, EMAIL, shot=out / f"login-{lang}.png")
                 page.wait_for_url("**/families/")
                 page.screenshot(path=out / f"caseload-{lang}.png", full_page=True)
                 page.goto(f"{url}/families/{codes[0]}")
@@ -73,10 +79,7 @@ def main(out: Path) -> None:
                 page.screenshot(path=out / f"team-{lang}.png", full_page=True)
                 page.close()
                 admin = browser.new_page(viewport={"width": 1200, "height": 800}, locale=lang)
-                admin.goto(f"{url}/login?lang={lang}")
-                admin.locator("#email").fill(ADMIN)
-                admin.locator("#password").fill(PASSWORD)
-                admin.locator("#submit").click()
+                log_in(admin, url, lang, ADMIN)
                 admin.wait_for_url("**/admin/users")
                 admin.screenshot(path=out / f"accounts-{lang}.png", full_page=True)
                 admin.goto(f"{url}/admin/audit")
