@@ -111,12 +111,6 @@ def visible_families(user: User) -> sa.Select:
     return query.where(Family.id.in_(assigned))
 
 
-def can_see_family(user: User, family: Family) -> bool:
-    """Return whether ``user`` may see ``family``."""
-    query = visible_families(user).where(Family.id == family.id)
-    return db.session.scalar(sa.select(query.exists())) or False
-
-
 def family_or_404(code: str) -> Family:
     """Return the family with case ``code`` if the current user may see it, else abort with 404."""
     if not vocab.is_valid_code(code):  # no such family; and PostgreSQL could not even compare a NUL

@@ -65,10 +65,10 @@ def _spend_a_hash(password: str) -> None:
 
 
 def authenticate(email: str, password: str) -> tuple[User | None, str]:
-    """The account these credentials open, and what happened.
+    """The account of ``email`` (None when there is none) and what the password did with it.
 
-    Returns (user, "ok"), or (None, reason) with reason ``unknown``, ``locked``, ``wrong``,
-    ``locked_now`` (this failure locked the account) or ``inactive``. Commits the failure count.
+    The outcome is ``ok`` (log in), or ``unknown``, ``locked``, ``wrong``, ``locked_now`` (this
+    failure locked the account) or ``inactive``. Commits the failure count.
     """
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:
@@ -77,7 +77,7 @@ def authenticate(email: str, password: str) -> tuple[User | None, str]:
     now = utcnow()
     if user.locked(now):
         _spend_a_hash(password)
-        return None, "locked"
+        return user, "locked"
     if not verify_password(user.password_hash, password):
         # Counted in the database in one statement, so concurrent attempts on several workers all count.
         db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
@@ -88,9 +88,9 @@ def authenticate(email: str, password: str) -> tuple[User | None, str]:
             user.failed_logins = 0
             reason = "locked_now"
         db.session.commit()
-        return None, reason
+        return user, reason
     if not user.active:
-        return None, "inactive"
+        return user, "inactive"
     user.failed_logins = 0
     user.locked_until = None
     if needs_rehash(user.password_hash):
@@ -129,12 +129,11 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user, outcome = authenticate(form.email.data, form.password.data)
-        if user is not None:
-            start_session(user)
+        account, outcome = authenticate(form.email.data, form.password.data)
+        if outcome == "ok":
+            start_session(account)
             audit.record_now("login")
-            return redirect(_safe_next(request.args.get("next")) or url_for(access.home(user)))
-        account = db.session.scalar(sa.select(User).where(User.email == form.email.data.strip().lower()))
+            return redirect(_safe_next(request.args.get("next")) or url_for(access.home(account)))
         audit.record_now(LOGIN_FAILURES[outcome], user=account)
         error = _("Email or password is not correct, or the account is locked for a while after too many "
                   "attempts. Try again later, or ask your administrator.")  # fmt: skip

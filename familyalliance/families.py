@@ -79,9 +79,7 @@ def caseload():
         if status != 200:
             return render_template("families/caseload.html", body=body), status
         reports.page_cache().put(cache_key, body)
-    return render_template(
-        "families/caseload.html", body=body, can_create=access.allowed(current_user, "families.new_family")
-    )
+    return render_template("families/caseload.html", body=body)
 
 
 def _caseload_body(visible, ids, settings, key: str, language: str) -> tuple[Markup, int]:
@@ -343,10 +341,8 @@ def _report(code: str, number: int):
 
 
 def _download(body, mimetype: str):
-    """A rendered report file: personal data, so never kept by a browser or proxy cache."""
-    response = current_app.response_class(body, mimetype=mimetype)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    """A rendered report file (personal data: ``security`` marks it ``no-store`` like every page)."""
+    return current_app.response_class(body, mimetype=mimetype)
 
 
 @bp.get("/<code>/sessions/<int:number>/report")

@@ -23,6 +23,9 @@ from .models import Attendance, MemberLink, Response, TherapySession, utcnow
 class AlreadyAnswered(operations.OperationError):
     """The member's answers to this questionnaire for this session are stored already (through another link)."""
 
+    def __init__(self):
+        super().__init__("The answers to this questionnaire are stored already.")
+
 
 def token_hash(token: str) -> str:
     """The stored form of a token."""
@@ -114,7 +117,7 @@ def submit(link: MemberLink, answers: Mapping[str, object], instruments: Mapping
         Response.target == link.target, Response.instrument == instrument.code,
     )  # fmt: skip
     if db.session.scalar(stored.limit(1)) is not None:
-        raise AlreadyAnswered("The answers to this questionnaire are stored already.")
+        raise AlreadyAnswered
     closed = db.session.execute(
         sa.update(MemberLink).where(MemberLink.id == link.id, MemberLink.used_at.is_(None))
         .values(used_at=utcnow(), draft=None)
@@ -131,7 +134,7 @@ def submit(link: MemberLink, answers: Mapping[str, object], instruments: Mapping
     try:
         return operations.store_answers(rows, instruments)
     except sa.exc.IntegrityError:  # another link of the member sent the same answers at the same moment
-        raise AlreadyAnswered("The answers to this questionnaire are stored already.") from None
+        raise AlreadyAnswered from None
 
 
 def close(link: MemberLink) -> None:
