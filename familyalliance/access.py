@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from flask import abort, current_app, request
+from flask import abort, current_app, g, request
 from flask_login import current_user
 
 from . import vocab
@@ -118,6 +118,7 @@ def family_or_404(code: str) -> Family:
     family = db.session.scalar(visible_families(current_user).where(Family.code == code))
     if family is None:
         abort(404)
+    g.family_id = family.id  # for the audit log, which would otherwise look it up again
     return family
 
 

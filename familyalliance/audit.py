@@ -95,7 +95,9 @@ def _log_family_request(response: Response) -> Response:
     if not vocab.is_valid_code(code):  # a case code no family can have: logged without it
         record_now(action, detail={"code": "not a valid case code"}, status=response.status_code)
         return response
-    family_id = db.session.scalar(sa.select(Family.id).where(Family.code == code))
+    family_id = g.get("family_id")  # set by access.family_or_404; a refused request looks it up
+    if family_id is None:
+        family_id = db.session.scalar(sa.select(Family.id).where(Family.code == code))
     record_now(action, family_id=family_id, family_code=code, status=response.status_code)
     return response
 
