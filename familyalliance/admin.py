@@ -70,9 +70,14 @@ def _user_form(user: User | None) -> UserForm:
 @access.roles("admin", "team_lead")
 def users():
     """The accounts the current user manages: all (admin) or the team's therapists (team lead)."""
+    return _users_page(TeamForm(formdata=None))
+
+
+def _users_page(team_form: TeamForm) -> str:
+    """The accounts page: the managed accounts, and for an admin the teams with the form to add one."""
     listed = db.session.scalars(access.managed_users(current_user).order_by(User.email)).all()
     teams = db.session.scalars(sa.select(Team).order_by(Team.name)).all() if current_user.role == "admin" else []
-    return render_template("admin/users.html", users=listed, teams=teams, team_form=TeamForm(formdata=None))
+    return render_template("admin/users.html", users=listed, teams=teams, team_form=team_form)
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -135,9 +140,7 @@ def new_team():
         db.session.commit()
         flash(_("The team %(name)s was added.", name=team.name), "success")
         return redirect(url_for("admin.users"))
-    listed = db.session.scalars(access.managed_users(current_user).order_by(User.email)).all()
-    teams = db.session.scalars(sa.select(Team).order_by(Team.name)).all()
-    return render_template("admin/users.html", users=listed, teams=teams, team_form=form), 422
+    return _users_page(form), 422
 
 
 def _audit_query(form: AuditFilterForm) -> sa.Select:
