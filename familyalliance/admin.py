@@ -148,6 +148,15 @@ def _audit_query(form: AuditFilterForm) -> sa.Select:
     return audit.filtered(form.email.data, form.family.data, form.action.data, form.since.data, until)
 
 
+#: The audit log's filters, as they travel in the query string (and into its entries and links).
+AUDIT_FILTERS = ("email", "family", "action", "since", "until")
+
+
+def _filter_args() -> dict[str, str]:
+    """The filters given in the query string (without the page number or the language)."""
+    return {k: v for k, v in request.args.items() if k in AUDIT_FILTERS and v}
+
+
 def _audit_filters() -> AuditFilterForm:
     form = AuditFilterForm(request.args)
     form.action.choices = [SelectChoice("", _("Any")), *(SelectChoice(a, a) for a in audit.actions())]
@@ -161,7 +170,7 @@ def audit_log():
     form = _audit_filters()
     if request.args and not form.validate():
         return render_template("admin/audit.html", form=form, page=None, filters={}), 400
-    filters = {k: v for k, v in request.args.items() if k in ("email", "family", "action", "since", "until") and v}
+    filters = _filter_args()
     audit.record_now("audit.viewed", detail=filters)  # first: its commit would expire the entries read below
     page = db.paginate(_audit_query(form), page=form.page.data or 1, per_page=AUDIT_PAGE_SIZE, error_out=False)
     return render_template("admin/audit.html", form=form, page=page, filters=filters)
@@ -174,7 +183,7 @@ def audit_export():
     form = _audit_filters()
     if not form.validate():
         abort(400)
-    filters = {k: v for k, v in request.args.items() if k in ("email", "family", "action", "since", "until") and v}
+    filters = _filter_args()
     audit.record_now("audit.exported", detail=filters)
     query = _audit_query(form).execution_options(yield_per=1000)
 
