@@ -68,8 +68,20 @@ def make_csv(path: Path, rows: int) -> None:
                     for informant, instrument in (("self", "check4"), ("therapist", "observer4")):
                         for item in ITEMS:
                             value = (family + session + m) % 11 if instrument == "check4" else (session + m) % 7 - 3
-                            writer.writerow([f"FAM{family:05d}", f"M{m}", role, session, date, informant,
-                                             "therapist", instrument, item, value])  # fmt: skip
+                            writer.writerow(
+                                [
+                                    f"FAM{family:05d}",
+                                    f"M{m}",
+                                    role,
+                                    session,
+                                    date,
+                                    informant,
+                                    "therapist",
+                                    instrument,
+                                    item,
+                                    value,
+                                ]
+                            )
                             written += 1
 
 
@@ -118,8 +130,10 @@ def main() -> None:
         result = json.loads(child.stdout.strip().splitlines()[-1])
         export_floor = floor_export(tmp / "app.sqlite", tmp / "floor.csv")
         print(f"floor (csv.reader + sqlite3.executemany): {floor:.2f} s")
-        print(f"import of {result['rows']:,} rows: {result['import']:.2f} s = {result['import'] / floor:.2f} x floor; "
-              f"peak RSS of the importing process {result['rss_mb']:.0f} MB")  # fmt: skip
+        print(
+            f"import of {result['rows']:,} rows: {result['import']:.2f} s = {result['import'] / floor:.2f} x floor; "
+            f"peak RSS of the importing process {result['rss_mb']:.0f} MB"
+        )
         print(f"floor (SELECT dumped with csv.writer): {export_floor:.2f} s")
         print(f"long export: {result['export']:.2f} s = {result['export'] / export_floor:.2f} x floor")
         same = (tmp / "long.csv").read_bytes() == source.read_bytes()

@@ -105,8 +105,10 @@ def main(url: str | None) -> None:
             make_csv(path)
             start = time.perf_counter()
             summary = importer.import_long_csv(path, installed_instruments(), team=lead.team, therapists=[lead])
-            print(f"imported {summary.rows:,} rows in {time.perf_counter() - start:.1f} s; "
-                  f"{db.session.scalar(sa.select(sa.func.count(Family.id))):,} families")  # fmt: skip
+            print(
+                f"imported {summary.rows:,} rows in {time.perf_counter() - start:.1f} s; "
+                f"{db.session.scalar(sa.select(sa.func.count(Family.id))):,} families"
+            )
         client = app.test_client()
         client.post("/login", data={"email": "lead@example.org", "password": "bench password 1"})
         statements: list[str] = []

@@ -42,8 +42,18 @@ def make_answers(target: int, seed: int = 1) -> pd.DataFrame:
                     raw = inst.scale_min + (inst.scale_max - inst.scale_min) * levels[member] / 100
                     values = np.clip(np.rint(raw + rng.normal(0, 0.5, n)), inst.scale_min, inst.scale_max)
                     values[rng.random(n) < 0.05] = np.nan
-                    frames.append((f"F{family:05d}", f"M{member}", session, inst.informant, "therapist", code,
-                                   inst.item_codes, values))  # fmt: skip
+                    frames.append(
+                        (
+                            f"F{family:05d}",
+                            f"M{member}",
+                            session,
+                            inst.informant,
+                            "therapist",
+                            code,
+                            inst.item_codes,
+                            values,
+                        )
+                    )
                     total += n
     rows = {
         "family": np.repeat([f[0] for f in frames], [len(f[6]) for f in frames]),

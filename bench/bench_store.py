@@ -37,10 +37,18 @@ def main() -> None:
                 session = operations.record_session(family, number, dt.date(2026, 1, 1), [m.id for m in members])
                 for m in members:
                     rows.extend(
-                        {"family_id": family.id, "member_id": m.id, "session_id": session.id, "informant": "self",
-                         "target": "therapist", "instrument": "check4", "item": item, "value": (m.id + number) % 11}
+                        {
+                            "family_id": family.id,
+                            "member_id": m.id,
+                            "session_id": session.id,
+                            "informant": "self",
+                            "target": "therapist",
+                            "instrument": "check4",
+                            "item": item,
+                            "value": (m.id + number) % 11,
+                        }
                         for item in check4.item_codes
-                    )  # fmt: skip
+                    )
             families.append(family.id)
         db.session.commit()
         start = time.perf_counter()

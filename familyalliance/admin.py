@@ -119,8 +119,10 @@ def edit_user(user_id: int):
             if form.password.data:
                 operations.set_password(user, form.password.data)
             after = {"role": user.role, "team": team.name if team else None, "active": user.active}
-            audit.record("user.changed", detail={"account": user.email, "before": before, "after": after,
-                                                 "password": bool(form.password.data)})  # fmt: skip
+            audit.record(
+                "user.changed",
+                detail={"account": user.email, "before": before, "after": after, "password": bool(form.password.data)},
+            )
             db.session.commit()
             flash(_("The account %(email)s was saved.", email=user.email), "success")
             return redirect(url_for("admin.users"))
@@ -221,11 +223,13 @@ def retention():
     cutoff = retention_cutoff()
     audit.record_now("retention.viewed")  # first: its commit would expire the families read below
     rows = db.session.execute(
-        scope.add_columns(closed.label("closed")).where(Family.status == "closed", closed <= cutoff)
+        scope.add_columns(closed.label("closed"))
+        .where(Family.status == "closed", closed <= cutoff)
         .order_by(closed, Family.code)
-    ).all()  # fmt: skip
-    return render_template("admin/retention.html", rows=rows, cutoff=cutoff,
-                           years=current_app.config["RETENTION_YEARS"])  # fmt: skip
+    ).all()
+    return render_template(
+        "admin/retention.html", rows=rows, cutoff=cutoff, years=current_app.config["RETENTION_YEARS"]
+    )
 
 
 @bp.route("/families/<code>/erase", methods=["GET", "POST"])

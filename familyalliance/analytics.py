@@ -30,19 +30,55 @@ THERAPIST_PREFERENCE = ("observer4",)
 
 FAMILY_KEY = ["family", "session", "informant", "target", "instrument", "dimension"]
 FAMILY_COLUMNS = [
-    "family", "session", "date", "informant", "target", "instrument", "dimension", "n", "mean", "sd", "min", "max",
-    "range", "range_pomp", "balance", "split", "split_level", "lowest_member", "caregiver_mean_pomp",
-    "young_mean_pomp", "youth_caregiver_gap", "rwg",
-]  # fmt: skip
+    "family",
+    "session",
+    "date",
+    "informant",
+    "target",
+    "instrument",
+    "dimension",
+    "n",
+    "mean",
+    "sd",
+    "min",
+    "max",
+    "range",
+    "range_pomp",
+    "balance",
+    "split",
+    "split_level",
+    "lowest_member",
+    "caregiver_mean_pomp",
+    "young_mean_pomp",
+    "youth_caregiver_gap",
+    "rwg",
+]
 GAP_COLUMNS = [
-    "family", "member", "role", "session", "date", "target", "dimension", "self_instrument", "self_pomp",
-    "therapist_pomp", "gap",
-]  # fmt: skip
+    "family",
+    "member",
+    "role",
+    "session",
+    "date",
+    "target",
+    "dimension",
+    "self_instrument",
+    "self_pomp",
+    "therapist_pomp",
+    "gap",
+]
 SERIES_KEY = ["family", "member", "informant", "target", "instrument", "dimension"]
 RUPTURE_COLUMNS = [
-    "family", "member", "session", "informant", "target", "instrument", "dimension", "drop_pomp",
-    "repaired_session", "status",
-]  # fmt: skip
+    "family",
+    "member",
+    "session",
+    "informant",
+    "target",
+    "instrument",
+    "dimension",
+    "drop_pomp",
+    "repaired_session",
+    "status",
+]
 SPLIT_LEVELS = ("none", "mild", "moderate", "severe")
 
 
@@ -111,8 +147,11 @@ def long_scores(scores: pd.DataFrame) -> pd.DataFrame:
     Text keys become categoricals with their categories in sorted order, so grouping,
     sorting and de-duplicating work on integer codes while sorting stays alphabetical.
     """
-    base = [c for c in ("family", "member", "role", "session", "date", "informant", "target", "instrument")
-            if c in scores.columns]  # fmt: skip
+    base = [
+        c
+        for c in ("family", "member", "role", "session", "date", "informant", "target", "instrument")
+        if c in scores.columns
+    ]
     if scores.empty:
         return pd.DataFrame(columns=[*base, "dimension", "score", "pomp"])
     keys = with_categories(scores[base])
@@ -194,8 +233,9 @@ def perspective_gap(scores: pd.DataFrame) -> pd.DataFrame:
     own = _preferred(long, "self", SELF_PREFERENCE)
     seen = _preferred(long, "therapist", THERAPIST_PREFERENCE)[[*key, "pomp"]]
     merged = own.merge(seen, on=key, suffixes=("", "_therapist"))
-    merged = merged.rename(columns={"instrument": "self_instrument", "pomp": "self_pomp", "pomp_therapist":
-                                    "therapist_pomp"})  # fmt: skip
+    merged = merged.rename(
+        columns={"instrument": "self_instrument", "pomp": "self_pomp", "pomp_therapist": "therapist_pomp"}
+    )
     merged["gap"] = merged["self_pomp"] - merged["therapist_pomp"]
     for column in ("role", "date"):
         if column not in merged.columns:
@@ -269,8 +309,11 @@ def low_alliance(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.Data
     """Section 8: every scored dimension (and total) with a POMP below ``low_alliance``."""
     long = long_scores(scores)
     low = long[long["pomp"] < settings.low_alliance - EPS]
-    columns = [c for c in ("family", "member", "session", "informant", "target", "instrument", "dimension", "pomp")
-               if c in low.columns]  # fmt: skip
+    columns = [
+        c
+        for c in ("family", "member", "session", "informant", "target", "instrument", "dimension", "pomp")
+        if c in low.columns
+    ]
     return low[columns].sort_values(columns[:-1], kind="stable", ignore_index=True)
 
 
@@ -301,8 +344,7 @@ def early_alliance(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.Da
     totals = member_session_totals(candidates[order <= settings.early_sessions])
     if totals.empty:
         return pd.DataFrame(columns=columns)
-    totals = totals[totals["dimension"] == "total"].sort_values(["family", "member", "informant", "target",
-                                                                  "session"])  # fmt: skip
+    totals = totals[totals["dimension"] == "total"].sort_values(["family", "member", "informant", "target", "session"])
     first = totals.groupby(["family", "member", "informant", "target"], sort=False).head(settings.early_sessions)
     out = first.groupby(["family", "member", "informant", "target"], sort=False).agg(
         sessions=("session", "size"), early_total_pomp=("pomp", "mean")
@@ -315,10 +357,22 @@ def early_alliance(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.Da
 
 PATTERNS = ("balanced", "split_members", "split_adult_young", "split_family_therapist", "split_both")
 PATTERN_COLUMNS = [
-    "family", "session", "target", "pattern", "member_split", "adult_young_split", "family_therapist_split",
-    "widest_dimension", "widest_range_pomp", "lowest_member", "highest_member", "youth_caregiver_gap",
-    "youth_caregiver_dimension", "family_therapist_gap", "family_therapist_dimension",
-]  # fmt: skip
+    "family",
+    "session",
+    "target",
+    "pattern",
+    "member_split",
+    "adult_young_split",
+    "family_therapist_split",
+    "widest_dimension",
+    "widest_range_pomp",
+    "lowest_member",
+    "highest_member",
+    "youth_caregiver_gap",
+    "youth_caregiver_dimension",
+    "family_therapist_gap",
+    "family_therapist_dimension",
+]
 
 
 def _largest(frame: pd.DataFrame, key: list[str], column: str) -> pd.DataFrame:
@@ -355,11 +409,19 @@ def split_patterns(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.Da
     group = _role_group(ordered["role"]) if "role" in ordered.columns else pd.Series("other", index=ordered.index)
     ordered["caregiver"] = ordered["pomp"].where(group == "caregiver")
     ordered["young"] = ordered["pomp"].where(group == "young")
-    spread = ordered.groupby(dim_key, sort=False).agg(
-        n=("pomp", "size"), low=("pomp", "first"), high=("pomp", "last"),
-        lowest_member=("member", "first"), highest_member=("member", "last"),
-        caregiver=("caregiver", "mean"), young=("young", "mean"),
-    ).reset_index()  # fmt: skip
+    spread = (
+        ordered.groupby(dim_key, sort=False)
+        .agg(
+            n=("pomp", "size"),
+            low=("pomp", "first"),
+            high=("pomp", "last"),
+            lowest_member=("member", "first"),
+            highest_member=("member", "last"),
+            caregiver=("caregiver", "mean"),
+            young=("young", "mean"),
+        )
+        .reset_index()
+    )
     spread["range"] = spread["high"] - spread["low"]
     spread.loc[spread["n"] < 2, "range"] = 0.0
     widest = _largest(spread, key, "range")
@@ -437,41 +499,61 @@ def concern(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.DataFrame
         level = split_level(at_latest["widest_range_pomp"], pd.Series(2, index=at_latest.index), settings)
         at_latest["kind"] = "split_" + level
         split = at_latest[at_latest["kind"].isin(["split_severe", "split_moderate"])]
-        reasons.append(split.assign(
-            dimension=split["widest_dimension"], size=split["widest_range_pomp"], member=split["lowest_member"],
-            other_member=split["highest_member"],
-        )[["family", "kind", "session", "dimension", "size", "member", "other_member"]])  # fmt: skip
+        reasons.append(
+            split.assign(
+                dimension=split["widest_dimension"],
+                size=split["widest_range_pomp"],
+                member=split["lowest_member"],
+                other_member=split["highest_member"],
+            )[["family", "kind", "session", "dimension", "size", "member", "other_member"]]
+        )
 
         gap = patterns.dropna(subset=["family_therapist_gap"]).sort_values(["family", "session"])
         gap = gap.assign(previous=gap.groupby("family")["family_therapist_gap"].shift(1))
         gap = gap.merge(latest, left_on="family", right_index=True)
         gap = gap[(gap["session"] == gap["latest_session"]) & gap["family_therapist_split"]]
         widening = gap["previous"].notna() & (gap["family_therapist_gap"].abs() > gap["previous"].abs())
-        reasons.append(gap.assign(
-            kind=np.where(widening, "gap_widening", "gap_large"), dimension=gap["family_therapist_dimension"],
-            size=gap["family_therapist_gap"], previous_size=gap["previous"],
-        )[["family", "kind", "session", "dimension", "size", "previous_size"]])  # fmt: skip
+        reasons.append(
+            gap.assign(
+                kind=np.where(widening, "gap_widening", "gap_large"),
+                dimension=gap["family_therapist_dimension"],
+                size=gap["family_therapist_gap"],
+                previous_size=gap["previous"],
+            )[["family", "kind", "session", "dimension", "size", "previous_size"]]
+        )
 
     breaks = ruptures(scores[scores["informant"] == "self"], settings)
     if not breaks.empty:
         breaks = breaks.merge(latest, left_on="family", right_index=True)
-        recent = breaks[(breaks["session"] > breaks["latest_session"] - RECENT_SESSIONS)
-                        & breaks["status"].isin(["unrepaired", "open"])]  # fmt: skip
+        recent = breaks[
+            (breaks["session"] > breaks["latest_session"] - RECENT_SESSIONS)
+            & breaks["status"].isin(["unrepaired", "open"])
+        ]
         # One reason per member and session: the largest drop names the dimension.
         recent = recent.sort_values(["family", "member", "session", "drop_pomp"], ascending=[True, True, True, False])
         recent = recent.drop_duplicates(["family", "member", "session"])
-        reasons.append(recent.assign(kind="rupture_" + recent["status"], size=recent["drop_pomp"])[
-            ["family", "kind", "session", "dimension", "size", "member", "target"]])  # fmt: skip
+        reasons.append(
+            recent.assign(kind="rupture_" + recent["status"], size=recent["drop_pomp"])[
+                ["family", "kind", "session", "dimension", "size", "member", "target"]
+            ]
+        )
 
     early = early_alliance(scores, settings)
     low = early[(early["informant"] == "self") & early["low"]]
-    reasons.append(low.assign(
-        kind=np.where(low["target"] == "team", "low_early_team", "low_early"), dimension="total",
-        size=low["early_total_pomp"], sessions=low["sessions"],
-    )[["family", "kind", "dimension", "size", "member", "sessions", "target"]])  # fmt: skip
+    reasons.append(
+        low.assign(
+            kind=np.where(low["target"] == "team", "low_early_team", "low_early"),
+            dimension="total",
+            size=low["early_total_pomp"],
+            sessions=low["sessions"],
+        )[["family", "kind", "dimension", "size", "member", "sessions", "target"]]
+    )
 
-    table = pd.concat([r for r in reasons if not r.empty], ignore_index=True) if any(
-        not r.empty for r in reasons) else pd.DataFrame(columns=["family", "kind"])  # fmt: skip
+    table = (
+        pd.concat([r for r in reasons if not r.empty], ignore_index=True)
+        if any(not r.empty for r in reasons)
+        else pd.DataFrame(columns=["family", "kind"])
+    )
     table["points"] = table["kind"].map(CONCERN_POINTS).astype("int64")
     table = table.sort_values(["family", "points", "kind"], ascending=[True, False, True], kind="stable")
     records: dict[str, list[dict]] = {}

@@ -111,8 +111,13 @@ def start_session(user: User) -> None:
 
 
 #: The audit action of each way a login fails (the typed email is not kept: it may be a password).
-LOGIN_FAILURES = {"unknown": "login.failed", "wrong": "login.failed", "inactive": "login.inactive",
-                  "locked": "login.locked", "locked_now": "login.lockout"}  # fmt: skip
+LOGIN_FAILURES = {
+    "unknown": "login.failed",
+    "wrong": "login.failed",
+    "inactive": "login.inactive",
+    "locked": "login.locked",
+    "locked_now": "login.lockout",
+}
 
 
 def _login_limit() -> str:
@@ -135,8 +140,10 @@ def login():
             audit.record_now("login")
             return redirect(_safe_next(request.args.get("next")) or url_for(access.home(account)))
         audit.record_now(LOGIN_FAILURES[outcome], user=account)
-        error = _("Email or password is not correct, or the account is locked for a while after too many "
-                  "attempts. Try again later, or ask your administrator.")  # fmt: skip
+        error = _(
+            "Email or password is not correct, or the account is locked for a while after too many "
+            "attempts. Try again later, or ask your administrator."
+        )
     return render_template("auth/login.html", form=form, error=error), (401 if error else 200)
 
 

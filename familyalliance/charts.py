@@ -71,8 +71,21 @@ def member_lines(
         ],
         ignore_index=True,
     )
-    columns = ("layer", "member", "label", "session", "dimension", "dimension_label", "pomp", "low", "high", "range",
-               "state", "event", "glyph")  # fmt: skip
+    columns = (
+        "layer",
+        "member",
+        "label",
+        "session",
+        "dimension",
+        "dimension_label",
+        "pomp",
+        "low",
+        "high",
+        "range",
+        "state",
+        "event",
+        "glyph",
+    )
     rows = rows[[c for c in columns if c in rows.columns]]
     # Text columns are empty on the other layers' rows; NaN there would not be valid JSON.
     text = [c for c in ("member", "label", "dimension", "dimension_label", "state", "event", "glyph") if c in rows]

@@ -62,10 +62,18 @@ def list_instruments() -> None:
     builtin = builtin_instruments()
     rows = [("code", "version", "informant", "scale", "items", "min/dim", "audience", "source")]
     for code, inst in installed_instruments().items():
-        rows.append((
-            code, inst.version, inst.informant, f"{inst.scale_min}..{inst.scale_max}", str(len(inst.items)),
-            str(inst.min_answered), ",".join(inst.audience), "built-in" if code in builtin else "custom",
-        ))  # fmt: skip
+        rows.append(
+            (
+                code,
+                inst.version,
+                inst.informant,
+                f"{inst.scale_min}..{inst.scale_max}",
+                str(len(inst.items)),
+                str(inst.min_answered),
+                ",".join(inst.audience),
+                "built-in" if code in builtin else "custom",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -126,12 +134,18 @@ def import_ratings_command(file: Path, replace: bool, team_name: str | None, the
 @click.option("--format", "fmt", type=click.Choice(exports.FORMATS), default="csv", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
 @click.option("--pseudonymise", is_flag=True, help="Opaque family and member codes, dates shifted or dropped.")
-@click.option("--dates", type=click.Choice(["shift", "drop"]), default="shift", show_default=True,
-              help="With --pseudonymise: shift dates per family, or leave them out.")  # fmt: skip
+@click.option(
+    "--dates",
+    type=click.Choice(["shift", "drop"]),
+    default="shift",
+    show_default=True,
+    help="With --pseudonymise: shift dates per family, or leave them out.",
+)
 @click.option("--family", "family_codes", multiple=True, help="Only this family (repeatable).")
 @click.option("--team", "team_name", help="Only this team's families.")
-@click.option("--language", type=click.Choice(["en", "nl"]), default="en", show_default=True,
-              help="Language of the SPSS labels.")  # fmt: skip
+@click.option(
+    "--language", type=click.Choice(["en", "nl"]), default="en", show_default=True, help="Language of the SPSS labels."
+)
 def export_command(kind, fmt, output, pseudonymise, dates, family_codes, team_name, language) -> None:
     """Export one of the tables of metrics.md as CSV (with a codebook), Excel or SPSS."""
     query = sa.select(Family.id, Family.code)
@@ -195,8 +209,9 @@ def backup_command(path: Path, force: bool) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--upgrade", is_flag=True, help="Afterwards migrate the restored database to the code's schema.")
-@click.option("--no-safety-copy", is_flag=True,
-              help="Do not keep the replaced database as <database>.before-restore-<time>.")  # fmt: skip
+@click.option(
+    "--no-safety-copy", is_flag=True, help="Do not keep the replaced database as <database>.before-restore-<time>."
+)
 def restore_command(path: Path, yes: bool, upgrade: bool, no_safety_copy: bool) -> None:
     """Replace the SQLite database with a backup made by `backup`. Stop the app first.
 

@@ -81,10 +81,20 @@ def _registry() -> dict[str, Variable]:
         Variable("role", N_("Member's role in the family"), "category", "nominal", ROLE_NAMES),
         Variable("session", N_("Session number within the family"), "integer", "ordinal"),
         Variable("date", N_("Session date (shifted per family or left out in research exports)"), "date", "scale"),
-        Variable("informant", N_("Who rated: the member (self) or the therapist"), "category", "nominal",
-                 {"self": N_("The member"), "therapist": N_("The therapist")}),  # fmt: skip
-        Variable("target", N_("Whom the rating is about: the therapist or the team"), "category", "nominal",
-                 {"therapist": N_("The therapist"), "team": N_("The team")}),  # fmt: skip
+        Variable(
+            "informant",
+            N_("Who rated: the member (self) or the therapist"),
+            "category",
+            "nominal",
+            {"self": N_("The member"), "therapist": N_("The therapist")},
+        ),
+        Variable(
+            "target",
+            N_("Whom the rating is about: the therapist or the team"),
+            "category",
+            "nominal",
+            {"therapist": N_("The therapist"), "team": N_("The team")},
+        ),
         Variable("instrument", N_("Questionnaire"), "category", "nominal"),
         Variable("item", N_("Item code within the questionnaire"), "code", "nominal"),
         Variable("value", N_("Answer on the questionnaire's scale; empty when unanswered"), "integer", "ordinal"),
@@ -98,8 +108,13 @@ def _registry() -> dict[str, Variable]:
         Variable("range_pomp", N_("Highest minus lowest member score, in POMP points"), "number", "scale"),
         Variable("balance", N_("Balance: 100 minus the POMP range"), "number", "scale"),
         Variable("split", N_("Split: members 25 POMP points or more apart"), "boolean", "nominal"),
-        Variable("split_level", N_("Size of the split"), "category", "ordinal",
-                 {level: SPLIT_LEVEL_NAMES[level] for level in SPLIT_LEVELS}),
+        Variable(
+            "split_level",
+            N_("Size of the split"),
+            "category",
+            "ordinal",
+            {level: SPLIT_LEVEL_NAMES[level] for level in SPLIT_LEVELS},
+        ),
         Variable("lowest_member", N_("Member with the lowest score"), "code", "nominal"),
         Variable("caregiver_mean_pomp", N_("Mean POMP score of the caregivers"), "number", "scale"),
         Variable("young_mean_pomp", N_("Mean POMP score of the young members"), "number", "scale"),
@@ -107,9 +122,14 @@ def _registry() -> dict[str, Variable]:
         Variable("rwg", N_("Within-family agreement (rwg, 0 to 1)"), "number", "scale"),
         Variable("drop_pomp", N_("Drop from the previous scored session, in POMP points"), "number", "scale"),
         Variable("repaired_session", N_("Session in which the rupture was repaired"), "integer", "ordinal"),
-        Variable("status", N_("Repair status of the rupture"), "category", "nominal",
-                 {"repaired": N_("Repaired"), "unrepaired": N_("Unrepaired"), "open": N_("Open")}),
-    ]  # fmt: skip
+        Variable(
+            "status",
+            N_("Repair status of the rupture"),
+            "category",
+            "nominal",
+            {"repaired": N_("Repaired"), "unrepaired": N_("Unrepaired"), "open": N_("Open")},
+        ),
+    ]
     for dimension in (*vocab.DIMENSIONS, "total"):
         v.append(Variable(dimension, SCORE_LABELS[dimension], "number", "scale"))
         v.append(Variable(f"{dimension}_pomp", POMP_LABELS[dimension], "number", "scale"))
@@ -125,8 +145,13 @@ def variables(columns: Iterable[str], instruments: Iterable[str] = ()) -> list[V
     for name in columns:
         variable = VARIABLES[name]
         if name == "instrument":
-            variable = Variable(variable.name, variable.label, variable.kind, variable.measure,
-                                {code: code for code in sorted(instruments)})  # fmt: skip
+            variable = Variable(
+                variable.name,
+                variable.label,
+                variable.kind,
+                variable.measure,
+                {code: code for code in sorted(instruments)},
+            )
         out.append(variable)
     return out
 
@@ -138,10 +163,15 @@ def codebook_rows(columns: Iterable[str], instruments: Iterable[str] = ()) -> li
     """One row per exported column, in both languages; category values as ``code=label`` pairs."""
     rows = []
     for variable in variables(columns, instruments):
-        rows.append({
-            "variable": variable.name, "type": variable.kind, "measure": variable.measure,
-            "label_en": variable.labelled("en"), "label_nl": variable.labelled("nl"),
-            "values_en": "; ".join(f"{k}={v}" for k, v in variable.value_labels("en").items()),
-            "values_nl": "; ".join(f"{k}={v}" for k, v in variable.value_labels("nl").items()),
-        })  # fmt: skip
+        rows.append(
+            {
+                "variable": variable.name,
+                "type": variable.kind,
+                "measure": variable.measure,
+                "label_en": variable.labelled("en"),
+                "label_nl": variable.labelled("nl"),
+                "values_en": "; ".join(f"{k}={v}" for k, v in variable.value_labels("en").items()),
+                "values_nl": "; ".join(f"{k}={v}" for k, v in variable.value_labels("nl").items()),
+            }
+        )
     return rows

@@ -68,8 +68,9 @@ def rupture_marks(scores: pd.DataFrame, settings: Settings = DEFAULTS, target: s
     repairs = repaired[key].merge(values, on=key).assign(kind="repair")
     out = pd.concat([drops[MARK_COLUMNS], repairs[MARK_COLUMNS]], ignore_index=True)
     # Sit on the member's line: where another instrument speaks for the member that session, take its score.
-    on_line = out.merge(member_lines(scores, target), on=["member", "session", "dimension"], how="left",
-                        suffixes=("", "_line"))["pomp_line"]  # fmt: skip
+    on_line = out.merge(
+        member_lines(scores, target), on=["member", "session", "dimension"], how="left", suffixes=("", "_line")
+    )["pomp_line"]
     out["pomp"] = on_line.fillna(out["pomp"]).to_numpy()
     return out.drop_duplicates(["member", "session", "dimension", "kind"]).sort_values(
         ["dimension", "member", "session"], ignore_index=True

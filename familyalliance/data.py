@@ -43,13 +43,15 @@ def export():
     if form.validate_on_submit():
         settings = config.analytics_settings(current_app)
         pseudonymise = forced or form.pseudonymise.data
-        pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), form.dates.data) \
-            if pseudonymise else None  # fmt: skip
+        pseudonymiser = (
+            exports.Pseudonymiser(config.pseudonym_key(current_app), form.dates.data) if pseudonymise else None
+        )
         name = f"familyalliance-{form.kind.data}{'-pseudonymised' if pseudonymise else ''}"
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{name}.{form.fmt.data}"
-            _, written = queries.write_export(form.kind.data, form.fmt.data, path, ids, settings, pseudonymiser,
-                                              form.language.data)  # fmt: skip
+            _, written = queries.write_export(
+                form.kind.data, form.fmt.data, path, ids, settings, pseudonymiser, form.language.data
+            )
             if form.fmt.data == "csv":
                 buffer = io.BytesIO()
                 with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -58,8 +60,15 @@ def export():
                 data, filename = buffer.getvalue(), f"{name}.zip"
             else:
                 data, filename = path.read_bytes(), path.name
-        audit.record_now("export", detail={"kind": form.kind.data, "format": form.fmt.data, "families": len(ids),
-                                           "pseudonymised": bool(pseudonymise)})  # fmt: skip
+        audit.record_now(
+            "export",
+            detail={
+                "kind": form.kind.data,
+                "format": form.fmt.data,
+                "families": len(ids),
+                "pseudonymised": bool(pseudonymise),
+            },
+        )
         return send_file(io.BytesIO(data), mimetype=MEDIA[form.fmt.data], as_attachment=True, download_name=filename)
     return render_template("data/export.html", form=form, forced=forced, families=len(ids))
 
@@ -85,8 +94,9 @@ def import_ratings():
             form.file.data.save(path)
             try:
                 if _holds_nul(path):
-                    message = _("holds NUL bytes, so it is not CSV text (perhaps another file, or UTF-16); "
-                                "save it as CSV UTF-8")  # fmt: skip
+                    message = _(
+                        "holds NUL bytes, so it is not CSV text (perhaps another file, or UTF-16); save it as CSV UTF-8"
+                    )
                     raise importer.ImportRejected([Problem("file", message)], 1)
                 summary = importer.import_long_csv(path, installed_instruments(), form.replace.data, team)
             except importer.ImportRejected as exc:
@@ -94,7 +104,13 @@ def import_ratings():
         if rejected:
             audit.record_now("import.rejected", detail={"problems": rejected.total})
         else:
-            audit.record_now("import", detail={"rows": summary.rows, "replaced": summary.replaced,
-                                               "families_created": len(summary.families_created)})  # fmt: skip
+            audit.record_now(
+                "import",
+                detail={
+                    "rows": summary.rows,
+                    "replaced": summary.replaced,
+                    "families_created": len(summary.families_created),
+                },
+            )
     status = 422 if rejected or form.errors else 200
     return render_template("data/import.html", form=form, summary=summary, rejected=rejected), status

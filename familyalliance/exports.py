@@ -100,8 +100,10 @@ class Pseudonymiser:
                 out["date"] = None
             else:
                 shifts = {f: self.shift(f) for f in families.unique()}
-                out["date"] = [d + shifts[f] if d is not None and not pd.isna(d) else None
-                               for d, f in zip(out["date"], families, strict=True)]  # fmt: skip
+                out["date"] = [
+                    d + shifts[f] if d is not None and not pd.isna(d) else None
+                    for d, f in zip(out["date"], families, strict=True)
+                ]
         out["family"] = families.map({f: self.family(f) for f in families.unique()})
         keys = [c for c in ("family", "member", "session") if c in out.columns]
         rest = [c for c in _sort_keys(out) if c not in keys]
@@ -122,8 +124,12 @@ def neutralise(value: object) -> object:
 
 def _text_columns(table: pd.DataFrame) -> list[str]:
     """Columns holding text (codes, categories), not numbers, dates or booleans."""
-    return [c for c in table.columns if pd.api.types.infer_dtype(table[c], skipna=True) in ("string", "empty")
-            and not pd.api.types.is_numeric_dtype(table[c])]  # fmt: skip
+    return [
+        c
+        for c in table.columns
+        if pd.api.types.infer_dtype(table[c], skipna=True) in ("string", "empty")
+        and not pd.api.types.is_numeric_dtype(table[c])
+    ]
 
 
 def csv_text(table: pd.DataFrame) -> str:
@@ -168,8 +174,14 @@ def write_codebook_csv(columns: list[str], instruments: Mapping[str, Instrument]
     pd.DataFrame(rows, columns=codebook.CODEBOOK_COLUMNS).to_csv(path, index=False, lineterminator="\n")
 
 
-def readme_rows(kind: str, table: pd.DataFrame, instruments: Mapping[str, Instrument], settings: Settings,
-                pseudonymised: bool, dates: str) -> list[tuple[str, str]]:  # fmt: skip
+def readme_rows(
+    kind: str,
+    table: pd.DataFrame,
+    instruments: Mapping[str, Instrument],
+    settings: Settings,
+    pseudonymised: bool,
+    dates: str,
+) -> list[tuple[str, str]]:
     """What the export is, when it was made, with which settings and instrument versions."""
     from importlib.metadata import version
 
@@ -189,8 +201,9 @@ def readme_rows(kind: str, table: pd.DataFrame, instruments: Mapping[str, Instru
     return rows
 
 
-def write_xlsx(table: pd.DataFrame, path: Path, instruments: Mapping[str, Instrument],
-               readme: list[tuple[str, str]]) -> None:  # fmt: skip
+def write_xlsx(
+    table: pd.DataFrame, path: Path, instruments: Mapping[str, Instrument], readme: list[tuple[str, str]]
+) -> None:
     """The data sheet, a codebook sheet and a readme sheet; text cells never run as formulas."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -271,8 +284,14 @@ def write_sav(table: pd.DataFrame, path: Path, instruments: Mapping[str, Instrum
             out[name] = column.astype("string").fillna("").astype(object)
         labels[name] = variable.labelled(language)
         measures[name] = variable.measure
-    pyreadstat.write_sav(out, str(path), column_labels=labels, variable_value_labels=value_labels,
-                         variable_measure=measures, variable_format=formats)  # fmt: skip
+    pyreadstat.write_sav(
+        out,
+        str(path),
+        column_labels=labels,
+        variable_value_labels=value_labels,
+        variable_measure=measures,
+        variable_format=formats,
+    )
 
 
 def write(

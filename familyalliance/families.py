@@ -31,7 +31,7 @@ from .models import (
     TherapySession,
     User,
     family_therapist,
-)  # fmt: skip
+)
 from .registry import installed_instruments
 
 bp = Blueprint("families", __name__, url_prefix="/families")
@@ -68,11 +68,22 @@ def caseload():
     language = str(get_locale())
     ids = visible.with_only_columns(Family.id).scalar_subquery()
     version = db.session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Family.revision), 0),
-                  sa.func.coalesce(sa.func.sum(Family.id), 0)).where(Family.id.in_(ids))
-    ).one()  # fmt: skip
-    cache_key = ("caseload", current_user.id, current_user.role, current_user.team_id, language, key, tuple(version),
-                 tuple(sorted(request.args.items(multi=True))))  # fmt: skip
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(Family.revision), 0),
+            sa.func.coalesce(sa.func.sum(Family.id), 0),
+        ).where(Family.id.in_(ids))
+    ).one()
+    cache_key = (
+        "caseload",
+        current_user.id,
+        current_user.role,
+        current_user.team_id,
+        language,
+        key,
+        tuple(version),
+        tuple(sorted(request.args.items(multi=True))),
+    )
     body = reports.page_cache().get(cache_key)
     if body is None:
         body, status = _caseload_body(visible, ids, settings, key, language)
@@ -91,19 +102,28 @@ def _caseload_body(visible, ids, settings, key: str, language: str) -> tuple[Mar
         db.session.commit()
     form = CaseloadFilterForm(request.args)
     form.set_choices(
-        db.session.execute(sa.select(Team.id, Team.name).join(Family).where(Family.id.in_(ids)).distinct()
-                           .order_by(Team.name)).all(),
-        db.session.execute(sa.select(User.id, User.email).join(family_therapist)
-                           .where(family_therapist.c.family_id.in_(ids)).distinct().order_by(User.email)).all(),
-    )  # fmt: skip
+        db.session.execute(
+            sa.select(Team.id, Team.name).join(Family).where(Family.id.in_(ids)).distinct().order_by(Team.name)
+        ).all(),
+        db.session.execute(
+            sa.select(User.id, User.email)
+            .join(family_therapist)
+            .where(family_therapist.c.family_id.in_(ids))
+            .distinct()
+            .order_by(User.email)
+        ).all(),
+    )
     if request.args and not form.validate():
         return Markup(render_template("families/_caseload_body.html", form=form, page=None)), 400
     query = (
         visible.join(FamilySummary, FamilySummary.family_id == Family.id)
-        .options(sa.orm.contains_eager(Family.summary), sa.orm.selectinload(Family.therapists),
-                 sa.orm.selectinload(Family.team))
+        .options(
+            sa.orm.contains_eager(Family.summary),
+            sa.orm.selectinload(Family.therapists),
+            sa.orm.selectinload(Family.team),
+        )
         .order_by(FamilySummary.concern.desc(), Family.code)
-    )  # fmt: skip
+    )
     if form.team.data is not None:
         query = query.where(Family.team_id == form.team.data)
     if form.therapist.data is not None:
@@ -351,8 +371,14 @@ def session_report(code: str, number: int):
     """A printable report of one session: the charts up to it (as SVG), the members' and your views, prompts."""
     family, session, _language, report = _report(code, number)
     present = [a.member.display_name for a in session.attendance if a.present]
-    return render_template("families/report.html", family=family, session=session, report=report, present=present,
-                           dimensions=dashboard.dimension_order())  # fmt: skip
+    return render_template(
+        "families/report.html",
+        family=family,
+        session=session,
+        report=report,
+        present=present,
+        dimensions=dashboard.dimension_order(),
+    )
 
 
 @bp.get("/<code>/sessions/<int:number>/report/<any(lines, heat, views):chart>.svg")
@@ -406,8 +432,7 @@ def _session_links(session: TherapySession) -> dict:
         sa.select(ResponseChange).where(ResponseChange.session_id == session.id).order_by(ResponseChange.changed_at)
     ).all()
     planned = sorted({a.instrument for a in session.attendance if a.present and a.instrument})
-    return {"link_state": {m: links.state(link) for m, link in newest.items()}, "changes": changes,
-            "planned": planned}  # fmt: skip
+    return {"link_state": {m: links.state(link) for m, link in newest.items()}, "changes": changes, "planned": planned}
 
 
 @bp.route("/<code>/sessions/<int:number>/grid/<instrument_code>", methods=["GET", "POST"])
@@ -442,28 +467,48 @@ def grid(code: str, number: int, instrument_code: str):
             # Someone saved this grid at the same moment: show what is stored now beside what was typed.
             db.session.rollback()
             shown = _grid_answers(family, session, instrument)
-            changed = exc.conflicts if isinstance(exc, operations.GridConflict) else {
-                cell: text for cell, text in shown.items() if text != values.get(cell, "")}  # fmt: skip
-            errors = {cell: _("Saved by someone else meanwhile as “%(value)s”. Check and send again.",
-                              value=text or _("unanswered")) for cell, text in changed.items()}  # fmt: skip
+            changed = (
+                exc.conflicts
+                if isinstance(exc, operations.GridConflict)
+                else {cell: text for cell, text in shown.items() if text != values.get(cell, "")}
+            )
+            errors = {
+                cell: _(
+                    "Saved by someone else meanwhile as “%(value)s”. Check and send again.",
+                    value=text or _("unanswered"),
+                )
+                for cell, text in changed.items()
+            }
             status = 409
         else:
             db.session.commit()
-            flash(_("Saved: %(added)s answers added, %(corrected)s corrected.", added=added, corrected=corrected),
-                  "success")  # fmt: skip
+            flash(
+                _("Saved: %(added)s answers added, %(corrected)s corrected.", added=added, corrected=corrected),
+                "success",
+            )
             return redirect(url_for("families.show_session", code=family.code, number=session.number))
     language = str(get_locale())
     texts = {item.code: item.text_for(language, session.target) for item in instrument.items}
     return render_template(
-        "families/grid.html", family=family, session=session, instrument=instrument, rows=rows, values=values,
-        shown=shown, errors=errors, texts=texts,
-    ), status  # fmt: skip
+        "families/grid.html",
+        family=family,
+        session=session,
+        instrument=instrument,
+        rows=rows,
+        values=values,
+        shown=shown,
+        errors=errors,
+        texts=texts,
+    ), status
 
 
 def _grid_answers(family: Family, session: TherapySession, instrument) -> dict[tuple[int, str], str]:
     """The answers stored for one grid: (member id, item code) -> text (empty: unanswered)."""
     return {
         (r.member_id, r.item): "" if r.value is None else str(r.value)
-        for r in db.session.scalars(sa.select(Response).filter_by(
-            family_id=family.id, session_id=session.id, instrument=instrument.code, target=session.target))
-    }  # fmt: skip
+        for r in db.session.scalars(
+            sa.select(Response).filter_by(
+                family_id=family.id, session_id=session.id, instrument=instrument.code, target=session.target
+            )
+        )
+    }

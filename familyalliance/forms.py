@@ -283,8 +283,10 @@ class CaseloadFilterForm(Form):
         everything = SelectChoice(None, _l("All"))
         self.team.choices = [everything, *(SelectChoice(i, name) for i, name in teams)]
         self.therapist.choices = [everything, *(SelectChoice(i, email) for i, email in therapists)]
-        self.status.choices = [SelectChoice("", _l("All")), *(SelectChoice(s, STATUS_LABELS[s])
-                                                              for s in vocab.FAMILY_STATUSES)]  # fmt: skip
+        self.status.choices = [
+            SelectChoice("", _l("All")),
+            *(SelectChoice(s, STATUS_LABELS[s]) for s in vocab.FAMILY_STATUSES),
+        ]
         self.flag.choices = [SelectChoice("", _l("Any")), *(SelectChoice(f, label) for f, label in FLAG_LABELS.items())]
 
 
@@ -306,15 +308,17 @@ def check_new_password(field, email: str) -> None:
 class PasswordForm(FlaskForm):
     """Change one's own password."""
 
-    current = PasswordField(_l("Current password"), validators=[DataRequired()],
-                            render_kw={"autocomplete": "current-password"})  # fmt: skip
+    current = PasswordField(
+        _l("Current password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+    )
     new = PasswordField(
         _l("New password"),
         validators=[DataRequired()],
-        description=_l("At least %(n)s characters; a few unrelated words make a strong password.",
-                       n=passwords.MIN_LENGTH),
+        description=_l(
+            "At least %(n)s characters; a few unrelated words make a strong password.", n=passwords.MIN_LENGTH
+        ),
         render_kw={"autocomplete": "new-password"},
-    )  # fmt: skip
+    )
     confirm = PasswordField(
         _l("New password again"),
         validators=[DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))],
@@ -330,8 +334,12 @@ class PasswordForm(FlaskForm):
         check_new_password(field, self._email)
 
 
-USER_ROLE_LABELS = {"therapist": _l("Therapist"), "team_lead": _l("Team lead"), "researcher": _l("Researcher"),
-                    "admin": _l("Administrator")}  # fmt: skip
+USER_ROLE_LABELS = {
+    "therapist": _l("Therapist"),
+    "team_lead": _l("Team lead"),
+    "researcher": _l("Researcher"),
+    "admin": _l("Administrator"),
+}
 
 
 class UserForm(FlaskForm):
@@ -343,10 +351,12 @@ class UserForm(FlaskForm):
     active = BooleanField(_l("May log in"), default=True)
     password = PasswordField(
         _l("Password"),
-        description=_l("At least %(n)s characters. Give it to the person in a safe way; they can change it.",
-                       n=passwords.MIN_LENGTH),
+        description=_l(
+            "At least %(n)s characters. Give it to the person in a safe way; they can change it.",
+            n=passwords.MIN_LENGTH,
+        ),
         render_kw={"autocomplete": "new-password"},
-    )  # fmt: skip
+    )
     submit = SubmitField(_l("Save"))
 
     def __init__(self, *args, user: User | None = None, **kwargs):
@@ -386,8 +396,9 @@ class TeamForm(FlaskForm):
 class EraseForm(FlaskForm):
     """Erasing a family: type its case code to confirm."""
 
-    confirm = StringField(_l("Type the case code to confirm"), validators=[DataRequired()],
-                          render_kw={"autocomplete": "off"})  # fmt: skip
+    confirm = StringField(
+        _l("Type the case code to confirm"), validators=[DataRequired()], render_kw={"autocomplete": "off"}
+    )
     submit = SubmitField(_l("Erase this family for good"))
 
     def __init__(self, *args, code: str, **kwargs):

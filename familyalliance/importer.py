@@ -91,12 +91,16 @@ def read_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
             reader = csv.reader(f, strict=True)
             header = next(reader, None)
             if header is None:
-                problems.add([Problem("file", "the file is empty; expected the header "
-                                              + ",".join(LONG_HEADER), 1)])  # fmt: skip
+                problems.add([Problem("file", "the file is empty; expected the header " + ",".join(LONG_HEADER), 1)])
                 return
             if header != LONG_HEADER:
-                problems.add([Problem("header", f"the header must be exactly {','.join(LONG_HEADER)}; found "
-                                                f"{','.join(header)}", 1)])  # fmt: skip
+                problems.add(
+                    [
+                        Problem(
+                            "header", f"the header must be exactly {','.join(LONG_HEADER)}; found {','.join(header)}", 1
+                        )
+                    ]
+                )
                 return
             rows: list[list[str]] = []
             lines: list[int] = []
@@ -105,8 +109,9 @@ def read_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
                 seen_rows = True
                 if len(record) != len(LONG_HEADER):
                     if record:  # a blank line is no row
-                        problems.add([Problem("line", f"has {len(record)} fields; expected {len(LONG_HEADER)}",
-                                              reader.line_num)])  # fmt: skip
+                        problems.add(
+                            [Problem("line", f"has {len(record)} fields; expected {len(LONG_HEADER)}", reader.line_num)]
+                        )
                     continue
                 rows.append(record)
                 lines.append(reader.line_num)
@@ -149,11 +154,15 @@ def fast_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=4 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
-                                             invalid_row_handler=on_invalid_row),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(LONG_HEADER, pa.string()),
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )  # fmt: skip
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=on_invalid_row
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(LONG_HEADER, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
         row = 0
         for batch in reader:
             if irregular:
@@ -214,12 +223,13 @@ class _Entities:
             return
         for family_id, code, role, member_id in db.session.execute(
             sa.select(Member.family_id, Member.code, Member.role, Member.id).where(Member.family_id.in_(found))
-        ):  # fmt: skip
+        ):
             self.members[(found[family_id], code)] = [member_id, role, None]
         for family_id, number, date, session_id in db.session.execute(
-            sa.select(TherapySession.family_id, TherapySession.number, TherapySession.date, TherapySession.id)
-            .where(TherapySession.family_id.in_(found))
-        ):  # fmt: skip
+            sa.select(TherapySession.family_id, TherapySession.number, TherapySession.date, TherapySession.id).where(
+                TherapySession.family_id.in_(found)
+            )
+        ):
             self.sessions[(found[family_id], number)] = [session_id, date, None]
 
     def observe(self, family: str, member: str, role: str, number: int, date: dt.date, line: int) -> list[Problem]:
@@ -228,14 +238,25 @@ class _Entities:
         known = self.members.setdefault((family, member), [None, role, line])
         if known[1] != role:
             where = f"on line {known[2]}" if known[2] else "in the database"
-            problems.append(Problem("role", f"member {member} of family {family} has role {known[1]!r} {where}; a "
-                                            f"member keeps one role, this line says {role!r}", line))  # fmt: skip
+            problems.append(
+                Problem(
+                    "role",
+                    f"member {member} of family {family} has role {known[1]!r} {where}; a "
+                    f"member keeps one role, this line says {role!r}",
+                    line,
+                )
+            )
         session = self.sessions.setdefault((family, number), [None, date, line])
         if session[1] != date:
             where = f"on line {session[2]}" if session[2] else "in the database"
-            problems.append(Problem("date", f"session {number} of family {family} has date {session[1].isoformat()} "
-                                            f"{where}; one date per session, this line says {date.isoformat()}",
-                                    line))  # fmt: skip
+            problems.append(
+                Problem(
+                    "date",
+                    f"session {number} of family {family} has date {session[1].isoformat()} "
+                    f"{where}; one date per session, this line says {date.isoformat()}",
+                    line,
+                )
+            )
         return problems
 
     def _fill_ids(self, cache: dict, stored: Iterable[tuple]) -> list[int]:
@@ -249,8 +270,9 @@ class _Entities:
                 filled.append(new_id)
         return filled
 
-    def create_missing(self, families: Sequence[str], members: Sequence[tuple[str, str]],
-                       sessions: Sequence[tuple[str, int]]) -> None:  # fmt: skip
+    def create_missing(
+        self, families: Sequence[str], members: Sequence[tuple[str, str]], sessions: Sequence[tuple[str, int]]
+    ) -> None:
         """Create, in bulk, the families, members and sessions among these that the store lacks.
 
         Plain bulk INSERTs, then one SELECT each for the new ids: far cheaper than
@@ -260,39 +282,64 @@ class _Entities:
         if new:
             today, now = dt.date.today(), utcnow()
             team_id = self.team.id if self.team else None
-            db.session.execute(sa.insert(Family.__table__), [
-                {"code": code, "start_date": today, "team_id": team_id, "status": "active", "created_at": now}
-                for code in new
-            ])  # fmt: skip
+            db.session.execute(
+                sa.insert(Family.__table__),
+                [
+                    {"code": code, "start_date": today, "team_id": team_id, "status": "active", "created_at": now}
+                    for code in new
+                ],
+            )
             created = db.session.execute(sa.select(Family.id, Family.code).where(Family.code.in_(new))).all()
             for family_id, code in created:
                 self.families[code] = family_id
             if self.therapists:
-                db.session.execute(sa.insert(family_therapist), [
-                    {"family_id": family_id, "user_id": user.id} for family_id, _ in created for user in self.therapists
-                ])  # fmt: skip
+                db.session.execute(
+                    sa.insert(family_therapist),
+                    [
+                        {"family_id": family_id, "user_id": user.id}
+                        for family_id, _ in created
+                        for user in self.therapists
+                    ],
+                )
             self.summary.families_created.extend(new)
         new_members = [key for key in members if self.members[key][0] is None]
         connection = db.session.connection()
         if new_members:
-            bulk.insert(connection, "member", ("family_id", "code", "display_name", "role"), [
-                (self.families[f], m, m, self.members[(f, m)][1]) for f, m in new_members
-            ])  # fmt: skip
-            self._fill_ids(self.members, db.session.execute(
-                sa.select(Member.id, Member.family_id, Member.code)
-                .where(Member.family_id.in_({self.families[f] for f, _ in new_members}))
-            ))  # fmt: skip
+            bulk.insert(
+                connection,
+                "member",
+                ("family_id", "code", "display_name", "role"),
+                [(self.families[f], m, m, self.members[(f, m)][1]) for f, m in new_members],
+            )
+            self._fill_ids(
+                self.members,
+                db.session.execute(
+                    sa.select(Member.id, Member.family_id, Member.code).where(
+                        Member.family_id.in_({self.families[f] for f, _ in new_members})
+                    )
+                ),
+            )
             self.summary.members_created += len(new_members)
         new_sessions = [key for key in sessions if self.sessions[key][0] is None]
         if new_sessions:
             now = bulk.native(connection, utcnow())
-            bulk.insert(connection, "therapy_session", ("family_id", "number", "date", "created_at"), [
-                (self.families[f], n, bulk.native(connection, self.sessions[(f, n)][1]), now) for f, n in new_sessions
-            ])  # fmt: skip
-            created = self._fill_ids(self.sessions, db.session.execute(
-                sa.select(TherapySession.id, TherapySession.family_id, TherapySession.number)
-                .where(TherapySession.family_id.in_({self.families[f] for f, _ in new_sessions}))
-            ))  # fmt: skip
+            bulk.insert(
+                connection,
+                "therapy_session",
+                ("family_id", "number", "date", "created_at"),
+                [
+                    (self.families[f], n, bulk.native(connection, self.sessions[(f, n)][1]), now)
+                    for f, n in new_sessions
+                ],
+            )
+            created = self._fill_ids(
+                self.sessions,
+                db.session.execute(
+                    sa.select(TherapySession.id, TherapySession.family_id, TherapySession.number).where(
+                        TherapySession.family_id.in_({self.families[f] for f, _ in new_sessions})
+                    )
+                ),
+            )
             self.new_sessions.update(created)
             self.summary.sessions_created += len(new_sessions)
 
@@ -336,9 +383,19 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
                 continue  # keep checking the rest of the file; store nothing more
             family_ids, member_ids, session_ids = _ids(part.chunk, entities)
             values = part.columns["value"]
-            rows = list(zip(family_ids.tolist(), member_ids.tolist(), session_ids.tolist(), part.columns["informant"],
-                            part.columns["target"], part.columns["instrument"], part.columns["item"], values,
-                            strict=True))  # fmt: skip
+            rows = list(
+                zip(
+                    family_ids.tolist(),
+                    member_ids.tolist(),
+                    session_ids.tolist(),
+                    part.columns["informant"],
+                    part.columns["target"],
+                    part.columns["instrument"],
+                    part.columns["item"],
+                    values,
+                    strict=True,
+                )
+            )
             if replace:
                 summary.replaced += _delete_existing(connection, rows)
             bulk.insert(connection, "response", INSERT_COLUMNS, rows)
@@ -349,15 +406,30 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
                 # later chunk, so pairs already stored are skipped.
                 present = pd.DataFrame({"f": family_ids, "m": member_ids, "s": session_ids}).drop_duplicates()
                 present = present[present["s"].isin(entities.new_sessions)]
-                bulk.insert(connection, "attendance", ("family_id", "member_id", "session_id", "present"),
-                             list(zip(present["f"].tolist(), present["m"].tolist(), present["s"].tolist(),
-                                      itertools.repeat(True), strict=False)), skip_existing=True)  # fmt: skip
+                bulk.insert(
+                    connection,
+                    "attendance",
+                    ("family_id", "member_id", "session_id", "present"),
+                    list(
+                        zip(
+                            present["f"].tolist(),
+                            present["m"].tolist(),
+                            present["s"].tolist(),
+                            itertools.repeat(True),
+                            strict=False,
+                        )
+                    ),
+                    skip_existing=True,
+                )
         if problems:
             raise ImportRejected(sorted(problems.items, key=lambda p: p.line or 0), problems.total)
         if summary.families_created:
             # A family the file created started with its first session.
-            first = (sa.select(sa.func.min(TherapySession.date)).where(TherapySession.family_id == Family.id)
-                     .scalar_subquery())  # fmt: skip
+            first = (
+                sa.select(sa.func.min(TherapySession.date))
+                .where(TherapySession.family_id == Family.id)
+                .scalar_subquery()
+            )
             db.session.execute(
                 sa.update(Family).where(Family.code.in_(summary.families_created)).values(start_date=first)
             )
@@ -476,27 +548,41 @@ def _ids(chunk: pd.DataFrame, entities: _Entities) -> tuple[np.ndarray, np.ndarr
     pairs = chunk[["family", "session"]].drop_duplicates()
     sessions = [(f, int(n)) for f, n in zip(_pylist(pairs["family"]), _pylist(pairs["session"]), strict=True)]
     entities.create_missing(families, members, sessions)
-    keys = pd.DataFrame({"family": chunk["family"].to_numpy(), "member": chunk["member"].to_numpy(),
-                         "session": chunk["session"].astype("int64").to_numpy()})  # fmt: skip
-    member_ids = pd.DataFrame([(f, m, entities.members[(f, m)][0]) for f, m in members],
-                              columns=["family", "member", "member_id"])  # fmt: skip
-    session_ids = pd.DataFrame([(f, n, entities.sessions[(f, n)][0]) for f, n in sessions],
-                               columns=["family", "session", "session_id"])  # fmt: skip
+    keys = pd.DataFrame(
+        {
+            "family": chunk["family"].to_numpy(),
+            "member": chunk["member"].to_numpy(),
+            "session": chunk["session"].astype("int64").to_numpy(),
+        }
+    )
+    member_ids = pd.DataFrame(
+        [(f, m, entities.members[(f, m)][0]) for f, m in members], columns=["family", "member", "member_id"]
+    )
+    session_ids = pd.DataFrame(
+        [(f, n, entities.sessions[(f, n)][0]) for f, n in sessions], columns=["family", "session", "session_id"]
+    )
     joined = keys.merge(member_ids, on=["family", "member"], how="left").merge(
-        session_ids, on=["family", "session"], how="left")  # fmt: skip
+        session_ids, on=["family", "session"], how="left"
+    )
     family_ids = keys["family"].map({f: entities.families[f] for f in families})
-    return (family_ids.to_numpy(dtype=np.int64), joined["member_id"].to_numpy(dtype=np.int64),
-            joined["session_id"].to_numpy(dtype=np.int64))  # fmt: skip
+    return (
+        family_ids.to_numpy(dtype=np.int64),
+        joined["member_id"].to_numpy(dtype=np.int64),
+        joined["session_id"].to_numpy(dtype=np.int64),
+    )
 
 
 def _delete_existing(connection: sa.Connection, rows: list[tuple]) -> int:
     """Delete stored answers with the keys of ``rows`` (for ``replace``); return how many."""
     delete = sa.delete(Response).where(
-        Response.family_id == sa.bindparam("f"), Response.member_id == sa.bindparam("m"),
-        Response.session_id == sa.bindparam("s"), Response.informant == sa.bindparam("i"),
-        Response.target == sa.bindparam("t"), Response.instrument == sa.bindparam("n"),
+        Response.family_id == sa.bindparam("f"),
+        Response.member_id == sa.bindparam("m"),
+        Response.session_id == sa.bindparam("s"),
+        Response.informant == sa.bindparam("i"),
+        Response.target == sa.bindparam("t"),
+        Response.instrument == sa.bindparam("n"),
         Response.item == sa.bindparam("k"),
-    )  # fmt: skip
+    )
     params = [dict(zip("fmsitnk", row[:7], strict=True)) for row in rows]
     result = connection.execute(delete, params)
     return result.rowcount if result.rowcount and result.rowcount > 0 else 0
@@ -509,10 +595,12 @@ def diagnose_duplicates(path: Path, replace: bool) -> list[Problem]:
     import already failed), then asks the database.
     """
     staging = sa.Table(
-        "import_keys", sa.MetaData(), sa.Column("line", sa.Integer),
+        "import_keys",
+        sa.MetaData(),
+        sa.Column("line", sa.Integer),
         *(sa.Column(name, sa.Integer if name == "session" else sa.String(64)) for name in KEY),
         prefixes=["TEMPORARY"],
-    )  # fmt: skip
+    )
     connection = db.session.connection()
     staging.create(connection)
     try:
@@ -524,9 +612,11 @@ def diagnose_duplicates(path: Path, replace: bool) -> list[Problem]:
         s = staging.c
         repeated = connection.execute(
             sa.select(*(s[k] for k in KEY), sa.func.min(s.line), sa.func.max(s.line), sa.func.count())
-            .group_by(*(s[k] for k in KEY)).having(sa.func.count() > 1).order_by(sa.func.min(s.line))
+            .group_by(*(s[k] for k in KEY))
+            .having(sa.func.count() > 1)
+            .order_by(sa.func.min(s.line))
             .limit(MAX_REPORTED)
-        ).all()  # fmt: skip
+        ).all()
         problems = [
             Problem("item", f"a second answer for {'/'.join(map(str, r[:7]))} (first on line {r[7]})", r[8])
             for r in repeated
@@ -537,16 +627,23 @@ def diagnose_duplicates(path: Path, replace: bool) -> list[Problem]:
                 .join(Family, Family.code == s.family)
                 .join(Member, (Member.family_id == Family.id) & (Member.code == s.member))
                 .join(TherapySession, (TherapySession.family_id == Family.id) & (TherapySession.number == s.session))
-                .join(Response, (Response.family_id == Family.id) & (Response.member_id == Member.id)
-                      & (Response.session_id == TherapySession.id) & (Response.informant == s.informant)
-                      & (Response.target == s.target) & (Response.instrument == s.instrument)
-                      & (Response.item == s.item))
-                .order_by(s.line).limit(MAX_REPORTED)
-            ).all()  # fmt: skip
+                .join(
+                    Response,
+                    (Response.family_id == Family.id)
+                    & (Response.member_id == Member.id)
+                    & (Response.session_id == TherapySession.id)
+                    & (Response.informant == s.informant)
+                    & (Response.target == s.target)
+                    & (Response.instrument == s.instrument)
+                    & (Response.item == s.item),
+                )
+                .order_by(s.line)
+                .limit(MAX_REPORTED)
+            ).all()
             problems += [
                 Problem(
                     "item", f"{'/'.join(map(str, r[1:]))} is already stored; import with --replace to replace it", r[0]
-                )  # fmt: skip
+                )
                 for r in stored
             ]
     finally:

@@ -40,16 +40,21 @@ def create_links(session: TherapySession, days: int) -> list[tuple[MemberLink, s
     expires = utcnow() + dt.timedelta(days=days)
     created = []
     attending = db.session.scalars(
-        sa.select(Attendance).where(Attendance.session_id == session.id, Attendance.present.is_(True),
-                                    Attendance.instrument.is_not(None))
-    )  # fmt: skip
+        sa.select(Attendance).where(
+            Attendance.session_id == session.id, Attendance.present.is_(True), Attendance.instrument.is_not(None)
+        )
+    )
     for attendance in attending:
         token = secrets.token_urlsafe(32)
         link = MemberLink(
-            token_hash=token_hash(token), family_id=session.family_id, session_id=session.id,
-            member_id=attendance.member_id, instrument=attendance.instrument, target=session.target,
+            token_hash=token_hash(token),
+            family_id=session.family_id,
+            session_id=session.id,
+            member_id=attendance.member_id,
+            instrument=attendance.instrument,
+            target=session.target,
             expires_at=expires,
-        )  # fmt: skip
+        )
         db.session.add(link)
         created.append((link, token))
     db.session.flush()
@@ -112,25 +117,37 @@ def submit(link: MemberLink, answers: Mapping[str, object], instruments: Mapping
     """
     instrument = instruments[link.instrument]
     stored = sa.select(Response.family_id).where(
-        Response.family_id == link.family_id, Response.member_id == link.member_id,
-        Response.session_id == link.session_id, Response.informant == instrument.informant,
-        Response.target == link.target, Response.instrument == instrument.code,
-    )  # fmt: skip
+        Response.family_id == link.family_id,
+        Response.member_id == link.member_id,
+        Response.session_id == link.session_id,
+        Response.informant == instrument.informant,
+        Response.target == link.target,
+        Response.instrument == instrument.code,
+    )
     if db.session.scalar(stored.limit(1)) is not None:
         raise AlreadyAnswered
     closed = db.session.execute(
-        sa.update(MemberLink).where(MemberLink.id == link.id, MemberLink.used_at.is_(None))
+        sa.update(MemberLink)
+        .where(MemberLink.id == link.id, MemberLink.used_at.is_(None))
         .values(used_at=utcnow(), draft=None)
-    )  # fmt: skip
+    )
     if closed.rowcount != 1:
         raise operations.OperationError("This link has already been used.")
     # "line" numbers the questions from 1, so that a problem can be shown beside its question.
     rows = [
-        {"family_id": link.family_id, "member_id": link.member_id, "session_id": link.session_id,
-         "informant": instrument.informant, "target": link.target, "instrument": instrument.code,
-         "item": item.code, "value": answers.get(item.code), "line": number}
+        {
+            "family_id": link.family_id,
+            "member_id": link.member_id,
+            "session_id": link.session_id,
+            "informant": instrument.informant,
+            "target": link.target,
+            "instrument": instrument.code,
+            "item": item.code,
+            "value": answers.get(item.code),
+            "line": number,
+        }
         for number, item in enumerate(instrument.items, start=1)
-    ]  # fmt: skip
+    ]
     try:
         return operations.store_answers(rows, instruments)
     except sa.exc.IntegrityError:  # another link of the member sent the same answers at the same moment

@@ -189,8 +189,9 @@ class TherapySession(db.Model):
     number: Mapped[int]
     date: Mapped[dt.date]
     #: Whom this session's ratings are about: ``therapist`` or ``team``.
-    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "session_target"), default="therapist",
-                                        server_default="therapist")  # fmt: skip
+    target: Mapped[str] = mapped_column(
+        _enum(vocab.TARGETS, "session_target"), default="therapist", server_default="therapist"
+    )
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     family: Mapped[Family] = relationship(back_populates="sessions")

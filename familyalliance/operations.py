@@ -116,8 +116,14 @@ def create_family(
     code: str, start_date: dt.date, therapists: Iterable[User], team: Team | None, status: str = "active"
 ) -> Family:
     """Open a family with its assigned therapists."""
-    family = Family(code=code, start_date=start_date, status=status, team=team, therapists=list(therapists),
-                    closed_on=dt.date.today() if status == "closed" else None)  # fmt: skip
+    family = Family(
+        code=code,
+        start_date=start_date,
+        status=status,
+        team=team,
+        therapists=list(therapists),
+        closed_on=dt.date.today() if status == "closed" else None,
+    )
     db.session.add(family)
     db.session.flush()
     return family
@@ -152,8 +158,13 @@ def erase_family(family: Family) -> dict[str, int]:
     One DELETE of the family row; the database removes the rest through its ON DELETE CASCADE
     foreign keys, in the caller's transaction. Returns how many rows of each kind went (no content).
     """
-    counted = {"members": Member, "sessions": TherapySession, "answers": Response, "corrections": ResponseChange,
-               "links": MemberLink}  # fmt: skip
+    counted = {
+        "members": Member,
+        "sessions": TherapySession,
+        "answers": Response,
+        "corrections": ResponseChange,
+        "links": MemberLink,
+    }
     counts = {
         name: db.session.scalar(sa.select(sa.func.count()).select_from(model).where(model.family_id == family.id))
         for name, model in counted.items()
@@ -208,9 +219,10 @@ def record_session(
             known[member.id].instrument = instrument
         else:
             session.attendance.append(
-                Attendance(member_id=member.id, family_id=family.id, present=member.id in present,
-                           instrument=instrument)
-            )  # fmt: skip
+                Attendance(
+                    member_id=member.id, family_id=family.id, present=member.id in present, instrument=instrument
+                )
+            )
     db.session.flush()
     summaries.touch([family.id])
     return session
@@ -343,13 +355,17 @@ def save_grid(
         parsed[(member_id, item)] = value
     if errors:
         raise GridRejected(errors)
-    key = {"family_id": session.family_id, "session_id": session.id, "informant": informant, "target": target,
-           "instrument": instrument.code}  # fmt: skip
+    key = {
+        "family_id": session.family_id,
+        "session_id": session.id,
+        "informant": informant,
+        "target": target,
+        "instrument": instrument.code,
+    }
     # Locked until the transaction ends (PostgreSQL), so a concurrent save waits and then sees these values.
     stored = {
-        (r.member_id, r.item): r
-        for r in db.session.scalars(sa.select(Response).filter_by(**key).with_for_update())
-    }  # fmt: skip
+        (r.member_id, r.item): r for r in db.session.scalars(sa.select(Response).filter_by(**key).with_for_update())
+    }
     now = {cell: _text(stored[cell].value) if cell in stored else "" for cell in cells}
     before = now if shown is None else {cell: (shown.get(cell) or "").strip() for cell in cells}
     edited = {cell for cell in cells if _text(parsed[cell]) != before[cell]}
@@ -366,8 +382,16 @@ def save_grid(
             if answer is None:
                 new_rows.append(key | {"member_id": member_id, "item": item.code, "value": value})
             elif cell in edited:
-                db.session.add(ResponseChange(**key, member_id=member_id, item=item.code, old_value=answer.value,
-                                              new_value=value, changed_by_id=user.id if user else None))  # fmt: skip
+                db.session.add(
+                    ResponseChange(
+                        **key,
+                        member_id=member_id,
+                        item=item.code,
+                        old_value=answer.value,
+                        new_value=value,
+                        changed_by_id=user.id if user else None,
+                    )
+                )
                 answer.value = value
                 corrected += 1
     if new_rows:

@@ -21,13 +21,14 @@ MAX_LENGTH = 128
 MIN_SCORE = 4
 
 #: Words a Dutch-speaking clinic's passwords are made of, which zxcvbn does not know.
-DUTCH_WORDS = (
-    "wachtwoord", "welkom", "familie", "gezin", "kinderen", "kind", "vader", "moeder", "zomer", "winter",
-    "lente", "herfst", "januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-    "september", "oktober", "november", "december", "maandag", "dinsdag", "woensdag", "donderdag",
-    "vrijdag", "zaterdag", "zondag", "therapie", "therapeut", "jeugdzorg", "zorg", "alliantie", "hallo",
-    "geheim", "voetbal", "amsterdam", "rotterdam", "utrecht", "nederland", "vlaanderen", "belgie",
-)  # fmt: skip
+DUTCH_WORDS = tuple(
+    (
+        "wachtwoord welkom familie gezin kinderen kind vader moeder zomer winter lente herfst januari "
+        "februari maart april mei juni juli augustus september oktober november december maandag dinsdag "
+        "woensdag donderdag vrijdag zaterdag zondag therapie therapeut jeugdzorg zorg alliantie hallo geheim "
+        "voetbal amsterdam rotterdam utrecht nederland vlaanderen belgie "
+    ).split()
+)
 
 
 def _hasher() -> PasswordHasher:

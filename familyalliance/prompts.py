@@ -95,14 +95,29 @@ def conversation_prompts(scores: pd.DataFrame, settings: Settings = DEFAULTS) ->
     recent = recent.sort_values(["drop_pomp", "overall"], ascending=False, kind="stable").drop_duplicates("member")
     totals = analytics.long_scores(scores)
     for row in recent.itertuples():
-        series = totals[(totals["member"] == row.member) & (totals["instrument"] == row.instrument)
-                        & (totals["dimension"] == row.dimension) & (totals["target"] == row.target)
-                        & (totals["informant"] == "self")].set_index("session")["pomp"]  # fmt: skip
+        series = totals[
+            (totals["member"] == row.member)
+            & (totals["instrument"] == row.instrument)
+            & (totals["dimension"] == row.dimension)
+            & (totals["target"] == row.target)
+            & (totals["informant"] == "self")
+        ].set_index("session")["pomp"]
         after = series[row.session]
         before = after + row.drop_pomp
-        prompts.append(Prompt("rupture", {"drop": _points(row.drop_pomp), "session": row.session,
-                                          "before": _points(before), "after": _points(after)},
-                              (row.member,), row.dimension, row.target))  # fmt: skip
+        prompts.append(
+            Prompt(
+                "rupture",
+                {
+                    "drop": _points(row.drop_pomp),
+                    "session": row.session,
+                    "before": _points(before),
+                    "after": _points(after),
+                },
+                (row.member,),
+                row.dimension,
+                row.target,
+            )
+        )
 
     patterns = analytics.split_patterns(own_therapist, settings)
     if not patterns.empty:
@@ -115,16 +130,29 @@ def conversation_prompts(scores: pd.DataFrame, settings: Settings = DEFAULTS) ->
             split_sessions = ranges[ranges >= settings.split_threshold - EPS].index.tolist()
             since = _since(split_sessions, ranges.index.tolist(), latest)
             pomp = views[views["session"] == latest].set_index("member")["pomp"]
-            prompts.append(Prompt("split", {"since": since, "size": _points(last["widest_range_pomp"]),
-                                            "low": _points(pomp[last["lowest_member"]]),
-                                            "high": _points(pomp[last["highest_member"]])},
-                                  (last["lowest_member"], last["highest_member"]),
-                                  last["widest_dimension"]))  # fmt: skip
+            prompts.append(
+                Prompt(
+                    "split",
+                    {
+                        "since": since,
+                        "size": _points(last["widest_range_pomp"]),
+                        "low": _points(pomp[last["lowest_member"]]),
+                        "high": _points(pomp[last["highest_member"]]),
+                    },
+                    (last["lowest_member"], last["highest_member"]),
+                    last["widest_dimension"],
+                )
+            )
         if last["adult_young_split"] and last["session"] == latest:
             gap = last["youth_caregiver_gap"]
-            prompts.append(Prompt("young_lower" if gap > 0 else "adults_lower",
-                                  {"session": latest, "size": _points(abs(gap))}, (),
-                                  last["youth_caregiver_dimension"]))  # fmt: skip
+            prompts.append(
+                Prompt(
+                    "young_lower" if gap > 0 else "adults_lower",
+                    {"session": latest, "size": _points(abs(gap))},
+                    (),
+                    last["youth_caregiver_dimension"],
+                )
+            )
 
     gaps = analytics.perspective_gap(own_therapist)
     gaps = gaps[(gaps["session"] == latest) & (gaps["gap"].abs() >= settings.gap_threshold - EPS)]
@@ -159,33 +187,43 @@ def _points(value: float) -> int:
 def render(prompt: Prompt, language: str, names: Mapping[str, str]) -> str:
     """Word a prompt in ``language``; ``names`` maps member codes to the names the team uses."""
     gettext = translations(language).gettext
-    phrases = DIMENSION_PHRASES_TEAM if prompt.target == "team" and prompt.dimension in DIMENSION_PHRASES_TEAM \
-        else DIMENSION_PHRASES  # fmt: skip
+    phrases = (
+        DIMENSION_PHRASES_TEAM
+        if prompt.target == "team" and prompt.dimension in DIMENSION_PHRASES_TEAM
+        else DIMENSION_PHRASES
+    )
     params = dict(prompt.params) | {"dimension": gettext(phrases[prompt.dimension])}
     if prompt.kind == "split":
-        params |= {"low_name": names.get(prompt.members[0], prompt.members[0]),
-                   "high_name": names.get(prompt.members[1], prompt.members[1])}  # fmt: skip
+        params |= {
+            "low_name": names.get(prompt.members[0], prompt.members[0]),
+            "high_name": names.get(prompt.members[1], prompt.members[1]),
+        }
     elif prompt.members:
         params["name"] = names.get(prompt.members[0], prompt.members[0])
     return gettext(TEMPLATES[prompt.kind]) % params
 
 
 REASONS = {
-    "split_severe": N_("Severe split in session %(session)s: members differ %(size)s points on the %(dimension)s "
-                       "(lowest: %(name)s)."),
-    "split_moderate": N_("Moderate split in session %(session)s: members differ %(size)s points on the %(dimension)s "
-                         "(lowest: %(name)s)."),
-    "rupture_unrepaired": N_("Unrepaired rupture: %(name)s's %(dimension)s fell %(size)s points in session "
-                             "%(session)s."),
-    "rupture_open": N_("Recent rupture, not repaired yet: %(name)s's %(dimension)s fell %(size)s points in session "
-                       "%(session)s."),
+    "split_severe": N_(
+        "Severe split in session %(session)s: members differ %(size)s points on the %(dimension)s (lowest: %(name)s)."
+    ),
+    "split_moderate": N_(
+        "Moderate split in session %(session)s: members differ %(size)s points on the %(dimension)s (lowest: %(name)s)."
+    ),
+    "rupture_unrepaired": N_(
+        "Unrepaired rupture: %(name)s's %(dimension)s fell %(size)s points in session %(session)s."
+    ),
+    "rupture_open": N_(
+        "Recent rupture, not repaired yet: %(name)s's %(dimension)s fell %(size)s points in session %(session)s."
+    ),
     "low_early": N_("Low early alliance: %(name)s, %(size)s out of 100 over the first sessions."),
     "low_early_team": N_("Low early alliance with the team: %(name)s, %(size)s out of 100 over the first sessions."),
-    "gap_widening": N_("Family and therapist see the %(dimension)s differently, and more so: %(size)s points in "
-                       "session %(session)s (%(previous)s before)."),
-    "gap_large": N_("Family and therapist see the %(dimension)s differently: %(size)s points in session "
-                    "%(session)s."),
-}  # fmt: skip
+    "gap_widening": N_(
+        "Family and therapist see the %(dimension)s differently, and more so: %(size)s points in "
+        "session %(session)s (%(previous)s before)."
+    ),
+    "gap_large": N_("Family and therapist see the %(dimension)s differently: %(size)s points in session %(session)s."),
+}
 
 
 def render_reason(reason: Mapping[str, object], language: str, names: Mapping[str, str]) -> str:
@@ -193,8 +231,7 @@ def render_reason(reason: Mapping[str, object], language: str, names: Mapping[st
     gettext = translations(language).gettext
     target = reason.get("target", "therapist")
     dimension = str(reason.get("dimension", "total"))
-    phrases = DIMENSION_PHRASES_TEAM if target == "team" and dimension in DIMENSION_PHRASES_TEAM \
-        else DIMENSION_PHRASES  # fmt: skip
+    phrases = DIMENSION_PHRASES_TEAM if target == "team" and dimension in DIMENSION_PHRASES_TEAM else DIMENSION_PHRASES
     member = reason.get("member")
     params = {
         "session": reason.get("session", ""),

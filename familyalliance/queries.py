@@ -20,15 +20,30 @@ def _long_query(family_ids: Sequence[int] | None) -> sa.Select:
     """The long table's rows, sorted as the long export wants them (metrics.md section 9)."""
     query = (
         sa.select(
-            Family.code, Member.code, Member.role, TherapySession.number, TherapySession.date,
-            Response.informant, Response.target, Response.instrument, Response.item, Response.value,
+            Family.code,
+            Member.code,
+            Member.role,
+            TherapySession.number,
+            TherapySession.date,
+            Response.informant,
+            Response.target,
+            Response.instrument,
+            Response.item,
+            Response.value,
         )
         .join(Family, Family.id == Response.family_id)
         .join(Member, Member.id == Response.member_id)
         .join(TherapySession, TherapySession.id == Response.session_id)
-        .order_by(Family.code, Member.code, TherapySession.number, Response.informant, Response.target,
-                  Response.instrument, Response.item)
-    )  # fmt: skip
+        .order_by(
+            Family.code,
+            Member.code,
+            TherapySession.number,
+            Response.informant,
+            Response.target,
+            Response.instrument,
+            Response.item,
+        )
+    )
     if family_ids is not None:
         query = query.where(Response.family_id.in_(family_ids))
     return query
@@ -82,8 +97,9 @@ def export_table(
     return pseudonymiser.apply(table) if pseudonymiser is not None else table
 
 
-def write_export(kind: str, fmt: str, path, family_ids: Sequence[int] | None, settings, pseudonymiser=None,
-                 language: str = "en") -> tuple[int, list]:  # fmt: skip
+def write_export(
+    kind: str, fmt: str, path, family_ids: Sequence[int] | None, settings, pseudonymiser=None, language: str = "en"
+) -> tuple[int, list]:
     """Build and write one export; returns (rows, files written).
 
     The plain long CSV streams from the database to the file; every other export is built

@@ -136,8 +136,14 @@ def page_cache() -> _Cache:
 def _family_key(family: Family, *rest) -> tuple[analytics.Settings, tuple]:
     """The thresholds, and a cache key for what a family's pages show: its data, the thresholds and ``rest``."""
     settings = config.analytics_settings(current_app)
-    key = (family.id, family.created_at, family.code, family.revision, *rest,
-           summaries.settings_key(settings, installed_instruments()))  # fmt: skip
+    key = (
+        family.id,
+        family.created_at,
+        family.code,
+        family.revision,
+        *rest,
+        summaries.settings_key(settings, installed_instruments()),
+    )
     return settings, key
 
 
@@ -178,8 +184,10 @@ def _tables(built: FamilyCharts) -> dict:
     for d in dims:
         table = dashboard.heat_table(built.lines, d)
         if not table.empty:
-            per_dimension[d] = {"sessions": [int(s) for s in table.columns],
-                                "rows": [(labels[code], list(table.loc[code])) for code in table.index]}  # fmt: skip
+            per_dimension[d] = {
+                "sessions": [int(s) for s in table.columns],
+                "rows": [(labels[code], list(table.loc[code])) for code in table.index],
+            }
     views = {}
     for row in built.views.itertuples(index=False):
         views.setdefault(row.label, {}).setdefault(row.dimension, {})[row.view] = row.pomp

@@ -55,16 +55,25 @@ def alliance16_alpha(responses: pd.DataFrame, instruments: Mapping[str, Instrume
     reversed_items = [item.code for item in inst.items if item.reverse]
     value = rows["value"].astype("float64")
     rows["v"] = value.where(~rows["item"].isin(reversed_items), inst.scale_min + inst.scale_max - value)
-    wide = rows.pivot_table(index=["family", "member", "session", "target"], columns="item", values="v",
-                            aggfunc="first", dropna=False)  # fmt: skip
+    wide = rows.pivot_table(
+        index=["family", "member", "session", "target"], columns="item", values="v", aggfunc="first", dropna=False
+    )
     out = []
     for dimension in DIMENSIONS:
         codes = [item.code for item in inst.items_of(dimension)]
         block = wide.reindex(columns=codes)
         listwise, n_list = cronbach_alpha(block, "listwise")
         pairwise, n_pair = cronbach_alpha(block, "pairwise")
-        out.append({"dimension": dimension, "items": len(codes), "alpha_listwise": listwise, "n_listwise": n_list,
-                    "alpha_pairwise": pairwise, "n_pairwise": n_pair})  # fmt: skip
+        out.append(
+            {
+                "dimension": dimension,
+                "items": len(codes),
+                "alpha_listwise": listwise,
+                "n_listwise": n_list,
+                "alpha_pairwise": pairwise,
+                "n_pairwise": n_pair,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -102,8 +111,9 @@ def one_way(values: pd.Series, groups: pd.Series) -> OneWay:
     return OneWay(groups=j, n=n, k0=float(k0), msb=msb, msw=msw)
 
 
-def member_icc(scores: pd.DataFrame, dimension: str = "total", informant: str = "self",
-               target: str = "therapist") -> pd.DataFrame:  # fmt: skip
+def member_icc(
+    scores: pd.DataFrame, dimension: str = "total", informant: str = "self", target: str = "therapist"
+) -> pd.DataFrame:
     """ICC(1) and ICC(2) of members within families, per session number, on POMP.
 
     A member's POMP at a session comes from the preferred instrument (alliance16, else
@@ -114,8 +124,7 @@ def member_icc(scores: pd.DataFrame, dimension: str = "total", informant: str = 
     columns = ["session", "families", "members", "k0", "msb", "msw", "icc1", "icc2"]
     if views.empty:
         return pd.DataFrame(columns=columns)
-    views = views[(views["dimension"] == dimension) & (views["informant"] == informant)
-                  & (views["target"] == target)]  # fmt: skip
+    views = views[(views["dimension"] == dimension) & (views["informant"] == informant) & (views["target"] == target)]
     out = []
     for session, rows in views.groupby("session"):
         sizes = rows.groupby("family").size()
@@ -123,6 +132,16 @@ def member_icc(scores: pd.DataFrame, dimension: str = "total", informant: str = 
         if rows["family"].nunique() < 2:
             continue
         anova = one_way(rows["pomp"], rows["family"])
-        out.append({"session": session, "families": anova.groups, "members": anova.n, "k0": anova.k0,
-                    "msb": anova.msb, "msw": anova.msw, "icc1": anova.icc1, "icc2": anova.icc2})  # fmt: skip
+        out.append(
+            {
+                "session": session,
+                "families": anova.groups,
+                "members": anova.n,
+                "k0": anova.k0,
+                "msb": anova.msb,
+                "msw": anova.msw,
+                "icc1": anova.icc1,
+                "icc2": anova.icc2,
+            }
+        )
     return pd.DataFrame(out, columns=columns)

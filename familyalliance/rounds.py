@@ -103,8 +103,9 @@ def leave():
         if verify_password(current_user.password_hash, request.form.get("password", "")):
             session_id = session.pop("round")["session_id"]
             therapy_session = db.session.get(TherapySession, session_id)
-            return redirect(url_for("families.show_session", code=therapy_session.family.code,
-                                    number=therapy_session.number))  # fmt: skip
+            return redirect(
+                url_for("families.show_session", code=therapy_session.family.code, number=therapy_session.number)
+            )
         wrong = True
     return render_template("rounds/leave.html", wrong=wrong), (403 if wrong else 200)
 

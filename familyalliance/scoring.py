@@ -29,9 +29,17 @@ SCORE_COLUMNS = [f for f in DIMENSIONS] + ["total"]
 POMP_COLUMNS = [f"{c}_pomp" for c in SCORE_COLUMNS]
 #: Columns of the ``scores`` export, in order.
 SCORES_EXPORT_COLUMNS = [
-    "family", "member", "role", "session", "date", "informant", "target", "instrument",
-    *SCORE_COLUMNS, *POMP_COLUMNS,
-]  # fmt: skip
+    "family",
+    "member",
+    "role",
+    "session",
+    "date",
+    "informant",
+    "target",
+    "instrument",
+    *SCORE_COLUMNS,
+    *POMP_COLUMNS,
+]
 
 
 def reverse(value: float, scale_min: int, scale_max: int) -> float:

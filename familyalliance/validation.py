@@ -222,8 +222,11 @@ def check_long_chunk(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mappin
             bad = rows & chunk["value"].isin(list(judged)).to_numpy()
             value_fits[bad] = False
             value_reason[bad] = [judged[v] for v in chunk["value"].to_numpy(dtype=object)[bad]]
-    flag(informant_fits, "informant", lambda i: _wrong_informant(instruments[cell("instrument", i)],
-                                                                 cell("informant", i)))  # fmt: skip
+    flag(
+        informant_fits,
+        "informant",
+        lambda i: _wrong_informant(instruments[cell("instrument", i)], cell("informant", i)),
+    )
     flag(item_fits, "item", lambda i: _not_an_item(instruments[cell("instrument", i)], cell("item", i)))
     flag(value_fits, "value", lambda i: value_reason[i])
     # Without a known instrument the value can only be checked for being a whole number.

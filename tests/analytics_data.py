@@ -14,8 +14,16 @@ INSTRUMENTS = builtin_instruments()
 def row(member, session, instrument="alliance16", family="F", role="mother", target="therapist", **dims):
     """One scores row; dimensions given as scores on the instrument's scale, total derived as the engine does."""
     inst = INSTRUMENTS[instrument]
-    out = {"family": family, "member": member, "role": role, "session": session, "date": None,
-           "informant": inst.informant, "target": target, "instrument": instrument}  # fmt: skip
+    out = {
+        "family": family,
+        "member": member,
+        "role": role,
+        "session": session,
+        "date": None,
+        "informant": inst.informant,
+        "target": target,
+        "instrument": instrument,
+    }
     for d in DIMENSIONS:
         out[d] = dims.get(d)
     out["total"] = dims.get(

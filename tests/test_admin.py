@@ -49,22 +49,28 @@ def test_the_edit_form_shows_the_accounts_team_and_saving_keeps_it(app, client, 
 
 def test_admin_opens_and_changes_accounts(app, client, auth, staff):
     auth.login("admin@example.org")
-    response = client.post("/admin/users/new", data={"email": "New.Lead@Example.org", "role": "team_lead",
-                                                     "team": "", "active": "y", "password": STRONG})  # fmt: skip
+    response = client.post(
+        "/admin/users/new",
+        data={"email": "New.Lead@Example.org", "role": "team_lead", "team": "", "active": "y", "password": STRONG},
+    )
     assert response.status_code == 302
     new = account(app, "new.lead@example.org")
     assert (new.role, new.team_id, new.active) == ("team_lead", None, True)
-    weak = client.post("/admin/users/new?lang=en", data={"email": "x@example.org", "role": "therapist",
-                                                         "password": "welkom2024welkom"})  # fmt: skip
+    weak = client.post(
+        "/admin/users/new?lang=en", data={"email": "x@example.org", "role": "therapist", "password": "welkom2024welkom"}
+    )
     assert weak.status_code == 422 and "too easy to guess" in weak.text
-    taken = client.post("/admin/users/new?lang=en", data={"email": "ann@example.org", "role": "therapist",
-                                                          "password": STRONG})  # fmt: skip
+    taken = client.post(
+        "/admin/users/new?lang=en", data={"email": "ann@example.org", "role": "therapist", "password": STRONG}
+    )
     assert taken.status_code == 422 and "exists already" in taken.text
     # Deactivating ends the account's sessions at once and refuses its logins.
     ann = app.test_client()
     assert ann.post("/login", data={"email": "ann@example.org", "password": PASSWORD}).status_code == 302
-    client.post(f"/admin/users/{staff['ann@example.org']}", data={"email": "ann@example.org", "role": "therapist",
-                                                                   "team": "", "active": ""})  # fmt: skip
+    client.post(
+        f"/admin/users/{staff['ann@example.org']}",
+        data={"email": "ann@example.org", "role": "therapist", "team": "", "active": ""},
+    )
     assert ann.get("/families/").status_code == 302
     assert ann.post("/login", data={"email": "ann@example.org", "password": PASSWORD}).status_code == 401
 
@@ -88,11 +94,15 @@ def test_team_lead_manages_only_the_teams_therapists(app, client, auth, staff):
     with app.app_context():
         team_a, team_b = (db.session.scalar(sa.select(Team.id).where(Team.name == n)) for n in ("Team A", "Team B"))
     for role, team in (("admin", team_a), ("therapist", team_b)):
-        refused = client.post("/admin/users/new", data={"email": "x@example.org", "role": role, "team": str(team),
-                                                        "active": "y", "password": STRONG})  # fmt: skip
+        refused = client.post(
+            "/admin/users/new",
+            data={"email": "x@example.org", "role": role, "team": str(team), "active": "y", "password": STRONG},
+        )
         assert refused.status_code == 422
-    made = client.post("/admin/users/new", data={"email": "new@example.org", "role": "therapist",
-                                                 "team": str(team_a), "active": "y", "password": STRONG})  # fmt: skip
+    made = client.post(
+        "/admin/users/new",
+        data={"email": "new@example.org", "role": "therapist", "team": str(team_a), "active": "y", "password": STRONG},
+    )
     assert made.status_code == 302
     new = account(app, "new@example.org")
     assert (new.role, new.team_id) == ("therapist", team_a)
@@ -124,8 +134,9 @@ def test_admin_adds_a_team(app, client, auth, staff):
 def test_control_characters_in_account_and_team_forms_are_refused(app, client, auth, staff):
     """A NUL in an email or team name is a field error (PostgreSQL could not even look it up), nothing stored."""
     auth.login("admin@example.org")
-    email = client.post("/admin/users/new?lang=en", data={"email": "x\x00@example.org", "role": "therapist",
-                                                          "password": STRONG})  # fmt: skip
+    email = client.post(
+        "/admin/users/new?lang=en", data={"email": "x\x00@example.org", "role": "therapist", "password": STRONG}
+    )
     team = client.post("/admin/teams?lang=en", data={"name": "Team\x00C"})
     for response in (email, team):
         assert response.status_code == 422 and "Remove the control characters" in response.text

@@ -135,8 +135,10 @@ def test_rows_sorted_as_section_9():
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.integers(1, 5)), min_size=1, max_size=7), st.sampled_from(["bond", "total"]))
 def test_balance_is_100_minus_range(values, dimension):
-    rows = [row(f"M{i}", 1, **({d: v for d in ("bond", "goals_tasks", "safety", "shared_purpose")} if v else {}))
-            for i, v in enumerate(values)]  # fmt: skip
+    rows = [
+        row(f"M{i}", 1, **({d: v for d in ("bond", "goals_tasks", "safety", "shared_purpose")} if v else {}))
+        for i, v in enumerate(values)
+    ]
     out = metrics(frame(*rows))
     for r in out.itertuples():
         assert r.balance == 100 - r.range_pomp
@@ -178,8 +180,10 @@ def test_perspective_gap_by_hand():
 
 def ruptures(values, sessions=None, **kwargs):
     out = analytics.ruptures(series(values, sessions=sessions), Settings(**kwargs))
-    return [(r.session, round(r.drop_pomp, 9), None if pd.isna(r.repaired_session) else r.repaired_session, r.status)
-            for r in out.itertuples()]  # fmt: skip
+    return [
+        (r.session, round(r.drop_pomp, 9), None if pd.isna(r.repaired_session) else r.repaired_session, r.status)
+        for r in out.itertuples()
+    ]
 
 
 def test_rupture_repaired():
@@ -220,8 +224,14 @@ def test_rupture_settings():
 
 
 def test_ruptures_columns_and_separate_series():
-    scores = pd.concat([series([80, 50], member="A"), series([80, 50], member="B", instrument="observer4"),
-                        series([80, 80], member="C")], ignore_index=True)  # fmt: skip
+    scores = pd.concat(
+        [
+            series([80, 50], member="A"),
+            series([80, 50], member="B", instrument="observer4"),
+            series([80, 80], member="C"),
+        ],
+        ignore_index=True,
+    )
     out = analytics.ruptures(scores)
     assert list(out.columns) == analytics.RUPTURE_COLUMNS
     assert out[["member", "informant", "instrument"]].values.tolist() == [

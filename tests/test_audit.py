@@ -41,7 +41,13 @@ def test_viewing_a_family_is_logged_with_who_when_where(app, client, auth, clini
     assert client.get(f"/families/{clinic}").status_code == 200
     [event] = entries(app, action="family.view")
     assert (event.user_email, event.user_role, event.family_code, event.endpoint, event.status, event.ip) == (
-        "ann@example.org", "therapist", clinic, "families.show", 200, "127.0.0.1")  # fmt: skip
+        "ann@example.org",
+        "therapist",
+        clinic,
+        "families.show",
+        200,
+        "127.0.0.1",
+    )
     assert event.at is not None
     with app.app_context():
         assert event.family_id == db.session.scalar(sa.select(Family.id).where(Family.code == clinic))
@@ -143,7 +149,10 @@ def test_admin_reads_filters_and_exports_the_log(app, client, auth, clinic):
     ]
     # Reading and exporting the log is on record too.
     assert [e.action for e in entries(app, user_email="admin@example.org")][-3:] == [
-        "audit.viewed", "audit.viewed", "audit.exported"]  # fmt: skip
+        "audit.viewed",
+        "audit.viewed",
+        "audit.exported",
+    ]
     assert client.get("/admin/audit?since=not-a-date").status_code == 400
 
 

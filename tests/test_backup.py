@@ -60,10 +60,20 @@ def fill() -> None:
     sessions = [gen_session(family, 1), gen_session(family, 2)]
     items = ["bond", "goals_tasks", "safety", "shared_purpose"]
     operations.store_responses(
-        {"family_id": family.id, "member_id": member.id, "session_id": session.id, "informant": "self",
-         "target": "therapist", "instrument": "check4", "item": item, "value": (3 * i + 2 * j + k) % 11}
-        for i, member in enumerate(members) for j, session in enumerate(sessions) for k, item in enumerate(items)
-    )  # fmt: skip
+        {
+            "family_id": family.id,
+            "member_id": member.id,
+            "session_id": session.id,
+            "informant": "self",
+            "target": "therapist",
+            "instrument": "check4",
+            "item": item,
+            "value": (3 * i + 2 * j + k) % 11,
+        }
+        for i, member in enumerate(members)
+        for j, session in enumerate(sessions)
+        for k, item in enumerate(items)
+    )
     other = gen_family("FAM-B", [therapist])
     gen_member(other, "M1", "mother", display_name="Carla")
     gen_session(other, 1)

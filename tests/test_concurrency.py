@@ -80,8 +80,9 @@ def stored(app) -> dict[tuple[int, str], int | None]:
 
 def test_therapists_saving_one_grid_at_once_keep_every_answer(app, family):
     """Four people each fill in another member's row of the same grid at the same moment: all rows are kept."""
-    browsers = [browser(app, email) for email in ("ann@example.org", "bob@example.org", "lead@example.org",
-                                                  "ann@example.org")]  # fmt: skip
+    browsers = [
+        browser(app, email) for email in ("ann@example.org", "bob@example.org", "lead@example.org", "ann@example.org")
+    ]
     for round_number in range(ROUNDS):
         forms = [shown_values(b.get(GRID).text) for b in browsers]
         jobs = []

@@ -235,11 +235,21 @@ def test_new_answers_refresh_the_stored_summary(client, lead, app):
         session = operations.record_session(family, 99, family.sessions[-1].date, [m.id for m in family.members])
         member = family.members[0]
         operations.store_answers(
-            [{"family_id": family.id, "member_id": member.id, "session_id": session.id, "informant": "self",
-              "target": "therapist", "instrument": "check4", "item": item, "value": "0"}
-             for item in ("bond", "goals_tasks", "safety", "shared_purpose")],
+            [
+                {
+                    "family_id": family.id,
+                    "member_id": member.id,
+                    "session_id": session.id,
+                    "informant": "self",
+                    "target": "therapist",
+                    "instrument": "check4",
+                    "item": item,
+                    "value": "0",
+                }
+                for item in ("bond", "goals_tasks", "safety", "shared_purpose")
+            ],
             builtin_instruments(),
-        )  # fmt: skip
+        )
         commit()
         assert db.session.scalar(sa.select(Family.revision).where(Family.id == family.id)) > revision
     client.get("/families/")
@@ -382,11 +392,22 @@ def test_chart_specs_in_the_page_are_strict_json(client, app, auth):
         members = [gen_member(family, "M1", "mother"), gen_member(family, "Y1", "youth")]
         session = gen_session(family, 1)
         operations.store_answers(
-            [{"family_id": family.id, "member_id": m.id, "session_id": session.id, "informant": "self",
-              "target": "therapist", "instrument": "check4", "item": item, "value": "7"}
-             for m in members for item in ("bond", "goals_tasks", "safety", "shared_purpose")],
+            [
+                {
+                    "family_id": family.id,
+                    "member_id": m.id,
+                    "session_id": session.id,
+                    "informant": "self",
+                    "target": "therapist",
+                    "instrument": "check4",
+                    "item": item,
+                    "value": "7",
+                }
+                for m in members
+                for item in ("bond", "goals_tasks", "safety", "shared_purpose")
+            ],
             builtin_instruments(),
-        )  # fmt: skip
+        )
         commit()
     auth.login("ann@example.org")
     html = client.get("/families/CALM-1").text
@@ -484,8 +505,9 @@ def test_dutch_dashboard_uses_the_dutch_number_locale(client, lead):
 
 def test_chart_data_in_the_page_has_no_member_codes_of_other_families(client, lead, app):
     with app.app_context():
-        names = {m.display_name for m in db.session.scalars(sa.select(Member).join(Family)
-                                                           .where(Family.code != lead[0]))}  # fmt: skip
+        names = {
+            m.display_name for m in db.session.scalars(sa.select(Member).join(Family).where(Family.code != lead[0]))
+        }
     html = client.get(f"/families/{lead[0]}?lang=en").text
     specs = "".join(re.findall(r'data-chart="[^"]+">(.*?)</script>', html))
     assert not {n for n in names if f'"{n}"' in specs}

@@ -39,13 +39,16 @@ def test_who_may_export(client, auth, people, email, status):
 
 def test_researcher_always_gets_pseudonymised_data(client, auth, people):
     auth.login("research@example.org")
-    response = client.post("/exports/", data={"kind": "scores", "fmt": "csv", "pseudonymise": "", "dates": "drop",
-                                              "language": "en"})  # fmt: skip
+    response = client.post(
+        "/exports/", data={"kind": "scores", "fmt": "csv", "pseudonymise": "", "dates": "drop", "language": "en"}
+    )
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].endswith("familyalliance-scores-pseudonymised.zip")
     archive = zipfile.ZipFile(io.BytesIO(response.data))
-    assert sorted(archive.namelist()) == ["familyalliance-scores-pseudonymised-codebook.csv",
-                                          "familyalliance-scores-pseudonymised.csv"]  # fmt: skip
+    assert sorted(archive.namelist()) == [
+        "familyalliance-scores-pseudonymised-codebook.csv",
+        "familyalliance-scores-pseudonymised.csv",
+    ]
     table = pd.read_csv(archive.open("familyalliance-scores-pseudonymised.csv"), dtype=str, keep_default_na=False)
     assert table["family"].str.fullmatch(r"F[0-9A-F]{12}").all()
     assert (table["date"] == "").all()
@@ -68,12 +71,18 @@ def test_team_lead_may_export_identifiable_sav(app, client, auth, people, tmp_pa
 def test_admin_imports_through_the_page(app, client, auth, people):
     auth.login("admin@example.org")
     body = ("\n".join([HEADER, *GOOD]) + "\n").encode()
-    response = client.post("/admin/import?lang=en", data={"file": (io.BytesIO(body), "ratings.csv"), "team": "0"},
-                           content_type="multipart/form-data")  # fmt: skip
+    response = client.post(
+        "/admin/import?lang=en",
+        data={"file": (io.BytesIO(body), "ratings.csv"), "team": "0"},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200
     assert "Imported 5 rows (1 unanswered); replaced 0." in response.text
-    again = client.post("/admin/import?lang=en", data={"file": (io.BytesIO(body), "ratings.csv"), "team": "0"},
-                        content_type="multipart/form-data")  # fmt: skip
+    again = client.post(
+        "/admin/import?lang=en",
+        data={"file": (io.BytesIO(body), "ratings.csv"), "team": "0"},
+        content_type="multipart/form-data",
+    )
     assert again.status_code == 422
     assert "Nothing was imported: 5 problem(s)." in again.text
     assert "Line 2, item: F1/M1/1/self/therapist/check4/bond is already stored" in again.text
@@ -84,8 +93,11 @@ def test_admin_imports_through_the_page(app, client, auth, people):
 
 def test_import_page_refuses_other_files(client, auth, people):
     auth.login("admin@example.org")
-    response = client.post("/admin/import?lang=en", data={"file": (io.BytesIO(b"x"), "ratings.xlsx"), "team": "0"},
-                           content_type="multipart/form-data")  # fmt: skip
+    response = client.post(
+        "/admin/import?lang=en",
+        data={"file": (io.BytesIO(b"x"), "ratings.xlsx"), "team": "0"},
+        content_type="multipart/form-data",
+    )
     assert "Upload a .csv file." in response.text
 
 
@@ -100,7 +112,10 @@ def test_too_large_upload_is_refused_kindly(make_app, people):
     client = small.test_client()
     client.post("/login", data={"email": "admin@example.org", "password": "correct horse battery"})
     body = b"family,member\n" + b"x" * 5000
-    response = client.post("/admin/import?lang=en", data={"file": (io.BytesIO(body), "big.csv"), "team": "0"},
-                           content_type="multipart/form-data")  # fmt: skip
+    response = client.post(
+        "/admin/import?lang=en",
+        data={"file": (io.BytesIO(body), "big.csv"), "team": "0"},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 413
     assert "The file is larger than this installation accepts." in response.text

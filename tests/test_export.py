@@ -30,8 +30,21 @@ EXPECTED_COLUMNS = {
 
 @pytest.fixture
 def demo(app, runner):
-    assert runner.invoke(args=["create-user", "d@example.org", "--password", "long enough pw", "--role",
-                               "therapist", "--team", "Demo"]).exit_code == 0  # fmt: skip
+    assert (
+        runner.invoke(
+            args=[
+                "create-user",
+                "d@example.org",
+                "--password",
+                "long enough pw",
+                "--role",
+                "therapist",
+                "--team",
+                "Demo",
+            ]
+        ).exit_code
+        == 0
+    )
     assert runner.invoke(args=["demo", "--owner", "d@example.org"]).exit_code == 0
 
 
@@ -172,8 +185,9 @@ def test_pseudonymised_exports(app, runner, tmp_path, demo):
             for a, b in zip(sorted(set(rows["date"])), sorted(set(theirs["date"])), strict=True)
         }
         assert len(offsets) == 1 and 0 not in offsets
-    dropped = pd.read_csv(export(runner, tmp_path, "scores", "csv", "--pseudonymise", "--dates", "drop"),
-                          dtype=str, keep_default_na=False)  # fmt: skip
+    dropped = pd.read_csv(
+        export(runner, tmp_path, "scores", "csv", "--pseudonymise", "--dates", "drop"), dtype=str, keep_default_na=False
+    )
     assert (dropped["date"] == "").all()
 
 

@@ -232,8 +232,7 @@ def test_unknown_member_and_session_are_404(client, therapist):
 
 def test_session_about_the_team(client, app, therapist):
     """A session's ratings can be about the treatment team; member links then ask about the team."""
-    response = client.post("/families/FAM-1/sessions/new", data={"number": "2", "date": "2026-01-19",
-                                                                 "target": "team"})  # fmt: skip
+    response = client.post("/families/FAM-1/sessions/new", data={"number": "2", "date": "2026-01-19", "target": "team"})
     assert response.status_code == 302
     with app.app_context():
         assert db.session.scalar(sa.select(TherapySession.target).where(TherapySession.number == 2)) == "team"

@@ -54,9 +54,13 @@ def fuzz(examples: int):
     return settings(
         max_examples=max(1, round(examples * SCALE)),
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    )  # fmt: skip
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+    )
 
 
 # --- The world every test starts from ---------------------------------------------------------
@@ -89,19 +93,35 @@ def seed_answers(world: World) -> None:
     """FAM-1's stored answers at session 1: M1's and Y1's quick check, the therapist's view of M1."""
     answers = [("M1", "self", "check4", 7), ("Y1", "self", "check4", 3), ("M1", "therapist", "observer4", 1)]
     operations.store_responses(
-        {"family_id": world.fam1, "member_id": world.members[code], "session_id": world.sessions[1],
-         "informant": informant, "target": "therapist", "instrument": instrument, "item": item, "value": value}
-        for code, informant, instrument, value in answers for item in vocab.DIMENSIONS
-    )  # fmt: skip
+        {
+            "family_id": world.fam1,
+            "member_id": world.members[code],
+            "session_id": world.sessions[1],
+            "informant": informant,
+            "target": "therapist",
+            "instrument": instrument,
+            "item": item,
+            "value": value,
+        }
+        for code, informant, instrument, value in answers
+        for item in vocab.DIMENSIONS
+    )
 
 
 def seed() -> World:
     """FAM-1 (ann's, Team A): mother M1, youth Y1, child C1, sessions 1-3 with answers at 1; FAM-2 (Team B)."""
-    users = {name: gen_user(role, team, f"{name}@example.org").id for name, role, team in [
-        ("ann", "therapist", "Team A"), ("bob", "therapist", "Team A"), ("cas", "therapist", "Team B"),
-        ("lead", "team_lead", "Team A"), ("lone", "team_lead", "Team C"), ("research", "researcher", None),
-        ("admin", "admin", None),
-    ]}  # fmt: skip
+    users = {
+        name: gen_user(role, team, f"{name}@example.org").id
+        for name, role, team in [
+            ("ann", "therapist", "Team A"),
+            ("bob", "therapist", "Team A"),
+            ("cas", "therapist", "Team B"),
+            ("lead", "team_lead", "Team A"),
+            ("lone", "team_lead", "Team C"),
+            ("research", "researcher", None),
+            ("admin", "admin", None),
+        ]
+    }
     family = gen_family("FAM-1", [db.session.get(User, users["ann"])])
     members = {code: gen_member(family, **fields) for code, fields in SEED_MEMBERS.items()}
     sessions = {n: gen_session(family, n) for n in (1, 3)}
@@ -264,20 +284,110 @@ def assert_bumped(change: Change, family_id: int) -> None:
 ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=40)
 CONTROL = st.text(st.characters(min_codepoint=0, max_codepoint=0x1F), min_size=1, max_size=4)
 HOSTILE = (
-    "", " ", "\x00", "a\x00b", "\n", "\r\n", "\t", "x\n", "\u202e", "\ufeff", "\u00a0", "é", "İ", "٣", "５", "𝟓", "🙂",
-    "=cmd|' /C calc'!A0", "+1", "-1", "@SUM(A1)", "'", '"', "'-1", "<script>alert(1)</script>", "{{ 7*7 }}", "%s%n",
-    "../../etc/passwd", "NaN", "nan", "inf", "-inf", "Infinity", "1e309", "0x10", "1_000", "1.0", "1.5", "10.",
-    "None", "null", "true", "[]", "{}", "0", "-0", "00007", " 7 ", str(2**63), str(-(2**63)), str(2**63 - 1),
-    str(-(2**63) - 1), str(2**31), str(2**15), "9" * 5000, "0" * 5000 + "5", "A" * 100_000, "é" * 200,
-)  # fmt: skip
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\n",
+    "\r\n",
+    "\t",
+    "x\n",
+    "\u202e",
+    "\ufeff",
+    "\u00a0",
+    "é",
+    "İ",
+    "٣",
+    "５",
+    "𝟓",
+    "🙂",
+    "=cmd|' /C calc'!A0",
+    "+1",
+    "-1",
+    "@SUM(A1)",
+    "'",
+    '"',
+    "'-1",
+    "<script>alert(1)</script>",
+    "{{ 7*7 }}",
+    "%s%n",
+    "../../etc/passwd",
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e309",
+    "0x10",
+    "1_000",
+    "1.0",
+    "1.5",
+    "10.",
+    "None",
+    "null",
+    "true",
+    "[]",
+    "{}",
+    "0",
+    "-0",
+    "00007",
+    " 7 ",
+    str(2**63),
+    str(-(2**63)),
+    str(2**63 - 1),
+    str(-(2**63) - 1),
+    str(2**31),
+    str(2**15),
+    "9" * 5000,
+    "0" * 5000 + "5",
+    "A" * 100_000,
+    "é" * 200,
+)
 hostile = st.one_of(st.sampled_from(HOSTILE), ANY_TEXT, CONTROL)
-EDGE_INTS = (0, -1, 1, 2, 3, 4, 20, 21, 1899, 1900, 2100, 10_000, 10_001, 100_000, 100_001, 2**15, 2**31, 2**63 - 1,
-             2**63, -(2**63), -(2**63) - 1)  # fmt: skip
+EDGE_INTS = (
+    0,
+    -1,
+    1,
+    2,
+    3,
+    4,
+    20,
+    21,
+    1899,
+    1900,
+    2100,
+    10_000,
+    10_001,
+    100_000,
+    100_001,
+    2**15,
+    2**31,
+    2**63 - 1,
+    2**63,
+    -(2**63),
+    -(2**63) - 1,
+)
 int_text = st.one_of(st.sampled_from(EDGE_INTS), st.integers()).map(str)
 number_text = st.one_of(int_text, st.floats().map(str), hostile)
-BAD_DATES = ("2026-02-30", "2026-13-01", "2026-00-10", "0000-01-01", "0001-01-01", "9999-12-31", "10000-01-01",
-             "2026-1-5", "2026/01/05", "05-01-2026", "2026-01-05T10:00", " 2026-01-05", "2026-01-05\n",
-             "٢٠٢٦-٠١-٠٥", "-2026-01-05", "26-01-05", "")  # fmt: skip
+BAD_DATES = (
+    "2026-02-30",
+    "2026-13-01",
+    "2026-00-10",
+    "0000-01-01",
+    "0001-01-01",
+    "9999-12-31",
+    "10000-01-01",
+    "2026-1-5",
+    "2026/01/05",
+    "05-01-2026",
+    "2026-01-05T10:00",
+    " 2026-01-05",
+    "2026-01-05\n",
+    "٢٠٢٦-٠١-٠٥",
+    "-2026-01-05",
+    "26-01-05",
+    "",
+)
 date_text = st.one_of(
     st.dates().map(dt.date.isoformat),
     st.sampled_from(BAD_DATES),
@@ -388,11 +498,25 @@ def _splits(target: str) -> bool:
 
 
 NEXT = st.one_of(
-    st.sampled_from(["/families/", "//evil.example", "http://evil.example/", "/\\evil.example", "javascript:alert(1)",
-                     "/families/?a=b#c", "////", "", "/r/x", "%2F%2Fevil", "/\x00", "/\n/evil"]),
+    st.sampled_from(
+        [
+            "/families/",
+            "//evil.example",
+            "http://evil.example/",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "/families/?a=b#c",
+            "////",
+            "",
+            "/r/x",
+            "%2F%2Fevil",
+            "/\x00",
+            "/\n/evil",
+        ]
+    ),
     ANY_TEXT,
     st.from_regex(r"\A/[ -~]{0,30}\Z"),
-).filter(_splits)  # a target urlsplit refuses crashes the login: test_login_next_that_urlsplit_refuses  # fmt: skip
+).filter(_splits)  # a target urlsplit refuses crashes the login: test_login_next_that_urlsplit_refuses
 
 
 @fuzz(120)
@@ -402,12 +526,23 @@ def test_login_form(app, world, data):
     emails = st.one_of(
         hostile,
         st.emails(),
-        st.sampled_from(["ann@example.org", "ANN@Example.org", " ann@example.org ", "ann@example.org\x00",
-                         "ann@example.org\n", "ann@example.org" + " " * 300, "ann@exаmple.org", "bob@example.org"]),
-    )  # fmt: skip
+        st.sampled_from(
+            [
+                "ann@example.org",
+                "ANN@Example.org",
+                " ann@example.org ",
+                "ann@example.org\x00",
+                "ann@example.org\n",
+                "ann@example.org" + " " * 300,
+                "ann@exаmple.org",
+                "bob@example.org",
+            ]
+        ),
+    )
     passwords = st.one_of(hostile, st.sampled_from([PASSWORD, PASSWORD.upper(), PASSWORD + " ", PASSWORD + "\x00"]))
-    form = data.draw(almost_valid({"email": "ann@example.org", "password": PASSWORD},
-                                  {"email": emails, "password": passwords}))  # fmt: skip
+    form = data.draw(
+        almost_valid({"email": "ann@example.org", "password": PASSWORD}, {"email": emails, "password": passwords})
+    )
     target = data.draw(st.none() | NEXT)
     # Many tries from one address, with the right email among them: no rate limit, no lockout here.
     app.config.update(LOGIN_RATE_LIMIT="100000 per minute", LOGIN_MAX_FAILURES=10**9)
@@ -421,8 +556,13 @@ def test_login_form(app, world, data):
     assert after == before, changes(before, after)
     email, password = first(form, "email"), first(form, "password")
     accounts = {f"{name}@example.org" for name in world.users}  # all with the same password
-    right = (email is not None and password == PASSWORD and no_control(email) and len(email) <= 254
-             and email.strip().lower() in accounts)  # fmt: skip
+    right = (
+        email is not None
+        and password == PASSWORD
+        and no_control(email)
+        and len(email) <= 254
+        and email.strip().lower() in accounts
+    )
     if response.status_code == 302:
         assert right, form
         location = urllib.parse.urlsplit(response.location)
@@ -474,8 +614,13 @@ def check_family_row(family: dict, form: dict, old: dict | None = None) -> None:
 @given(data=st.data())
 def test_family_form_new(app, client, world, data):
     login_once(client, "ann@example.org")
-    valid = {"code": data.draw(valid_codes), "status": "active", "start_date": "2026-03-02", "full_every": "3",
-             "therapists": [str(world.users["ann"]), str(world.users["bob"])]}  # fmt: skip
+    valid = {
+        "code": data.draw(valid_codes),
+        "status": "active",
+        "start_date": "2026-03-02",
+        "full_every": "3",
+        "therapists": [str(world.users["ann"]), str(world.users["bob"])],
+    }
     form = data.draw(almost_valid(valid, family_fields(world)))
     sent = post_checked(app, client, "/families/new", form)
     if sent is None:  # refused cleanly, nothing written
@@ -499,8 +644,13 @@ def test_family_form_new(app, client, world, data):
 @given(data=st.data())
 def test_family_form_edit(app, client, world, data):
     login_once(client, "ann@example.org")
-    valid = {"code": "FAM-1", "status": "paused", "start_date": "2026-01-05", "full_every": "2",
-             "therapists": [str(world.users["ann"])]}  # fmt: skip
+    valid = {
+        "code": "FAM-1",
+        "status": "paused",
+        "start_date": "2026-01-05",
+        "full_every": "2",
+        "therapists": [str(world.users["ann"])],
+    }
     form = data.draw(almost_valid(valid, family_fields(world)))
     sent = post_checked(app, client, "/families/FAM-1/edit", form)
     if sent is None:  # refused cleanly, nothing written
@@ -513,8 +663,13 @@ def test_family_form_edit(app, client, world, data):
     chosen = {int(v) for v in values(form, "therapists")}
     assert {r["user_id"] for r in rows(after, "family_therapist", family_id=world.fam1)} == chosen
     with app.app_context():  # back to the start, so that ann keeps seeing FAM-1 under its code
-        operations.update_family(db.session.get(Family, world.fam1), "FAM-1", dt.date(2026, 1, 5), "active",
-                                 [db.session.get(User, world.users["ann"])])  # fmt: skip
+        operations.update_family(
+            db.session.get(Family, world.fam1),
+            "FAM-1",
+            dt.date(2026, 1, 5),
+            "active",
+            [db.session.get(User, world.users["ann"])],
+        )
         db.session.commit()
 
 
@@ -550,8 +705,14 @@ def check_member_row(member: dict, form: dict, old: dict | None = None) -> None:
 @given(data=st.data())
 def test_member_form_new(app, client, world, data):
     login_once(client, "ann@example.org")
-    valid = {"code": data.draw(valid_codes.filter(lambda c: c not in ("M1", "Y1", "C1"))), "display_name": "Mehmet",
-             "role": "father", "birth_year": "1975", "active_from": "2026-01-05", "active_to": ""}  # fmt: skip
+    valid = {
+        "code": data.draw(valid_codes.filter(lambda c: c not in ("M1", "Y1", "C1"))),
+        "display_name": "Mehmet",
+        "role": "father",
+        "birth_year": "1975",
+        "active_from": "2026-01-05",
+        "active_to": "",
+    }
     form = data.draw(almost_valid(valid, MEMBER_FIELDS))
     sent = post_checked(app, client, "/families/FAM-1/members/new", form)
     if sent is None:  # refused cleanly, nothing written
@@ -574,8 +735,14 @@ def test_member_form_edit(app, client, world, data, code):
     """M1 has ratings (role locked), C1 has none."""
     login_once(client, "ann@example.org")
     role = {"M1": "mother", "C1": "child"}[code]
-    valid = {"code": code, "display_name": "Someone", "role": role, "birth_year": "", "active_from": "",
-             "active_to": "2026-06-30"}  # fmt: skip
+    valid = {
+        "code": code,
+        "display_name": "Someone",
+        "role": role,
+        "birth_year": "",
+        "active_from": "",
+        "active_to": "2026-06-30",
+    }
     form = data.draw(almost_valid(valid, MEMBER_FIELDS))
     sent = post_checked(app, client, f"/families/FAM-1/members/{code}/edit", form)
     if sent is None:  # refused cleanly, nothing written
@@ -614,13 +781,15 @@ def check_session(after: dict, session_id: int, form: dict, old_target: str = "t
     (family,) = rows(after, "family", id=session["family_id"])
     present = {int(v) for v in values(form, "attendance")}
     expected = {
-        m["id"]: (m["id"] in present,
-                  plan.default_instrument(m["role"], session["number"], family["full_every"])
-                  if m["id"] in present else None)
+        m["id"]: (
+            m["id"] in present,
+            plan.default_instrument(m["role"], session["number"], family["full_every"]) if m["id"] in present else None,
+        )
         for m in rows(after, "member", family_id=session["family_id"])
-    }  # fmt: skip
-    attendance = {a["member_id"]: (a["present"], a["instrument"]) for a in rows(after, "attendance",
-                                                                                 session_id=session_id)}  # fmt: skip
+    }
+    attendance = {
+        a["member_id"]: (a["present"], a["instrument"]) for a in rows(after, "attendance", session_id=session_id)
+    }
     assert attendance == expected
 
 
@@ -628,8 +797,12 @@ def check_session(after: dict, session_id: int, form: dict, old_target: str = "t
 @given(data=st.data())
 def test_session_form_new(app, client, world, data):
     login_once(client, "ann@example.org")
-    valid = {"number": str(data.draw(st.integers(4, 10_000))), "date": "2026-02-02", "target": "therapist",
-             "attendance": [str(world.members["M1"]), str(world.members["C1"])]}  # fmt: skip
+    valid = {
+        "number": str(data.draw(st.integers(4, 10_000))),
+        "date": "2026-02-02",
+        "target": "therapist",
+        "attendance": [str(world.members["M1"]), str(world.members["C1"])],
+    }
     form = data.draw(almost_valid(valid, session_fields(world)))
     sent = post_checked(app, client, "/families/FAM-1/sessions/new", form)
     if sent is None:  # refused cleanly, nothing written
@@ -683,8 +856,18 @@ def test_caseload_filters(app, client, world, data):
         "flag": st.one_of(st.sampled_from(["split", "rupture", "low_early", "gap", "summary", "__class__"]), hostile),
         "page": number_text,
     }
-    query = data.draw(almost_valid({"team": str(world.teams["A"]), "therapist": str(world.users["ann"]),
-                                    "status": "active", "flag": "", "page": "1"}, fields))  # fmt: skip
+    query = data.draw(
+        almost_valid(
+            {
+                "team": str(world.teams["A"]),
+                "therapist": str(world.users["ann"]),
+                "status": "active",
+                "flag": "",
+                "page": "1",
+            },
+            fields,
+        )
+    )
     before = snapshot(app)
     response = client.get("/families/", query_string=query)
     after = snapshot(app)
@@ -709,13 +892,18 @@ def test_grid(app, client, world, data):
     instrument = INSTRUMENTS.get(code)
     members = [*world.members.values(), world.fam2_member, 0, -1]
     low, high = (instrument.scale_min, instrument.scale_max) if instrument else (0, 10)
-    cell = mostly(st.one_of(st.integers(low, high).map(str), st.just("")),
-                  st.one_of(st.integers(low - 2, high + 2).map(str), number_text), odds=12)  # fmt: skip
+    cell = mostly(
+        st.one_of(st.integers(low, high).map(str), st.just("")),
+        st.one_of(st.integers(low - 2, high + 2).map(str), number_text),
+        odds=12,
+    )
     before = snapshot(app)
     # The grid sends each cell's value as shown ("o-"), so that a change saved meanwhile is not overwritten.
-    stored = {(r["member_id"], r["item"]): "" if r["value"] is None else str(r["value"])
-              for r in rows(before, "response", family_id=world.fam1, instrument=code)
-              if r["session_id"] == world.sessions.get(number)}  # fmt: skip
+    stored = {
+        (r["member_id"], r["item"]): "" if r["value"] is None else str(r["value"])
+        for r in rows(before, "response", family_id=world.fam1, instrument=code)
+        if r["session_id"] == world.sessions.get(number)
+    }
     form = {}
     if instrument is not None:
         for member in members:
@@ -724,8 +912,11 @@ def test_grid(app, client, world, data):
                     form[f"v-{member}-{item.code}"] = data.draw(several(cell))
                 shown = stored.get((member, item.code), "")
                 form[f"o-{member}-{item.code}"] = data.draw(mostly(st.just(shown), cell, odds=12))
-    form |= data.draw(st.dictionaries(st.one_of(ANY_TEXT, st.from_regex(r"\A[vo]-\d{1,3}-[a-z_0-9]{1,12}\Z")),
-                                      several(cell), max_size=4))  # fmt: skip
+    form |= data.draw(
+        st.dictionaries(
+            st.one_of(ANY_TEXT, st.from_regex(r"\A[vo]-\d{1,3}-[a-z_0-9]{1,12}\Z")), several(cell), max_size=4
+        )
+    )
     url = f"/families/FAM-1/sessions/{number}/grid/{path(code)}"
     response = client.post(url, data=form)
     after = snapshot(app)
@@ -738,16 +929,20 @@ def test_grid(app, client, world, data):
     session_id = world.sessions[number]
     (session,) = rows(before, "therapy_session", id=session_id)
     key = {"session_id": session_id, "instrument": code, "target": session["target"]}
-    present = [a["member_id"] for a in rows(before, "attendance", session_id=session_id, present=True)
-               if instrument.informant != "self" or a["instrument"] == code]  # fmt: skip
+    present = [
+        a["member_id"]
+        for a in rows(before, "attendance", session_id=session_id, present=True)
+        if instrument.informant != "self" or a["instrument"] == code
+    ]
     expected, conflicts, corrected = {}, set(), 0
     for member in present:
         typed = {i.code: whole(first(form, f"v-{member}-{i.code}") or "") for i in instrument.items}
         shown = {i.code: (first(form, f"o-{member}-{i.code}") or "").strip() for i in instrument.items}
         old = {r["item"]: r["value"] for r in rows(before, "response", member_id=member, **key)}
         edited = {item for item, value in typed.items() if ("" if value is None else str(value)) != shown[item]}
-        conflicts |= {(member, item) for item in edited
-                      if ("" if old.get(item) is None else str(old[item])) != shown[item]}  # fmt: skip
+        conflicts |= {
+            (member, item) for item in edited if ("" if old.get(item) is None else str(old[item])) != shown[item]
+        }
         expected[member] = {item: typed[item] if item in edited or item not in old else old[item] for item in typed}
         expected[member] = expected[member] if edited else old
         corrected += len(edited & set(old))
@@ -770,9 +965,11 @@ def test_grid(app, client, world, data):
 
 
 @fuzz(40)
-@given(code=mostly(st.just("FAM-1"), st.one_of(st.just("FAM-2"), codes), odds=2),
-       number=mostly(st.sampled_from([1, 2, 3]), st.sampled_from(EDGE_INTS), odds=2),
-       body=st.dictionaries(ANY_TEXT, hostile, max_size=3))  # fmt: skip
+@given(
+    code=mostly(st.just("FAM-1"), st.one_of(st.just("FAM-2"), codes), odds=2),
+    number=mostly(st.sampled_from([1, 2, 3]), st.sampled_from(EDGE_INTS), odds=2),
+    body=st.dictionaries(ANY_TEXT, hostile, max_size=3),
+)
 def test_session_links(app, client, world, code, number, body):
     """The links POST: only the URL matters; one link per attendee with a planned questionnaire, or 404."""
     login_once(client, "ann@example.org")
@@ -783,8 +980,10 @@ def test_session_links(app, client, world, code, number, body):
     assert code == "FAM-1" and number in world.sessions
     change = changes(before, after)
     assert set(change) == {"member_link"} and not change["member_link"].removed
-    planned = {a["member_id"]: a["instrument"]
-               for a in rows(before, "attendance", session_id=world.sessions[number], present=True)}  # fmt: skip
+    planned = {
+        a["member_id"]: a["instrument"]
+        for a in rows(before, "attendance", session_id=world.sessions[number], present=True)
+    }
     made = {r["member_id"]: r["instrument"] for r in change["member_link"].added}
     assert made == planned and len(change["member_link"].added) == len(planned)
     assert all(r["used_at"] is None and r["draft"] is None for r in change["member_link"].added)
@@ -799,8 +998,11 @@ EXPORT_FIELDS = {
     "dates": st.one_of(st.sampled_from(["shift", "drop"]), hostile),
     "language": st.one_of(st.sampled_from(["nl", "en"]), hostile),
 }
-MEDIA = {"csv": "application/zip", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-         "sav": "application/x-spss-sav"}  # fmt: skip
+MEDIA = {
+    "csv": "application/zip",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "sav": "application/x-spss-sav",
+}
 
 
 @fuzz(20)
@@ -808,8 +1010,13 @@ MEDIA = {"csv": "application/zip", "xlsx": "application/vnd.openxmlformats-offic
 @pytest.mark.parametrize("email", ["lead@example.org", "research@example.org"])
 def test_export_form(app, client, world, email, data):
     login_once(client, email)
-    valid = {"kind": data.draw(st.sampled_from(["long", "scores", "family", "ruptures"])), "fmt": "csv",
-             "pseudonymise": "y", "dates": "shift", "language": "en"}  # fmt: skip
+    valid = {
+        "kind": data.draw(st.sampled_from(["long", "scores", "family", "ruptures"])),
+        "fmt": "csv",
+        "pseudonymise": "y",
+        "dates": "shift",
+        "language": "en",
+    }
     form = data.draw(almost_valid(valid, EXPORT_FIELDS))
     before = snapshot(app)
     response = client.post("/exports/", data=form)
@@ -869,9 +1076,28 @@ CELLS = {
     "target": ["", "Team", "therapist", "team"],
     "instrument": ["srs", "CHECK4", "check4 ", "", "observer4", "alliance16", "check4"],
     "item": ["bond_1", "BOND", "", "bond", "safety_4", "goals_tasks"],
-    "value": [" 5", "5 ", "+5", "-0", "٣", "５", "5.0", "1e1", "NaN", "9" * 5000, "0" * 5000 + "5", str(2**63), "-3",
-              "11", "=1+1", "'5", "", "\t2\t", "0x1"],
-}  # fmt: skip
+    "value": [
+        " 5",
+        "5 ",
+        "+5",
+        "-0",
+        "٣",
+        "５",
+        "5.0",
+        "1e1",
+        "NaN",
+        "9" * 5000,
+        "0" * 5000 + "5",
+        str(2**63),
+        "-3",
+        "11",
+        "=1+1",
+        "'5",
+        "",
+        "\t2\t",
+        "0x1",
+    ],
+}
 HEADERS = [
     LONG_HEADER,
     LONG_HEADER[:-1],
@@ -889,8 +1115,16 @@ def csv_files(draw) -> bytes:
     if draw(st.integers(0, 9)) == 0:
         return draw(st.binary(max_size=400))
     table = [list(r) for r in draw(st.lists(long_rows(), max_size=8))]
-    spoiled = set(draw(st.lists(st.sampled_from(["cells", "cells", "cells", "rows", "long", "header", "quoting",
-                                                 "ending", "encoding", "truncated"]), max_size=3)))  # fmt: skip
+    spoiled = set(
+        draw(
+            st.lists(
+                st.sampled_from(
+                    ["cells", "cells", "cells", "rows", "long", "header", "quoting", "ending", "encoding", "truncated"]
+                ),
+                max_size=3,
+            )
+        )
+    )
     for _ in range(draw(st.integers(1, 3))) if table and "cells" in spoiled else ():
         row = draw(st.integers(0, len(table) - 1))
         column = draw(st.integers(0, 9))
@@ -898,8 +1132,7 @@ def csv_files(draw) -> bytes:
     if "rows" in spoiled:  # a row with the wrong number of fields, or a blank line
         table.insert(draw(st.integers(0, len(table))), draw(st.lists(st.sampled_from(["F1", "", "x"]), max_size=12)))
     if "long" in spoiled:  # a line longer than the csv module's field limit
-        table.append(["F1", "M1", "mother", "1", session_date(1), "self", "therapist", "check4", "bond",
-                      "7" * 200_000])  # fmt: skip
+        table.append(["F1", "M1", "mother", "1", session_date(1), "self", "therapist", "check4", "bond", "7" * 200_000])
     header = draw(st.sampled_from(HEADERS)) if "header" in spoiled else LONG_HEADER
     out = io.StringIO()
     ending = (
@@ -910,8 +1143,9 @@ def csv_files(draw) -> bytes:
     if "quoting" in spoiled:  # joined by hand: commas, quotes and line breaks in cells are not escaped
         out.write(ending.join(",".join(r) for r in ([header, *table] if header else table)) + ending)
     else:
-        writer = csv.writer(out, lineterminator=ending, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL,
-                                                                                       csv.QUOTE_ALL])))  # fmt: skip
+        writer = csv.writer(
+            out, lineterminator=ending, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
+        )
         writer.writerows([header, *table] if header else table)
     text = out.getvalue()
     encodings = (
@@ -951,8 +1185,15 @@ def check_import(before: dict, after: dict, body: bytes, stored_rows: int) -> No
 
     def keyed(response: dict) -> tuple:
         family, member, _ = members[response["member_id"]]
-        return (family, member, sessions[response["session_id"]][1], response["informant"], response["target"],
-                response["instrument"], response["item"])  # fmt: skip
+        return (
+            family,
+            member,
+            sessions[response["session_id"]][1],
+            response["informant"],
+            response["target"],
+            response["instrument"],
+            response["item"],
+        )
 
     stored = {keyed(r): r["value"] for r in rows(after, "response")}
     assert all(stored[key] == value for key, value in answers.items())
@@ -1016,8 +1257,15 @@ def test_import_page(app, client, world, data):
     """The admin's import page: any file (name, bytes), team and replace flag."""
     login_once(client, "admin@example.org")
     body = data.draw(csv_files())
-    name = data.draw(mostly(st.just("ratings.csv"), st.one_of(st.sampled_from(["a.CSV", ".csv", "x.xlsx", "", "noext",
-                     "../../x.csv", "ratings.csv\x00.exe"]), ANY_TEXT)))  # fmt: skip
+    name = data.draw(
+        mostly(
+            st.just("ratings.csv"),
+            st.one_of(
+                st.sampled_from(["a.CSV", ".csv", "x.xlsx", "", "noext", "../../x.csv", "ratings.csv\x00.exe"]),
+                ANY_TEXT,
+            ),
+        )
+    )
     fields = {
         "team": st.one_of(st.sampled_from(["0", *map(str, world.teams.values())]), int_text, hostile),
         "replace": st.one_of(st.sampled_from(["y", ""]), hostile),
@@ -1073,8 +1321,10 @@ def check_answers_stored(before: dict, after: dict, world: World, member: str, i
     stored = {r["item"]: r["value"] for r in change["response"].added}
     sent = {item.code: (first(form, item.code) or "").strip() for item in instrument.items}
     assert stored == {item: whole(text) for item, text in sent.items()}
-    assert all(r["member_id"] == world.members[member] and r["session_id"] == world.sessions[3]
-               for r in change["response"].added)  # fmt: skip
+    assert all(
+        r["member_id"] == world.members[member] and r["session_id"] == world.sessions[3]
+        for r in change["response"].added
+    )
     (link,) = change["member_link"].added
     assert link["used_at"] is not None and link["draft"] is None and link["member_id"] == world.members[member]
     assert_bumped(change["family"], world.fam1)
@@ -1108,8 +1358,12 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=10,
 )
-DRAFT_VALUE = st.one_of(st.integers(-3, 12), st.integers(-3, 12).map(str), st.sampled_from([10**30, -(2**63), 2**63,
-                        1e308, 7.0, 7.5, True, None, "", " 7 ", "٣", "9" * 5000, "NaN"]), JSON)  # fmt: skip
+DRAFT_VALUE = st.one_of(
+    st.integers(-3, 12),
+    st.integers(-3, 12).map(str),
+    st.sampled_from([10**30, -(2**63), 2**63, 1e308, 7.0, 7.5, True, None, "", " 7 ", "٣", "9" * 5000, "NaN"]),
+    JSON,
+)
 
 
 @st.composite
@@ -1122,11 +1376,28 @@ def draft_bodies(draw, instrument) -> tuple[bytes, str | None]:
     elif kind <= 7:
         value = draw(JSON)
     else:
-        raw = draw(st.one_of(st.binary(max_size=60), st.sampled_from([b"{", b'{"bond": 1e999}', b'{"bond": NaN}',
-                   b"[1, 2]", b'"bond"', b"null", b'{"bond": ' + b"9" * 5000 + b"}", b"\xff\xfe{}", b""])))  # fmt: skip
+        raw = draw(
+            st.one_of(
+                st.binary(max_size=60),
+                st.sampled_from(
+                    [
+                        b"{",
+                        b'{"bond": 1e999}',
+                        b'{"bond": NaN}',
+                        b"[1, 2]",
+                        b'"bond"',
+                        b"null",
+                        b'{"bond": ' + b"9" * 5000 + b"}",
+                        b"\xff\xfe{}",
+                        b"",
+                    ]
+                ),
+            )
+        )
         return raw, draw(st.sampled_from(["application/json", "text/plain", None]))
-    return json.dumps(value).encode(), draw(mostly(st.just("application/json"), st.sampled_from(["text/plain", None]),
-                                                   odds=8))  # fmt: skip
+    return json.dumps(value).encode(), draw(
+        mostly(st.just("application/json"), st.sampled_from(["text/plain", None]), odds=8)
+    )
 
 
 @fuzz(100)
@@ -1173,13 +1444,19 @@ def test_questionnaire_draft(app, world, data):
     assert page.status_code == 200
 
 
-TOKENS = st.one_of(ANY_TEXT, st.from_regex(r"\A[A-Za-z0-9_-]{43}\Z"), st.sampled_from(["", ".", "..", "draft", "%00",
-                   "a/b", "x" * 10_000, "\x00"]))  # fmt: skip
+TOKENS = st.one_of(
+    ANY_TEXT,
+    st.from_regex(r"\A[A-Za-z0-9_-]{43}\Z"),
+    st.sampled_from(["", ".", "..", "draft", "%00", "a/b", "x" * 10_000, "\x00"]),
+)
 
 
 @fuzz(60)
-@given(token=TOKENS, method=st.sampled_from(["GET", "POST", "DRAFT", "GET-DRAFT"]),
-       body=st.dictionaries(ANY_TEXT, hostile, max_size=3))  # fmt: skip
+@given(
+    token=TOKENS,
+    method=st.sampled_from(["GET", "POST", "DRAFT", "GET-DRAFT"]),
+    body=st.dictionaries(ANY_TEXT, hostile, max_size=3),
+)
 def test_unknown_tokens(app, world, token, method, body):
     """An unknown token is a 404 (never a 500), whatever is sent with it."""
     app.config["LINK_RATE_LIMIT"] = "100000 per minute"  # the limit (429) would hide the 404s
@@ -1205,13 +1482,19 @@ def test_used_and_expired_links_are_gone(app, world):
     token, _ = fresh_link(app, world, "C1")
     client = app.test_client()
     assert client.post(f"/r/{token}", data={"bond": "5"}).status_code == 200
-    for response in (client.get(f"/r/{token}"), client.post(f"/r/{token}", data={"bond": "6"}),
-                     client.post(f"/r/{token}/draft", json={"bond": 6})):  # fmt: skip
+    for response in (
+        client.get(f"/r/{token}"),
+        client.post(f"/r/{token}", data={"bond": "6"}),
+        client.post(f"/r/{token}/draft", json={"bond": 6}),
+    ):
         assert response.status_code == 410
     token, _ = fresh_link(app, world, "C1")
     with app.app_context():
-        db.session.execute(sa.update(MemberLink).where(MemberLink.token_hash == links.token_hash(token))
-                           .values(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))  # fmt: skip
+        db.session.execute(
+            sa.update(MemberLink)
+            .where(MemberLink.token_hash == links.token_hash(token))
+            .values(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        )
         db.session.commit()
     assert client.post(f"/r/{token}", data={"bond": "5"}).status_code == 410
 
@@ -1233,8 +1516,12 @@ def test_round_answer(app, client, world, data):
     member = data.draw(st.sampled_from(["M1", "C1"]))
     code = plan.default_instrument(ROLE_OF[member], 3)
     instrument = INSTRUMENTS[code]
-    mid = data.draw(mostly(st.just(str(world.members[member])),
-                           st.one_of(st.sampled_from(["0", "-1", str(world.fam2_member)]), ANY_TEXT)))  # fmt: skip
+    mid = data.draw(
+        mostly(
+            st.just(str(world.members[member])),
+            st.one_of(st.sampled_from(["0", "-1", str(world.fam2_member)]), ANY_TEXT),
+        )
+    )
     form = data.draw(almost_valid(valid_answers(data, instrument), answer_fields(instrument)))
     before = snapshot(app)
     response = client.post(f"/round/{path(mid)}", data=form)
@@ -1282,8 +1569,9 @@ def test_control_characters_refused(app, client, world):
     for email in ("ann@example.org\x00", "ann@example.org\n"):
         response = app.test_client().post("/login?lang=en", data={"email": email, "password": PASSWORD})
         assert response.status_code == 200 and "Remove the control characters" in response.text
-    response = client.post("/families/FAM-1/members/new", data={"code": "F1", "display_name": "Meh\x00met",
-                                                                 "role": "father"})  # fmt: skip
+    response = client.post(
+        "/families/FAM-1/members/new", data={"code": "F1", "display_name": "Meh\x00met", "role": "father"}
+    )
     assert response.status_code == 200 and "Remove the control characters" in response.text
     assert snapshot(app, {"user": {"failed_logins", "locked_until"}}) == before
 
@@ -1329,8 +1617,10 @@ def test_huge_numbers_are_outside_the_scale(app, client, world, tmp_path):
 
 def test_import_stores_values_as_the_shared_check_reads_them(app, world, tmp_path):
     """' 5', '+5' and '5 ' passed the check, then broke Arrow's cast to int64 (ArrowInvalid: a 500)."""
-    lines = [f"F1,M1,mother,1,2026-01-12,self,therapist,check4,{item},{value}"
-             for item, value in zip(vocab.DIMENSIONS, [" 5", "+5", "5 ", "05"], strict=True)]  # fmt: skip
+    lines = [
+        f"F1,M1,mother,1,2026-01-12,self,therapist,check4,{item},{value}"
+        for item, value in zip(vocab.DIMENSIONS, [" 5", "+5", "5 ", "05"], strict=True)
+    ]
     path = tmp_path / "spaces.csv"
     path.write_text("\n".join([",".join(LONG_HEADER), *lines]) + "\n")
     with app.app_context():
@@ -1385,6 +1675,7 @@ def test_second_link_of_an_answered_questionnaire(app, client, world):
     assert sent.status_code == 302 and sent.location == "/round/"
     assert "Daan" not in client.get("/round/").text
     with app.app_context():
-        stored = db.session.scalars(sa.select(Response.value).where(Response.member_id == world.members["C1"],
-                                                                    Response.item == "bond"))  # fmt: skip
+        stored = db.session.scalars(
+            sa.select(Response.value).where(Response.member_id == world.members["C1"], Response.item == "bond")
+        )
         assert list(stored) == [5]

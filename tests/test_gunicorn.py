@@ -21,8 +21,14 @@ def load_settings():
 def test_access_log_redacts_member_link_tokens():
     settings = load_settings()
     logger = settings.RedactingLogger(Config())
-    environ = {"REQUEST_METHOD": "POST", "RAW_URI": f"/r/{TOKEN}/draft", "PATH_INFO": f"/r/{TOKEN}/draft",
-               "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "QUERY_STRING": ""}  # fmt: skip
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": f"/r/{TOKEN}/draft",
+        "PATH_INFO": f"/r/{TOKEN}/draft",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "QUERY_STRING": "",
+    }
     response = SimpleNamespace(status="200 OK", headers=[], sent=12)
     atoms = logger.atoms(response, SimpleNamespace(headers=[]), environ, dt.timedelta(milliseconds=5))
     assert atoms["r"] == "POST /r/[token]/draft HTTP/1.1"

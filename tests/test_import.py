@@ -26,8 +26,10 @@ def write(tmp_path, lines, name="ratings.csv", header=HEADER, encoding="utf-8"):
 
 def counts(app):
     with app.app_context():
-        return {m.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
-                for m in (Family, Member, TherapySession, Attendance, Response)}  # fmt: skip
+        return {
+            m.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
+            for m in (Family, Member, TherapySession, Attendance, Response)
+        }
 
 
 def test_import_creates_what_it_does_not_know(app, runner, tmp_path):
@@ -47,29 +49,53 @@ def test_import_creates_what_it_does_not_know(app, runner, tmp_path):
 
 
 BAD = {
-    "wrong header": (None, "family,member,role,session,date,informant,target,instrument,item", 1,
-                     "the header must be exactly family,member,role,session,date,informant,target,instrument,item,"
-                     "value"),
-    "unknown instrument": ("F1,M1,mother,1,2026-01-05,self,therapist,srs,bond,3", None, 2,
-                           "unknown instrument 'srs'"),
-    "unknown item": ("F1,M1,mother,1,2026-01-05,self,therapist,check4,bond_1,3", None, 2,
-                     "'bond_1' is not an item of check4"),
-    "informant not the instrument's": ("F1,M1,mother,1,2026-01-05,therapist,therapist,check4,bond,3", None, 2,
-                                       "check4 is filled in by informant 'self', not 'therapist'"),
-    "value out of range": ("F1,M1,mother,1,2026-01-05,self,therapist,alliance16,bond_1,6", None, 2,
-                           "6 is outside the scale; alliance16 takes a whole number from 1 to 5"),
-    "value not an integer": ("F1,M1,mother,1,2026-01-05,self,therapist,check4,bond,7.5", None, 2,
-                             "'7.5' is not a whole number"),
-    "impossible date": ("F1,M1,mother,1,2026-02-30,self,therapist,check4,bond,3", None, 2,
-                        "'2026-02-30' is not a date; use YYYY-MM-DD"),
-    "session below 1": ("F1,M1,mother,0,2026-01-05,self,therapist,check4,bond,3", None, 2,
-                        "'0' is not a session number"),
-    "invalid code": ("F 1,M1,mother,1,2026-01-05,self,therapist,check4,bond,3", None, 2,
-                     "'F 1' is not a valid code"),
+    "wrong header": (
+        None,
+        "family,member,role,session,date,informant,target,instrument,item",
+        1,
+        "the header must be exactly family,member,role,session,date,informant,target,instrument,item,value",
+    ),
+    "unknown instrument": ("F1,M1,mother,1,2026-01-05,self,therapist,srs,bond,3", None, 2, "unknown instrument 'srs'"),
+    "unknown item": (
+        "F1,M1,mother,1,2026-01-05,self,therapist,check4,bond_1,3",
+        None,
+        2,
+        "'bond_1' is not an item of check4",
+    ),
+    "informant not the instrument's": (
+        "F1,M1,mother,1,2026-01-05,therapist,therapist,check4,bond,3",
+        None,
+        2,
+        "check4 is filled in by informant 'self', not 'therapist'",
+    ),
+    "value out of range": (
+        "F1,M1,mother,1,2026-01-05,self,therapist,alliance16,bond_1,6",
+        None,
+        2,
+        "6 is outside the scale; alliance16 takes a whole number from 1 to 5",
+    ),
+    "value not an integer": (
+        "F1,M1,mother,1,2026-01-05,self,therapist,check4,bond,7.5",
+        None,
+        2,
+        "'7.5' is not a whole number",
+    ),
+    "impossible date": (
+        "F1,M1,mother,1,2026-02-30,self,therapist,check4,bond,3",
+        None,
+        2,
+        "'2026-02-30' is not a date; use YYYY-MM-DD",
+    ),
+    "session below 1": (
+        "F1,M1,mother,0,2026-01-05,self,therapist,check4,bond,3",
+        None,
+        2,
+        "'0' is not a session number",
+    ),
+    "invalid code": ("F 1,M1,mother,1,2026-01-05,self,therapist,check4,bond,3", None, 2, "'F 1' is not a valid code"),
     "unknown role": ("F1,M1,aunt,1,2026-01-05,self,therapist,check4,bond,3", None, 2, "'aunt' is not a role"),
-    "too few fields": ("F1,M1,mother,1,2026-01-05,self,therapist,check4,bond", None, 2,
-                       "has 9 fields; expected 10"),
-}  # fmt: skip
+    "too few fields": ("F1,M1,mother,1,2026-01-05,self,therapist,check4,bond", None, 2, "has 9 fields; expected 10"),
+}
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
@@ -94,10 +120,14 @@ def test_cross_row_problems(app, runner, tmp_path):
     ]
     result = runner.invoke(args=["import-ratings", write(tmp_path, lines)])
     assert result.exit_code == 1
-    assert ("line 7, date: session 1 of family F1 has date 2026-01-05 on line 2; one date per session, this line "
-            "says 2026-01-06") in result.output  # fmt: skip
-    assert ("line 8, role: member Y1 of family F1 has role 'youth' on line 4; a member keeps one role, this line "
-            "says 'child'") in result.output  # fmt: skip
+    assert (
+        "line 7, date: session 1 of family F1 has date 2026-01-05 on line 2; one date per session, this line "
+        "says 2026-01-06"
+    ) in result.output
+    assert (
+        "line 8, role: member Y1 of family F1 has role 'youth' on line 4; a member keeps one role, this line "
+        "says 'child'"
+    ) in result.output
     assert counts(app)["Response"] == 0
     duplicate = runner.invoke(args=["import-ratings", write(tmp_path, GOOD + [GOOD[0]])])
     assert duplicate.exit_code == 1
@@ -106,8 +136,9 @@ def test_cross_row_problems(app, runner, tmp_path):
 
 
 def test_not_utf8_and_empty_files(app, runner, tmp_path):
-    latin = write(tmp_path, GOOD[:2] + ["F1,M1,mother,1,2026-01-05,self,therapist,check4,safety,3 café"],
-                  encoding="latin-1")  # fmt: skip
+    latin = write(
+        tmp_path, GOOD[:2] + ["F1,M1,mother,1,2026-01-05,self,therapist,check4,safety,3 café"], encoding="latin-1"
+    )
     result = runner.invoke(args=["import-ratings", latin])
     assert result.exit_code == 1 and "line 4, file: is not UTF-8 text" in result.output
     empty = tmp_path / "empty.csv"

@@ -19,8 +19,10 @@ def same(value):
 def family_at(session, members, observed=None, family="F"):
     """check4 scores (0..10) per member {code: (role, value)}, and observer4 values per member."""
     rows = [row(code, session, "check4", family=family, role=role, **same(v)) for code, (role, v) in members.items()]
-    rows += [row(code, session, "observer4", family=family, role=members[code][0], **same(v))
-             for code, v in (observed or {}).items()]  # fmt: skip
+    rows += [
+        row(code, session, "observer4", family=family, role=members[code][0], **same(v))
+        for code, v in (observed or {}).items()
+    ]
     return frame(*rows)
 
 
@@ -29,20 +31,20 @@ def family_at(session, members, observed=None, family="F"):
     [
         ({"M1": ("mother", 8), "Y1": ("youth", 7)}, {"M1": 2, "Y1": 1}, "balanced"),
         ({"M1": ("mother", 8), "F1": ("father", 4), "Y1": ("youth", 8)}, None, "split_members"),
-        ({"M1": ("mother", 9), "F1": ("father", 8), "Y1": ("youth", 5), "C1": ("child", 6)}, None,
-         "split_adult_young"),
+        ({"M1": ("mother", 9), "F1": ("father", 8), "Y1": ("youth", 5), "C1": ("child", 6)}, None, "split_adult_young"),
         ({"M1": ("mother", 5), "Y1": ("youth", 5)}, {"M1": 3, "Y1": 3}, "split_family_therapist"),
         ({"M1": ("mother", 9), "Y1": ("youth", 4)}, {"M1": -3, "Y1": -3}, "split_both"),
     ],
-)  # fmt: skip
+)
 def test_split_patterns(members, observed, pattern):
     out = analytics.split_patterns(family_at(1, members, observed))
     assert out["pattern"].tolist() == [pattern]
 
 
 def test_split_pattern_names_the_parts():
-    out = analytics.split_patterns(family_at(1, {"M1": ("mother", 9), "F1": ("father", 8), "Y1": ("youth", 5),
-                                                 "C1": ("child", 6)})).iloc[0]  # fmt: skip
+    out = analytics.split_patterns(
+        family_at(1, {"M1": ("mother", 9), "F1": ("father", 8), "Y1": ("youth", 5), "C1": ("child", 6)})
+    ).iloc[0]
     assert out.widest_range_pomp == 40.0 and out.lowest_member == "Y1" and out.highest_member == "M1"
     assert out.youth_caregiver_gap == 85.0 - 55.0
     assert out.member_split and out.adult_young_split and not out.family_therapist_split
@@ -51,8 +53,9 @@ def test_split_pattern_names_the_parts():
 def test_concern_ranks_and_explains():
     """A severe split at the latest session outranks an open rupture; a calm family has no reasons."""
     split = pd.concat([family_at(s, {"M1": ("mother", 9), "F1": ("father", 3)}, family="A") for s in (1, 2)])
-    rupture = pd.concat([family_at(1, {"M1": ("mother", 8)}, family="B"),
-                         family_at(2, {"M1": ("mother", 5)}, family="B")])  # fmt: skip
+    rupture = pd.concat(
+        [family_at(1, {"M1": ("mother", 8)}, family="B"), family_at(2, {"M1": ("mother", 5)}, family="B")]
+    )
     calm = pd.concat([family_at(s, {"M1": ("mother", 8), "Y1": ("youth", 8)}, family="C") for s in (1, 2)])
     low_start = family_at(1, {"M1": ("mother", 3), "Y1": ("youth", 4)}, family="D")
     out = analytics.concern(pd.concat([calm, rupture, split, low_start], ignore_index=True)).set_index("family")
@@ -61,10 +64,26 @@ def test_concern_ranks_and_explains():
     kinds = [r["kind"] for r in out.loc["A", "reasons"]]
     assert kinds[0] == "split_severe"
     split_reason = out.loc["A", "reasons"][0]
-    assert split_reason == {"kind": "split_severe", "session": 2, "dimension": "bond", "size": 60.0,
-                            "member": "F1", "other_member": "M1", "points": 3}  # fmt: skip
-    assert out.loc["B", "reasons"] == [{"kind": "rupture_open", "session": 2, "dimension": "bond", "size": 30.0,
-                                        "member": "M1", "target": "therapist", "points": 1}]  # fmt: skip
+    assert split_reason == {
+        "kind": "split_severe",
+        "session": 2,
+        "dimension": "bond",
+        "size": 60.0,
+        "member": "F1",
+        "other_member": "M1",
+        "points": 3,
+    }
+    assert out.loc["B", "reasons"] == [
+        {
+            "kind": "rupture_open",
+            "session": 2,
+            "dimension": "bond",
+            "size": 30.0,
+            "member": "M1",
+            "target": "therapist",
+            "points": 1,
+        }
+    ]
     assert out.loc["C", "concern"] == 0 and out.loc["C", "reasons"] == []
     assert out.loc["D", "concern"] == 4  # two members with a low early alliance
     assert all(r["points"] == analytics.CONCERN_POINTS[r["kind"]] for rs in out["reasons"] for r in rs)
@@ -80,18 +99,24 @@ def test_concern_widening_gap():
 
 
 def test_prompts_name_who_what_since_and_how_much():
-    sessions = [family_at(s, {"M1": ("mother", 9), "F1": ("father", f), "Y1": ("youth", 8)}, {"F1": 2})
-                for s, f in ((1, 8), (2, 5), (3, 5), (4, 5))]  # fmt: skip
+    sessions = [
+        family_at(s, {"M1": ("mother", 9), "F1": ("father", f), "Y1": ("youth", 8)}, {"F1": 2})
+        for s, f in ((1, 8), (2, 5), (3, 5), (4, 5))
+    ]
     scores = pd.concat(sessions, ignore_index=True)
     found = prompts.conversation_prompts(scores)
     kinds = [p.kind for p in found]
     assert kinds[:2] == ["rupture", "split"]
     names = {"M1": "Sandra", "F1": "Mehmet", "Y1": "Noor"}
     english = [prompts.render(p, "en", names) for p in found]
-    assert english[0] == ("In session 2, Mehmet's overall alliance fell 30 points (from 80 to 50 out of 100) and has "
-                          "not come back yet. You could ask Mehmet how the last sessions felt.")  # fmt: skip
-    assert english[1].startswith("Since session 2, Mehmet rates the bond with the therapist 40 points lower than "
-                                 "Sandra (50 against 90 out of 100).")  # fmt: skip
+    assert english[0] == (
+        "In session 2, Mehmet's overall alliance fell 30 points (from 80 to 50 out of 100) and has "
+        "not come back yet. You could ask Mehmet how the last sessions felt."
+    )
+    assert english[1].startswith(
+        "Since session 2, Mehmet rates the bond with the therapist 40 points lower than "
+        "Sandra (50 against 90 out of 100)."
+    )
     dutch = [prompts.render(p, "nl", names) for p in found]
     assert dutch[1].startswith("Sinds sessie 2 beoordeelt Mehmet de band met de therapeut 40 punten lager dan Sandra")
     member_gap = next(p for p in found if p.kind == "member_lower")
@@ -118,8 +143,7 @@ def test_every_reason_and_prompt_renders_in_both_languages():
         for language in ("en", "nl"):
             text = prompts.render_reason(reason | {"kind": kind}, language, {"M1": "Sandra"})
             assert "%(" not in text and "%" not in text.replace("%%", "")
-    params = {"drop": 1, "session": 2, "before": 3, "after": 4, "since": 1, "size": 5, "low": 6, "high": 7,
-              "value": 8}  # fmt: skip
+    params = {"drop": 1, "session": 2, "before": 3, "after": 4, "since": 1, "size": 5, "low": 6, "high": 7, "value": 8}
     for kind in prompts.TEMPLATES:
         members = ("M1", "F1") if kind == "split" else ("M1",)
         for language in ("en", "nl"):

@@ -165,10 +165,20 @@ def test_cli_replace_only_while_unused(app, runner, tmp_path):
         from familyalliance.registry import installed_instruments
 
         operations.store_answers(
-            [{"family_id": family.id, "member_id": member.id, "session_id": session.id, "informant": "self",
-              "target": "therapist", "instrument": "custom4", "item": "bond", "value": "4"}],
+            [
+                {
+                    "family_id": family.id,
+                    "member_id": member.id,
+                    "session_id": session.id,
+                    "informant": "self",
+                    "target": "therapist",
+                    "instrument": "custom4",
+                    "item": "bond",
+                    "value": "4",
+                }
+            ],
             installed_instruments(),
-        )  # fmt: skip
+        )
         commit()
     refused = runner.invoke(args=["instruments", "load", path, "--replace"])
     assert refused.exit_code == 1 and "responses already use 'custom4'" in refused.output

@@ -131,19 +131,25 @@ def test_observation_grid_and_corrections(app, client, session_three):
     assert "Mehmet" not in grid.text  # absent
     cells = {f"v-{ids['M1']}-{item}": v for item, v in zip(DIMS, ["2", "1", "0", "3"], strict=True)}
     cells |= {f"v-{ids['C1']}-bond": "-1"}
-    saved = client.post("/families/FAM-1/sessions/3/grid/observer4?lang=en", data=shown_values(grid.text) | cells,
-                        follow_redirects=True)  # fmt: skip
+    saved = client.post(
+        "/families/FAM-1/sessions/3/grid/observer4?lang=en", data=shown_values(grid.text) | cells, follow_redirects=True
+    )
     assert "Saved: 8 answers added, 0 corrected." in saved.text
     grid = client.get("/families/FAM-1/sessions/3/grid/observer4?lang=en")
     cells[f"v-{ids['M1']}-safety"] = "-2"
-    again = client.post("/families/FAM-1/sessions/3/grid/observer4?lang=en", data=shown_values(grid.text) | cells,
-                        follow_redirects=True)  # fmt: skip
+    again = client.post(
+        "/families/FAM-1/sessions/3/grid/observer4?lang=en", data=shown_values(grid.text) | cells, follow_redirects=True
+    )
     assert "Saved: 0 answers added, 1 corrected." in again.text
-    assert re.search(r"ann@example.org</td>\s*<td>Sandra</td>\s*<td>observer4 safety</td>\s*<td class=\"num\">0</td>"
-                     r"\s*<td class=\"num\">-2</td>", again.text)  # fmt: skip
+    assert re.search(
+        r"ann@example.org</td>\s*<td>Sandra</td>\s*<td>observer4 safety</td>\s*<td class=\"num\">0</td>"
+        r"\s*<td class=\"num\">-2</td>",
+        again.text,
+    )
     with app.app_context():
-        values = dict(db.session.execute(
-            sa.select(Response.item, Response.value).where(Response.member_id == ids["M1"])).all())  # fmt: skip
+        values = dict(
+            db.session.execute(sa.select(Response.item, Response.value).where(Response.member_id == ids["M1"])).all()
+        )
         change = db.session.scalar(sa.select(ResponseChange))
         assert (change.old_value, change.new_value, change.changed_by.email) == (0, -2, "ann@example.org")
     assert values == {"bond": 2, "goals_tasks": 1, "safety": -2, "shared_purpose": 3}
@@ -220,9 +226,16 @@ def test_plan_configurable_per_family(app, client, session_three):
     """A family set to the quick check only gets check4 for everyone at session 3 too."""
     with app.app_context():
         therapist_id = db.session.scalar(sa.select(User.id).where(User.email == "ann@example.org"))
-    response = client.post("/families/FAM-1/edit", data={"code": "FAM-1", "status": "active",
-                                                          "start_date": "2026-01-05", "full_every": "0",
-                                                          "therapists": [therapist_id]})  # fmt: skip
+    response = client.post(
+        "/families/FAM-1/edit",
+        data={
+            "code": "FAM-1",
+            "status": "active",
+            "start_date": "2026-01-05",
+            "full_every": "0",
+            "therapists": [therapist_id],
+        },
+    )
     assert response.status_code == 302
     with app.app_context():
         ids = [m.id for m in db.session.scalars(sa.select(Member).where(Member.code.in_(["M1", "C1"])))]
@@ -232,11 +245,18 @@ def test_plan_configurable_per_family(app, client, session_three):
     assert planned == {"M1": "check4", "C1": "check4", "F1": None}
 
 
-@pytest.mark.parametrize(("role", "number", "every", "expected"), [
-    ("mother", 3, 3, "alliance16"), ("mother", 4, 3, "check4"), ("mother", 6, 3, "alliance16"),
-    ("child", 6, 3, "check4"), ("father", 2, 2, "alliance16"), ("father", 6, 0, "check4"),
-    ("youth", 1, 1, "alliance16"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "number", "every", "expected"),
+    [
+        ("mother", 3, 3, "alliance16"),
+        ("mother", 4, 3, "check4"),
+        ("mother", 6, 3, "alliance16"),
+        ("child", 6, 3, "check4"),
+        ("father", 2, 2, "alliance16"),
+        ("father", 6, 0, "check4"),
+        ("youth", 1, 1, "alliance16"),
+    ],
+)
 def test_default_instrument(role, number, every, expected):
     from familyalliance.plan import default_instrument
 
@@ -251,6 +271,8 @@ def test_link_lifetime_is_a_setting(app, make_app, session_three):
     client.post("/families/FAM-1/sessions/3/links")
     client.post("/round/start/FAM-1/3")
     with app.app_context():
-        spans = {round((link.expires_at.replace(tzinfo=None) - link.created_at.replace(tzinfo=None)).total_seconds())
-                 for link in db.session.scalars(sa.select(MemberLink))}  # fmt: skip
+        spans = {
+            round((link.expires_at.replace(tzinfo=None) - link.created_at.replace(tzinfo=None)).total_seconds())
+            for link in db.session.scalars(sa.select(MemberLink))
+        }
     assert spans == {86400}

@@ -38,8 +38,9 @@ def test_icc_with_unequal_groups_by_hand():
     ssw = sum((v - m) ** 2 for g, m in zip(data, means, strict=True) for v in g)
     msb, msw = ssb / (j - 1), ssw / (n - j)
     k0 = (n - Fraction(sum(len(g) ** 2 for g in data), n)) / (j - 1)
-    anova = research.one_way(pd.Series([float(v) for v in values]),
-                             pd.Series([i for i, g in enumerate(data) for _ in g]))  # fmt: skip
+    anova = research.one_way(
+        pd.Series([float(v) for v in values]), pd.Series([i for i, g in enumerate(data) for _ in g])
+    )
     assert anova.k0 == pytest.approx(float(k0), rel=1e-15)
     assert anova.icc1 == pytest.approx(float((msb - msw) / (msb + (k0 - 1) * msw)), rel=1e-12)
     assert anova.icc2 == pytest.approx(float((msb - msw) / msb), rel=1e-12)
@@ -48,13 +49,19 @@ def test_icc_with_unequal_groups_by_hand():
 def test_member_icc_per_session():
     """Two families at session 1 (each of 2+ members), one family alone at session 2: no ICC there."""
     scores = frame(
-        *[row(m, 1, "check4", family="A", **dict.fromkeys(("bond", "goals_tasks", "safety", "shared_purpose"), v))
-          for m, v in (("M1", 9), ("Y1", 8))],
-        *[row(m, 1, "check4", family="B", **dict.fromkeys(("bond", "goals_tasks", "safety", "shared_purpose"), v))
-          for m, v in (("M1", 3), ("Y1", 4), ("C1", 2))],
-        *[row(m, 2, "check4", family="A", **dict.fromkeys(("bond", "goals_tasks", "safety", "shared_purpose"), v))
-          for m, v in (("M1", 9), ("Y1", 8))],
-    )  # fmt: skip
+        *[
+            row(m, 1, "check4", family="A", **dict.fromkeys(("bond", "goals_tasks", "safety", "shared_purpose"), v))
+            for m, v in (("M1", 9), ("Y1", 8))
+        ],
+        *[
+            row(m, 1, "check4", family="B", **dict.fromkeys(("bond", "goals_tasks", "safety", "shared_purpose"), v))
+            for m, v in (("M1", 3), ("Y1", 4), ("C1", 2))
+        ],
+        *[
+            row(m, 2, "check4", family="A", **dict.fromkeys(("bond", "goals_tasks", "safety", "shared_purpose"), v))
+            for m, v in (("M1", 9), ("Y1", 8))
+        ],
+    )
     out = research.member_icc(scores)
     assert out["session"].tolist() == [1]
     expected = research.one_way(pd.Series([90.0, 80.0, 30.0, 40.0, 20.0]), pd.Series([0, 0, 1, 1, 1]))
@@ -95,8 +102,17 @@ def test_alliance16_alpha_reverses_items_first():
     for form, level in enumerate([1, 2, 4, 5]):
         for item in instruments["alliance16"].items:
             value = 6 - level if item.reverse else level
-            rows.append({"family": "F", "member": f"M{form}", "session": 1, "target": "therapist",
-                         "instrument": "alliance16", "item": item.code, "value": value})  # fmt: skip
+            rows.append(
+                {
+                    "family": "F",
+                    "member": f"M{form}",
+                    "session": 1,
+                    "target": "therapist",
+                    "instrument": "alliance16",
+                    "item": item.code,
+                    "value": value,
+                }
+            )
     out = research.alliance16_alpha(pd.DataFrame(rows), instruments).set_index("dimension")
     assert out.loc["safety", "alpha_listwise"] == pytest.approx(1.0)
     assert out.loc["shared_purpose", "alpha_pairwise"] == pytest.approx(1.0)

@@ -39,8 +39,14 @@ def everyone(outcome=OK) -> dict[str, str]:
 
 def family_page() -> dict[str, str]:
     """A page of one family: its therapist and the team lead; not another therapist, not an unassigned admin."""
-    return {"anonymous": LOGIN, "therapist": OK, "other_therapist": HIDDEN, "team_lead": OK,
-            "researcher": FORBIDDEN, "admin": HIDDEN}  # fmt: skip
+    return {
+        "anonymous": LOGIN,
+        "therapist": OK,
+        "other_therapist": HIDDEN,
+        "team_lead": OK,
+        "researcher": FORBIDDEN,
+        "admin": HIDDEN,
+    }
 
 
 def only(*roles: str) -> dict[str, str]:
@@ -49,8 +55,13 @@ def only(*roles: str) -> dict[str, str]:
 
 
 #: A round page without a round running in this browser: there is no member page to show.
-ROUND_MEMBER = {**only("therapist", "other_therapist", "team_lead", "admin"),
-                "therapist": HIDDEN, "other_therapist": HIDDEN, "team_lead": HIDDEN, "admin": HIDDEN}  # fmt: skip
+ROUND_MEMBER = {
+    **only("therapist", "other_therapist", "team_lead", "admin"),
+    "therapist": HIDDEN,
+    "other_therapist": HIDDEN,
+    "team_lead": HIDDEN,
+    "admin": HIDDEN,
+}
 
 EXPECTED: dict[str, dict[str, str]] = {
     # Public on purpose: the login page, the health check, static files and the Vega bundle
@@ -84,7 +95,7 @@ EXPECTED: dict[str, dict[str, str]] = {
             "session_report_pdf",
             "create_links",
             "grid",
-        )  # fmt: skip
+        )
     },
     "rounds.start": family_page(),
     "rounds.pick": only("therapist", "other_therapist", "team_lead", "admin"),

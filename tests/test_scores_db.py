@@ -30,23 +30,35 @@ def answers(family_id, member_code, instrument, values, informant="self", target
     member = next(m for m in family.members if m.code == member_code)
     items = installed_instruments()[instrument].item_codes
     return [
-        {"family_id": family.id, "member_id": member.id, "session_id": family.sessions[0].id, "informant": informant,
-         "target": target, "instrument": instrument, "item": item, "value": value}
+        {
+            "family_id": family.id,
+            "member_id": member.id,
+            "session_id": family.sessions[0].id,
+            "informant": informant,
+            "target": target,
+            "instrument": instrument,
+            "item": item,
+            "value": value,
+        }
         for item, value in zip(items, values, strict=True)
-    ]  # fmt: skip
+    ]
 
 
 def test_stored_answers_score_as_by_hand(app, family):
     with app.app_context():
-        rows = answers(family, "M1", "alliance16", ["5", "4", "4", "5", "3", "3", "4", "2",
-                                                     "4", "4", "5", "1", "2", "3", "2", "5"])  # fmt: skip
+        rows = answers(
+            family, "M1", "alliance16", ["5", "4", "4", "5", "3", "3", "4", "2", "4", "4", "5", "1", "2", "3", "2", "5"]
+        )
         rows += answers(family, "Y1", "check4", ["8", "", "10", "7"])
         rows += answers(family, "Y1", "observer4", ["3", "-3", "0", "1"], informant="therapist")
         assert operations.store_answers(rows, installed_instruments()) == 24
         commit()
         scores = queries.scores([family])
     assert scores[["member", "informant", "instrument"]].values.tolist() == [
-        ["M1", "self", "alliance16"], ["Y1", "self", "check4"], ["Y1", "therapist", "observer4"]]  # fmt: skip
+        ["M1", "self", "alliance16"],
+        ["Y1", "self", "check4"],
+        ["Y1", "therapist", "observer4"],
+    ]
     m1, y1, observed = (scores.iloc[i] for i in range(3))
     assert (m1.bond, m1.goals_tasks, m1.safety, m1.shared_purpose, m1.total) == (4.5, 3.0, 4.5, 2.0, 3.5)
     assert m1.total_pomp == 62.5

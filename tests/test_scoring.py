@@ -86,25 +86,47 @@ CASES = {
 
 EXPECTED_POMP = {
     # Computed by hand: 100 * (score - min) / (max - min).
-    "alliance16 all answered": {"bond": 87.5, "goals_tasks": 50.0, "safety": 87.5, "shared_purpose": 25.0,
-                                "total": 62.5},
-    "check4 all answered": {"bond": 80.0, "goals_tasks": 60.0, "safety": 100.0, "shared_purpose": 0.0,
-                            "total": 60.0},
-    "observer4 all answered": {"bond": 100.0, "goals_tasks": 0.0, "safety": 50.0,
-                               "shared_purpose": 400 / 6, "total": 3.25 / 6 * 100},
-    "alliance16 reversed items at the extremes": {"bond": 0.0, "goals_tasks": 0.0, "safety": 0.0,
-                                                  "shared_purpose": 100.0, "total": 25.0},
-}  # fmt: skip
+    "alliance16 all answered": {
+        "bond": 87.5,
+        "goals_tasks": 50.0,
+        "safety": 87.5,
+        "shared_purpose": 25.0,
+        "total": 62.5,
+    },
+    "check4 all answered": {"bond": 80.0, "goals_tasks": 60.0, "safety": 100.0, "shared_purpose": 0.0, "total": 60.0},
+    "observer4 all answered": {
+        "bond": 100.0,
+        "goals_tasks": 0.0,
+        "safety": 50.0,
+        "shared_purpose": 400 / 6,
+        "total": 3.25 / 6 * 100,
+    },
+    "alliance16 reversed items at the extremes": {
+        "bond": 0.0,
+        "goals_tasks": 0.0,
+        "safety": 0.0,
+        "shared_purpose": 100.0,
+        "total": 25.0,
+    },
+}
 
 
 def long_frame(forms: list[tuple[str, str, dict]]) -> pd.DataFrame:
     """A long DataFrame from (member, instrument, answers) triples, one family and session."""
     rows = [
-        {"family": "F1", "member": member, "session": 1, "informant": INSTRUMENTS[code].informant,
-         "target": "therapist", "instrument": code, "item": item, "value": value}
+        {
+            "family": "F1",
+            "member": member,
+            "session": 1,
+            "informant": INSTRUMENTS[code].informant,
+            "target": "therapist",
+            "instrument": code,
+            "item": item,
+            "value": value,
+        }
         for member, code, answers in forms
         for item, value in answers.items()
-    ]  # fmt: skip
+    ]
     frame = pd.DataFrame(rows)
     frame["value"] = frame["value"].astype("Int64")
     return frame
@@ -153,7 +175,10 @@ def test_frame_columns_and_order():
     out = score_frame(frame, INSTRUMENTS)
     assert list(out.columns) == SCORES_EXPORT_COLUMNS
     assert out[["member", "informant", "instrument"]].values.tolist() == [
-        ["M1", "self", "check4"], ["M1", "therapist", "observer4"], ["Y1", "self", "check4"]]  # fmt: skip
+        ["M1", "self", "check4"],
+        ["M1", "therapist", "observer4"],
+        ["Y1", "self", "check4"],
+    ]
     assert out["role"].tolist() == ["mother", "mother", "youth"]
 
 

@@ -71,8 +71,12 @@ def world(app):
     """
     with app.app_context():
         ann = gen_user("therapist", "Team A", "ann@example.org")
-        for role, email in [("therapist", "bob@example.org"), ("team_lead", "lead@example.org"),
-                            ("researcher", "research@example.org"), ("admin", "admin@example.org")]:  # fmt: skip
+        for role, email in [
+            ("therapist", "bob@example.org"),
+            ("team_lead", "lead@example.org"),
+            ("researcher", "research@example.org"),
+            ("admin", "admin@example.org"),
+        ]:
             gen_user(role, "Team A", email)
         family = gen_family("FAM-1", [ann])
         sandra = gen_member(family, "M1", "mother", "Sandra")
@@ -120,13 +124,16 @@ def test_lockout_refuses_the_right_password_with_the_generic_page(app, world):
     assert client.get("/families/").status_code == 302  # not logged in
     pages = [
         refused_page(locked, "ann@example.org"),
-        refused_page(login(app.test_client(), "ann@example.org", "wrong", query_string={"lang": "en"}),
-                     "ann@example.org"),
-        refused_page(login(app.test_client(), "nobody@example.org", PASSWORD, query_string={"lang": "en"}),
-                     "nobody@example.org"),
-        refused_page(login(app.test_client(), "bob@example.org", PASSWORD, query_string={"lang": "en"}),
-                     "bob@example.org"),
-    ]  # fmt: skip
+        refused_page(
+            login(app.test_client(), "ann@example.org", "wrong", query_string={"lang": "en"}), "ann@example.org"
+        ),
+        refused_page(
+            login(app.test_client(), "nobody@example.org", PASSWORD, query_string={"lang": "en"}), "nobody@example.org"
+        ),
+        refused_page(
+            login(app.test_client(), "bob@example.org", PASSWORD, query_string={"lang": "en"}), "bob@example.org"
+        ),
+    ]
     assert pages == [pages[0]] * 4
     assert GENERIC in pages[0]
 
@@ -306,7 +313,12 @@ def test_security_headers(app, client, world):
         "static": fetch(client, "/static/app.css"),
     }
     assert {name: status for name, (status, _) in pages.items()} == {
-        "login": 200, "family": 200, "link": 200, "error": 404, "static": 200}  # fmt: skip
+        "login": 200,
+        "family": 200,
+        "link": 200,
+        "error": 404,
+        "static": 200,
+    }
     for name, (_, headers) in pages.items():
         policy = directives(headers)
         text = headers["Content-Security-Policy"]
@@ -357,34 +369,47 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
     "auth.login": (None, {"data": {"email": "ann@example.org", "password": PASSWORD}}),
     "auth.logout": ("ann@example.org", {}),
     "auth.change_password": (
-        "ann@example.org", {"data": {"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}}),
-    "families.new_family": ("ann@example.org", {"data": {"code": "FAM-2", "status": "active",
-                                                         "start_date": "2026-02-02", "full_every": "3"}}),
-    "families.edit_family": ("ann@example.org", {"data": {"code": "FAM-1", "status": "paused",
-                                                          "start_date": "2026-01-05", "full_every": "3"}}),
+        "ann@example.org",
+        {"data": {"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}},
+    ),
+    "families.new_family": (
+        "ann@example.org",
+        {"data": {"code": "FAM-2", "status": "active", "start_date": "2026-02-02", "full_every": "3"}},
+    ),
+    "families.edit_family": (
+        "ann@example.org",
+        {"data": {"code": "FAM-1", "status": "paused", "start_date": "2026-01-05", "full_every": "3"}},
+    ),
     "families.new_member": ("ann@example.org", {"data": {"code": "F1", "display_name": "Mehmet", "role": "father"}}),
-    "families.edit_member": ("ann@example.org", {"data": {"code": "M1", "display_name": "Sandra B.",
-                                                          "role": "mother"}}),
-    "families.new_session": ("ann@example.org", {"data": {"number": "2", "date": "2026-01-19",
-                                                          "target": "therapist"}}),
-    "families.edit_session": ("ann@example.org", {"data": {"number": "1", "date": "2026-01-13",
-                                                           "target": "therapist"}}),
+    "families.edit_member": (
+        "ann@example.org",
+        {"data": {"code": "M1", "display_name": "Sandra B.", "role": "mother"}},
+    ),
+    "families.new_session": ("ann@example.org", {"data": {"number": "2", "date": "2026-01-19", "target": "therapist"}}),
+    "families.edit_session": (
+        "ann@example.org",
+        {"data": {"number": "1", "date": "2026-01-13", "target": "therapist"}},
+    ),
     "families.create_links": ("ann@example.org", {}),
     "families.grid": ("ann@example.org", {}),
     "rounds.start": ("ann@example.org", {}),
     "rounds.answer": ("ann@example.org", {"data": {"bond": "9", "goals_tasks": "8"}}),
     "rounds.leave": ("ann@example.org", {"data": {"password": PASSWORD}}),
-    "data.export": ("lead@example.org", {"data": {"kind": "long", "fmt": "csv", "pseudonymise": "y",
-                                                  "dates": "shift", "language": "nl"}}),
+    "data.export": (
+        "lead@example.org",
+        {"data": {"kind": "long", "fmt": "csv", "pseudonymise": "y", "dates": "shift", "language": "nl"}},
+    ),
     "data.import_ratings": ("admin@example.org", {}),
-    "admin.new_user": ("admin@example.org", {"data": {"email": "new@example.org", "role": "therapist",
-                                                      "active": "y", "password": NEW_PASSWORD}}),
+    "admin.new_user": (
+        "admin@example.org",
+        {"data": {"email": "new@example.org", "role": "therapist", "active": "y", "password": NEW_PASSWORD}},
+    ),
     "admin.edit_user": ("admin@example.org", {"data": {"email": "bob@example.org", "role": "team_lead"}}),
     "admin.new_team": ("admin@example.org", {"data": {"name": "Team Z"}}),
     "admin.erase": ("lead@example.org", {"data": {"confirm": "FAM-1"}}),
     "questionnaire.answer": (None, {"data": {"bond": "8", "goals_tasks": "6", "safety": "10"}}),
     "questionnaire.save_draft": (None, {"json": {"bond": "7"}}),
-}  # fmt: skip
+}
 
 
 #: Requests whose only stored effect is their entry in the audit log.
@@ -394,8 +419,15 @@ AUDIT_ONLY = {"auth.login": "login", "auth.logout": "logout", "data.export": "ex
 def csrf_request(endpoint: str, world: dict) -> tuple[dict, dict]:
     """The URL values and request arguments of an endpoint's case (ids and files filled in)."""
     token = world["sandra_token"] if endpoint == "questionnaire.save_draft" else world["daan_token"]
-    values = {"code": "FAM-1", "number": 1, "member_code": "M1", "instrument_code": "observer4",
-              "user_id": world["bob_id"], "member_id": str(world["daan_id"]), "token": token}  # fmt: skip
+    values = {
+        "code": "FAM-1",
+        "number": 1,
+        "member_code": "M1",
+        "instrument_code": "observer4",
+        "user_id": world["bob_id"],
+        "member_id": str(world["daan_id"]),
+        "token": token,
+    }
     kwargs = json.loads(json.dumps(CSRF_CASES[endpoint][1]))
     data = kwargs.setdefault("data", {}) if "json" not in kwargs else None
     if endpoint in ("families.new_family", "families.edit_family"):
@@ -453,7 +485,8 @@ def test_post_without_csrf_token_changes_nothing(app, make_app, world, endpoint,
     with app.app_context():
         after = snapshot(skip=("audit_event",))
         new_events = db.session.execute(
-            sa.select(AuditEvent.action, AuditEvent.status).where(AuditEvent.id > last_event)).all()  # fmt: skip
+            sa.select(AuditEvent.action, AuditEvent.status).where(AuditEvent.id > last_event)
+        ).all()
     if csrf:
         assert response.status_code == 400, (url, response.status_code)
         if "json" not in kwargs:
@@ -514,9 +547,11 @@ def test_404_405_413_pages_show_no_trace(make_app):
     expected = {
         404: (client.get("/no/such/page?lang=en"), "Not found"),
         405: (client.get("/logout?lang=en"), "This page cannot be used this way."),
-        413: (client.post("/login?lang=en", data={"email": "a@example.org", "password": "x" * 5000}),
-              "The file is larger than this installation accepts."),
-    }  # fmt: skip
+        413: (
+            client.post("/login?lang=en", data={"email": "a@example.org", "password": "x" * 5000}),
+            "The file is larger than this installation accepts.",
+        ),
+    }
     for status, (response, text) in expected.items():
         assert response.status_code == status
         assert text in response.text, status
@@ -532,8 +567,13 @@ def item_texts(app) -> list[str]:
     """Every wording of every question, in both languages and about both targets."""
     with app.app_context():
         with_texts = installed_instruments().values()
-    return [item.text_for(language, target) for instrument in with_texts for item in instrument.items
-            for language in ("nl", "en") for target in ("therapist", "team")]  # fmt: skip
+    return [
+        item.text_for(language, target)
+        for instrument in with_texts
+        for item in instrument.items
+        for language in ("nl", "en")
+        for target in ("therapist", "team")
+    ]
 
 
 def stored(app) -> tuple[list, list]:
@@ -565,7 +605,11 @@ def test_used_link_answers_410_and_stores_nothing_again(app, world):
     assert app.test_client().post(f"/r/{token}", data=CHECK4_ANSWERS).status_code == 200
     answers, _ = stored(app)
     assert sorted((item, value) for _, item, value in answers) == [
-        ("bond", 8), ("goals_tasks", 6), ("safety", 10), ("shared_purpose", None)]  # fmt: skip
+        ("bond", 8),
+        ("goals_tasks", 6),
+        ("safety", 10),
+        ("shared_purpose", None),
+    ]
     assert_closed(app, token, "used", 410)
     assert stored(app)[0] == answers
 
@@ -591,8 +635,12 @@ def test_tokens_are_long_random_and_stored_only_hashed(app, client, world):
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{43,}", token) for token in tokens), tokens
     with app.app_context():
         hashes = set(db.session.scalars(sa.select(MemberLink.token_hash)))
-        everything = [value for table in db.metadata.sorted_tables for row in db.session.execute(sa.select(table))
-                      for value in row]  # fmt: skip
+        everything = [
+            value
+            for table in db.metadata.sorted_tables
+            for row in db.session.execute(sa.select(table))
+            for value in row
+        ]
     assert hashes == {hashlib.sha256(token.encode()).hexdigest() for token in tokens}
     text = "\n".join(str(value) for value in everything)
     assert not [token for token in tokens if token in text]
@@ -618,8 +666,12 @@ def test_unknown_tokens_are_rate_limited_per_address(make_app, world):
 
 
 def upload(client, content: bytes, name: str = "ratings.csv"):
-    return client.post("/admin/import", data={"file": (io.BytesIO(content), name), "team": "0"},
-                       content_type="multipart/form-data", headers={"Accept-Language": "en"})  # fmt: skip
+    return client.post(
+        "/admin/import",
+        data={"file": (io.BytesIO(content), name), "team": "0"},
+        content_type="multipart/form-data",
+        headers={"Accept-Language": "en"},
+    )
 
 
 def test_too_large_upload_gets_413(app, make_app, world):
@@ -679,8 +731,15 @@ def test_redact_hides_tokens():
 
 def test_access_log_record_loses_its_token():
     """A werkzeug access-log record, as the development server makes it, has no token after the filter."""
-    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '127.0.0.1 - - [date] "%s" %s %s',
-                               (f"GET /r/{TOKEN} HTTP/1.1", "200", "-"), None)  # fmt: skip
+    record = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '127.0.0.1 - - [date] "%s" %s %s',
+        (f"GET /r/{TOKEN} HTTP/1.1", "200", "-"),
+        None,
+    )
     assert security.RedactTokens().filter(record) is True
     message = record.getMessage()
     assert TOKEN not in message and '"GET /r/[token] HTTP/1.1" 200 -' in message
@@ -732,6 +791,9 @@ def test_round_cookie_holds_no_name_and_no_token(app, client, world):
     sent = client.post(daan, data={"bond": "9", "goals_tasks": "8"})
     assert sent.status_code == 302
     with app.app_context():
-        answers = dict(db.session.execute(sa.select(Response.item, Response.value)
-                                          .where(Response.member_id == world["daan_id"])).all())  # fmt: skip
+        answers = dict(
+            db.session.execute(
+                sa.select(Response.item, Response.value).where(Response.member_id == world["daan_id"])
+            ).all()
+        )
     assert answers == {"bond": 9, "goals_tasks": 8, "safety": None, "shared_purpose": None}

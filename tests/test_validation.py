@@ -11,12 +11,20 @@ INSTRUMENTS = builtin_instruments()
 @pytest.mark.parametrize(
     ("raw", "value", "error"),
     [
-        ("3", 3, None), (" -2 ", -2, None), ("+4", 4, None), (5, 5, None), (4.0, 4, None),
-        ("", None, None), (None, None, None), ("  ", None, None),
-        ("3.5", None, "'3.5' is not a whole number"), ("three", None, "'three' is not a whole number"),
-        (2.5, None, "2.5 is not a whole number"), (True, None, "True is not a whole number"),
+        ("3", 3, None),
+        (" -2 ", -2, None),
+        ("+4", 4, None),
+        (5, 5, None),
+        (4.0, 4, None),
+        ("", None, None),
+        (None, None, None),
+        ("  ", None, None),
+        ("3.5", None, "'3.5' is not a whole number"),
+        ("three", None, "'three' is not a whole number"),
+        (2.5, None, "2.5 is not a whole number"),
+        (True, None, "True is not a whole number"),
     ],
-)  # fmt: skip
+)
 def test_parse_value(raw, value, error):
     assert parse_value(raw) == (value, error)
 

@@ -125,15 +125,21 @@ class MemberUser(BrowserLike):
             self.think()
             answers[item] = str(random.randint(instrument["min"], instrument["max"]))
             if drafts:
-                with self.client.post(f"/r/{token}/draft", name="POST /r/[token]/draft", json=answers,
-                                      headers=headers | {"X-CSRFToken": csrf}, catch_response=True) as r:  # fmt: skip
+                with self.client.post(
+                    f"/r/{token}/draft",
+                    name="POST /r/[token]/draft",
+                    json=answers,
+                    headers=headers | {"X-CSRFToken": csrf},
+                    catch_response=True,
+                ) as r:
                     if r.status_code != 200 or not r.json().get("saved"):
                         r.failure(f"draft not saved: {r.status_code} {r.text[:200]}")
         self.think()
         RESULTS[token] = "submitting"
         body = urlencode({"csrf_token": csrf, **answers})
-        with self.client.post(f"/r/{token}", name="POST /r/[token] (submit)", data=body,
-                              headers=headers | FORM, catch_response=True) as r:  # fmt: skip
+        with self.client.post(
+            f"/r/{token}", name="POST /r/[token] (submit)", data=body, headers=headers | FORM, catch_response=True
+        ) as r:
             if r.status_code == 200 and any(text in r.text for text in THANKS):
                 RESULTS[token] = "thanked"
                 USED.append(token)
@@ -171,8 +177,9 @@ class TherapistUser(BrowserLike):
                 r.failure(f"no login form: {r.status_code}")
                 raise StopUser()
         body = urlencode({"csrf_token": csrf, "email": self.account["email"], "password": self.account["password"]})
-        with self.client.post("/login", name="POST /login", data=body, headers=FORM, allow_redirects=False,
-                              catch_response=True) as r:  # fmt: skip
+        with self.client.post(
+            "/login", name="POST /login", data=body, headers=FORM, allow_redirects=False, catch_response=True
+        ) as r:
             if r.status_code == 302 and "/login" not in r.headers.get("Location", "/login"):
                 r.success()
             else:
@@ -206,11 +213,16 @@ class TherapistUser(BrowserLike):
 def figures(entry) -> dict:
     """One line of locust's statistics (milliseconds)."""
     return {
-        "method": entry.method, "name": entry.name, "requests": entry.num_requests, "failures": entry.num_failures,
-        "rps": entry.total_rps, "median": entry.median_response_time,
-        "p95": entry.get_response_time_percentile(0.95), "p99": entry.get_response_time_percentile(0.99),
+        "method": entry.method,
+        "name": entry.name,
+        "requests": entry.num_requests,
+        "failures": entry.num_failures,
+        "rps": entry.total_rps,
+        "median": entry.median_response_time,
+        "p95": entry.get_response_time_percentile(0.95),
+        "p99": entry.get_response_time_percentile(0.99),
         "max": entry.max_response_time,
-    }  # fmt: skip
+    }
 
 
 @events.quitting.add_listener
@@ -220,9 +232,15 @@ def write_results(environment, **kwargs) -> None:
         return
     stats = environment.stats
     with open(RESULTS_PATH, "w", encoding="utf-8") as f:
-        json.dump({
-            "members": RESULTS, "links_left": len(LINKS),
-            "stats": [figures(e) for e in sorted(stats.entries.values(), key=lambda e: e.name)],
-            "total": figures(stats.total),
-            "errors": [{"name": e.name, "error": str(e.error), "count": e.occurrences} for e in stats.errors.values()],
-        }, f)  # fmt: skip
+        json.dump(
+            {
+                "members": RESULTS,
+                "links_left": len(LINKS),
+                "stats": [figures(e) for e in sorted(stats.entries.values(), key=lambda e: e.name)],
+                "total": figures(stats.total),
+                "errors": [
+                    {"name": e.name, "error": str(e.error), "count": e.occurrences} for e in stats.errors.values()
+                ],
+            },
+            f,
+        )

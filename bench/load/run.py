@@ -253,20 +253,23 @@ def main() -> int:  # noqa: C901 - one straight script
     app_dir = ROOT
     ref = setting("LOAD_REF", "")
     if ref:  # a clean export of one commit, so edits in progress in the working tree do not count
-        commit = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True,
-                                text=True).stdout.strip()  # fmt: skip
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.strip()
         app_dir = run_dir / f"app-{commit}"
         app_dir.mkdir()
         step(f"exporting {ref} ({commit}) to {app_dir}")
         archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", app_dir], input=archive, check=True)
-        subprocess.run([BIN / "pybabel", "--quiet", "compile", "-d", app_dir / "familyalliance" / "translations"],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            [BIN / "pybabel", "--quiet", "compile", "-d", app_dir / "familyalliance" / "translations"], check=True
+        )
         env["PYTHONPATH"] = str(app_dir)  # ahead of the editable install of the working tree
     env["LOAD_APP_DIR"] = str(app_dir)
     probe = "import familyalliance, pathlib; print(pathlib.Path(familyalliance.__file__).parent.parent)"
-    found = subprocess.run([sys.executable, "-c", probe], cwd=app_dir, env=env, check=True, capture_output=True,
-                           text=True).stdout.strip()  # fmt: skip
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=app_dir, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
     if Path(found).resolve() != app_dir.resolve():
         raise SystemExit(f"the app would be imported from {found}, not {app_dir}")
     if not ref:
@@ -277,8 +280,14 @@ def main() -> int:  # noqa: C901 - one straight script
     step(f"database {DATABASE}: drop, create, migrate")
     url = recreate_database(admin_url)
     env["DATABASE_URL"] = url
-    migrated = subprocess.run([BIN / "flask", "--app", "familyalliance", "db", "upgrade"], cwd=app_dir, env=env,
-                              timeout=300, capture_output=True, text=True)  # fmt: skip
+    migrated = subprocess.run(
+        [BIN / "flask", "--app", "familyalliance", "db", "upgrade"],
+        cwd=app_dir,
+        env=env,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
     if migrated.returncode:
         raise SystemExit(f"db upgrade failed:\n{migrated.stderr[-3000:]}")
     step("seeding through familyalliance.operations")
@@ -290,11 +299,21 @@ def main() -> int:  # noqa: C901 - one straight script
     base = f"http://127.0.0.1:{port}"
     access_log, error_log = run_dir / "gunicorn-access.log", run_dir / "gunicorn-error.log"
     command = [
-        BIN / "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "60",
-        "--access-logfile", access_log, "--error-logfile", error_log,
-        "--access-logformat", '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)s',
+        BIN / "gunicorn",
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "60",
+        "--access-logfile",
+        access_log,
+        "--error-logfile",
+        error_log,
+        "--access-logformat",
+        '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)s',
         "familyalliance:create_app()",
-    ]  # fmt: skip
+    ]
     step(f"gunicorn -w {workers} on {base}")
     server = subprocess.Popen(command, cwd=app_dir, env=env, start_new_session=True)
     previous_term = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -305,21 +324,45 @@ def main() -> int:  # noqa: C901 - one straight script
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         machine_before = psutil.cpu_times()
         results_path = run_dir / "results.json"
-        locust_env = env | {"LOAD_SEED": str(seed_path), "LOAD_RESULTS": str(results_path),
-                            "LOAD_MEMBERS": str(members), "LOAD_THERAPIST_USERS": str(therapist_users)}  # fmt: skip
+        locust_env = env | {
+            "LOAD_SEED": str(seed_path),
+            "LOAD_RESULTS": str(results_path),
+            "LOAD_MEMBERS": str(members),
+            "LOAD_THERAPIST_USERS": str(therapist_users),
+        }
         users = members + therapist_users
         step(f"locust: {members} members and {therapist_users} therapists, {run_time}, spawn {spawn_rate}/s")
         seconds = sum(int(n) * {"s": 1, "m": 60, "h": 3600}[u] for n, u in re.findall(r"(\d+)([smh])", run_time))
         started = time.monotonic()
         with (run_dir / "locust.log").open("w") as log:
             locust = subprocess.run(
-                [BIN / "locust", "-f", HERE / "locustfile.py", "--headless", "-u", str(users), "-r", spawn_rate,
-                 "--run-time", run_time, "--stop-timeout", stop_timeout, "-H", base, "--csv", run_dir / "locust",
-                 "--html", run_dir / "locust.html",
-                 "--only-summary"],
-                cwd=ROOT, env=locust_env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    BIN / "locust",
+                    "-f",
+                    HERE / "locustfile.py",
+                    "--headless",
+                    "-u",
+                    str(users),
+                    "-r",
+                    spawn_rate,
+                    "--run-time",
+                    run_time,
+                    "--stop-timeout",
+                    stop_timeout,
+                    "-H",
+                    base,
+                    "--csv",
+                    run_dir / "locust",
+                    "--html",
+                    run_dir / "locust.html",
+                    "--only-summary",
+                ],
+                cwd=ROOT,
+                env=locust_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 timeout=(seconds or 60) + int(stop_timeout) + 120,
-            )  # fmt: skip
+            )
         wall = time.monotonic() - started
         children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         machine_after = psutil.cpu_times()
@@ -340,8 +383,10 @@ def main() -> int:  # noqa: C901 - one straight script
     print(f"\nlocust, {wall:.0f} s wall (ramp, {run_time}, stop): client-side milliseconds")
     print(f"{'request':38} {'count':>6} {'fail':>5} {'req/s':>6} {'median':>7} {'p95':>7} {'p99':>7} {'max':>7}")
     for row in [*outcome.get("stats", []), *([outcome["total"] | {"name": "all"}] if outcome else [])]:
-        print(f"{row['name']:38} {row['requests']:>6} {row['failures']:>5} {row['rps']:6.1f} {row['median']:>7.0f} "
-              f"{row['p95']:>7.0f} {row['p99']:>7.0f} {row['max']:>7.0f}")  # fmt: skip
+        print(
+            f"{row['name']:38} {row['requests']:>6} {row['failures']:>5} {row['rps']:6.1f} {row['median']:>7.0f} "
+            f"{row['p95']:>7.0f} {row['p99']:>7.0f} {row['max']:>7.0f}"
+        )
     if outcome and outcome["total"]["failures"]:
         errors.append(f"locust saw {outcome['total']['failures']} failed requests")
         for e in outcome["errors"]:
@@ -351,8 +396,10 @@ def main() -> int:  # noqa: C901 - one straight script
     print("\ngunicorn, server-side milliseconds (%(M)s in its access log; a client also waits for a free worker)")
     print(f"{'request':38} {'count':>6} {'median':>7} {'p95':>7} {'max':>7}")
     for name, values in sorted(times.items()):
-        print(f"{name:38} {len(values):>6} {statistics.median(values):7.0f} {percentile(values, 0.95):7.0f} "
-              f"{max(values):7.0f}")  # fmt: skip
+        print(
+            f"{name:38} {len(values):>6} {statistics.median(values):7.0f} {percentile(values, 0.95):7.0f} "
+            f"{max(values):7.0f}"
+        )
     print("status classes: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     if statuses.get("5xx"):
         errors.append(f"{statuses['5xx']} responses with status 5xx in {access_log}")
@@ -367,15 +414,21 @@ def main() -> int:  # noqa: C901 - one straight script
     pg_cpu = sum(pg_after.values()) - sum(pg_before.get(pid, 0.0) for pid in pg_after)
     cores = os.cpu_count() or 1
     print(f"\nCPU seconds during the locust run ({wall:.0f} s wall x {cores} cores = {wall * cores:.0f} core-seconds):")
-    busy = sum(getattr(machine_after, f) - getattr(machine_before, f) for f in ("user", "nice", "system", "irq",
-                                                                                 "softirq", "steal"))  # fmt: skip
+    busy = sum(
+        getattr(machine_after, f) - getattr(machine_before, f)
+        for f in ("user", "nice", "system", "irq", "softirq", "steal")
+    )
     other = busy - app_cpu - pg_cpu - locust_cpu
-    print(f"  gunicorn (master and {workers} workers) {app_cpu:.1f}, PostgreSQL {pg_cpu:.1f}, locust {locust_cpu:.1f}, "
-          f"anything else {other:.1f}; the machine was busy {busy:.1f} ({busy / (wall * cores):.0%})")  # fmt: skip
+    print(
+        f"  gunicorn (master and {workers} workers) {app_cpu:.1f}, PostgreSQL {pg_cpu:.1f}, locust {locust_cpu:.1f}, "
+        f"anything else {other:.1f}; the machine was busy {busy:.1f} ({busy / (wall * cores):.0%})"
+    )
 
     if rss:
-        print(f"  gunicorn's memory at the end (RSS): master {rss[0]:.0f} MiB, workers {sum(rss[1:]):.0f} MiB "
-              f"(largest {max(rss[1:], default=0):.0f} MiB)")  # fmt: skip
+        print(
+            f"  gunicorn's memory at the end (RSS): master {rss[0]:.0f} MiB, workers {sum(rss[1:]):.0f} MiB "
+            f"(largest {max(rss[1:], default=0):.0f} MiB)"
+        )
 
     results = outcome.get("members", {})
     db_errors, counts = check_database(url, seed, results)

@@ -67,11 +67,14 @@ def seed(out: Path, therapists: int, families: int, link_sessions: int) -> dict:
         roles = ROLE_SETS[(f - 1) % len(ROLE_SETS)]
         members = [
             operations.add_member(
-                family, code=f"M{i + 1}", display_name=f"Member {i + 1}", role=role,
+                family,
+                code=f"M{i + 1}",
+                display_name=f"Member {i + 1}",
+                role=role,
                 birth_year=(1980 if role in vocab.CAREGIVER_ROLES else 2012),
             )
             for i, role in enumerate(roles)
-        ]  # fmt: skip
+        ]
         level = {m.id: rng.uniform(45, 85) for m in members}
         rows = []
         for number in range(1, past + 1):
@@ -96,12 +99,20 @@ def seed(out: Path, therapists: int, families: int, link_sessions: int) -> dict:
             )
             sessions.append(number)
             for link, token in links.create_links(session, days=7):
-                link_rows.append({
-                    "token": token, "link_id": link.id, "family": code, "family_id": family.id,
-                    "member_id": link.member_id, "session_id": link.session_id, "session": number,
-                    "instrument": link.instrument, "target": link.target,
-                    "informant": instruments[link.instrument].informant,
-                })  # fmt: skip
+                link_rows.append(
+                    {
+                        "token": token,
+                        "link_id": link.id,
+                        "family": code,
+                        "family_id": family.id,
+                        "member_id": link.member_id,
+                        "session_id": link.session_id,
+                        "session": number,
+                        "instrument": link.instrument,
+                        "target": link.target,
+                        "informant": instruments[link.instrument].informant,
+                    }
+                )
         owner["families"].append({"code": code, "sessions": sessions})
         db.session.commit()
     used = {row["instrument"] for row in link_rows}
@@ -114,7 +125,7 @@ def seed(out: Path, therapists: int, families: int, link_sessions: int) -> dict:
                 "max": instruments[code].scale_max,
             }
             for code in sorted(used)
-        },  # fmt: skip
+        },
         "links": link_rows,
         "answers_seeded": answers_stored,
     }
