@@ -10,7 +10,7 @@ import os
 
 from gunicorn.glogging import Logger
 
-from familyalliance.security import redact
+from familyalliance.web.security import redact
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))

@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_scoring import make_answers  # noqa: E402
 
-from familyalliance import analytics, prompts  # noqa: E402
-from familyalliance.instruments import builtin_instruments  # noqa: E402
-from familyalliance.scoring import score_frame  # noqa: E402
+from familyalliance.core import analytics, prompts
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.core.scoring import score_frame
 
 
 def best(fn, repeat=5) -> float:

@@ -7,7 +7,7 @@ Usage: .venv/bin/python bench/bench_import.py [ROWS]   (default 1,000,000)
 - the import: ``importer.import_long_csv`` into a fresh migrated database, in a child process
   so that its peak memory (max RSS) is its own;
 - floor for the export: the long table's SELECT dumped with csv.writer;
-- the export: ``queries.write_export("long", "csv", ...)``, as the export command runs it.
+- the export: ``exporting.write_export("long", "csv", ...)``, as the export command runs it.
 Figures go in docs/benchmarks.md.
 """
 
@@ -34,9 +34,12 @@ import json, resource, sys, time
 from pathlib import Path
 import flask_migrate
 sys.path.insert(0, {root!r})
-from familyalliance import create_app, importer, queries, analytics
-from familyalliance.extensions import db
-from familyalliance.registry import installed_instruments
+from familyalliance import create_app
+from familyalliance.services import importer
+from familyalliance.services import exporting
+from familyalliance.core import analytics
+from familyalliance.store.db import db
+from familyalliance.store.registry import installed_instruments
 app = create_app({{"SQLALCHEMY_DATABASE_URI": "sqlite:///{db}", "SECRET_KEY": "bench"}})
 with app.app_context():
     flask_migrate.upgrade()
@@ -45,7 +48,7 @@ with app.app_context():
     imported = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    queries.write_export("long", "csv", Path({out!r}), None, analytics.DEFAULTS)
+    exporting.write_export("long", "csv", Path({out!r}), None, analytics.DEFAULTS)
     exported = time.perf_counter() - start
 print(json.dumps({{"rows": summary.rows, "import": imported, "rss_mb": rss / 1024, "export": exported}}))
 """

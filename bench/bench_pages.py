@@ -34,10 +34,11 @@ sys.path.insert(0, str(ROOT))
 import flask_migrate  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from familyalliance import create_app, importer, operations  # noqa: E402
-from familyalliance.extensions import db  # noqa: E402
-from familyalliance.models import Family  # noqa: E402
-from familyalliance.registry import installed_instruments  # noqa: E402
+from familyalliance import create_app  # noqa: E402
+from familyalliance.services import accounts, importer  # noqa: E402
+from familyalliance.store.db import db  # noqa: E402
+from familyalliance.store.models import Family  # noqa: E402
+from familyalliance.store.registry import installed_instruments  # noqa: E402
 
 HEADER = ["family", "member", "role", "session", "date", "informant", "target", "instrument", "item", "value"]
 ROLES = ["mother", "father", "youth", "child", "sibling", "grandparent", "child", "youth"]
@@ -99,7 +100,7 @@ def main(url: str | None) -> None:
             db.session.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
             db.session.commit()
             flask_migrate.upgrade()
-            lead = operations.create_user("lead@example.org", "bench password 1", "team_lead", "Bench team")
+            lead = accounts.create_user("lead@example.org", "bench password 1", "team_lead", "Bench team")
             db.session.commit()
             path = Path(tmp) / "bench.csv"
             make_csv(path)

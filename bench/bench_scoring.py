@@ -16,8 +16,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from familyalliance.instruments import builtin_instruments  # noqa: E402
-from familyalliance.scoring import score_answers, score_frame  # noqa: E402
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.core.scoring import score_answers, score_frame
 
 
 def make_answers(target: int, seed: int = 1) -> pd.DataFrame:

@@ -16,9 +16,11 @@ import flask_migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from familyalliance import create_app, operations, queries  # noqa: E402
-from familyalliance.extensions import db  # noqa: E402
-from familyalliance.instruments import builtin_instruments  # noqa: E402
+from familyalliance import create_app
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.services import accounts, casework, responses
+from familyalliance.store import queries
+from familyalliance.store.db import db
 
 
 def main() -> None:
@@ -28,13 +30,13 @@ def main() -> None:
     check4 = builtin_instruments()["check4"]
     with app.app_context():
         flask_migrate.upgrade()
-        therapist = operations.create_user(f"bench{time.time_ns()}@example.org", "bench password", "therapist")
+        therapist = accounts.create_user(f"bench{time.time_ns()}@example.org", "bench password", "therapist")
         rows, families, stamp = [], [], time.time_ns()
         while len(rows) < target:
-            family = operations.create_family(f"B{stamp}-{len(families)}", dt.date(2026, 1, 1), [therapist], None)
-            members = [operations.add_member(family, code=f"M{i}", display_name="x", role="mother") for i in range(8)]
+            family = casework.create_family(f"B{stamp}-{len(families)}", dt.date(2026, 1, 1), [therapist], None)
+            members = [casework.add_member(family, code=f"M{i}", display_name="x", role="mother") for i in range(8)]
             for number in range(1, 41):
-                session = operations.record_session(family, number, dt.date(2026, 1, 1), [m.id for m in members])
+                session = casework.record_session(family, number, dt.date(2026, 1, 1), [m.id for m in members])
                 for m in members:
                     rows.extend(
                         {
@@ -52,7 +54,7 @@ def main() -> None:
             families.append(family.id)
         db.session.commit()
         start = time.perf_counter()
-        operations.store_responses(rows)
+        responses.store_responses(rows)
         db.session.commit()
         insert = time.perf_counter() - start
         print(f"{db.engine.dialect.name}: stored {len(rows):,} answers in {insert:.2f} s ({len(rows) / insert:,.0f}/s)")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import analytics
+from familyalliance.core import analytics
 
 DEFAULTS = {
     "LANGUAGES": ["nl", "en"],

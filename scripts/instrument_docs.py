@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from familyalliance.instruments import builtin_instruments  # noqa: E402
+from familyalliance.core.instruments import builtin_instruments
 
 DOC = Path(__file__).resolve().parent.parent / "docs/instruments.md"
 BEGIN, END = "<!-- wording:begin -->", "<!-- wording:end -->"

@@ -16,10 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
-from familyalliance import create_app, demo, links, operations  # noqa: E402
-from familyalliance.extensions import db  # noqa: E402
-from familyalliance.instruments import builtin_instruments  # noqa: E402
-from familyalliance.models import Family  # noqa: E402
+from familyalliance import create_app
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.services import accounts, casework, demo, links
+from familyalliance.store.db import db
+from familyalliance.store.models import Family
 from tests.livebrowser import launch_chromium, serve  # noqa: E402
 
 EMAIL, PASSWORD = "demo@example.org", "paarse olifant op de fiets"
@@ -43,17 +44,15 @@ def main(out: Path) -> None:
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/shots.sqlite", "SECRET_KEY": "screenshots"})
         with app.app_context():
             flask_migrate.upgrade()
-            owner = operations.create_user(EMAIL, PASSWORD, "team_lead", "Demo team")
-            operations.create_user(ADMIN, PASSWORD, "admin")
-            operations.create_user("therapist@example.org", PASSWORD, "therapist", "Demo team")
+            owner = accounts.create_user(EMAIL, PASSWORD, "team_lead", "Demo team")
+            accounts.create_user(ADMIN, PASSWORD, "admin")
+            accounts.create_user("therapist@example.org", PASSWORD, "therapist", "Demo team")
             codes = demo.load_demo(owner, builtin_instruments())
             db.session.commit()
             # A fresh session of the first family, with links for its members.
             family = db.session.scalar(sa.select(Family).where(Family.code == codes[0]))
             number = max(s.number for s in family.sessions) + 1
-            session = operations.record_session(
-                family, number, family.sessions[-1].date, [m.id for m in family.members]
-            )
+            session = casework.record_session(family, number, family.sessions[-1].date, [m.id for m in family.members])
             tokens = {
                 link.member.role: token for link, token in links.create_links(session, app.config["MEMBER_LINK_DAYS"])
             }

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from familyalliance.instruments import builtin_instruments
-from familyalliance.scoring import SCORE_COLUMNS, SCORES_EXPORT_COLUMNS, pomp
-from familyalliance.vocab import DIMENSIONS
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.core.scoring import SCORE_COLUMNS, SCORES_EXPORT_COLUMNS, pomp
+from familyalliance.core.vocab import DIMENSIONS
 
 INSTRUMENTS = builtin_instruments()
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from familyalliance import create_app
-from familyalliance.extensions import db
+from familyalliance.store.db import db
 
 from .factories import PASSWORD
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from familyalliance import operations
-from familyalliance.extensions import db
-from familyalliance.models import Family, Member, TherapySession, User
+from familyalliance.services import accounts, casework
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Member, TherapySession, User
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -18,7 +18,7 @@ def gen_user(
 ) -> User:
     """An account (its team is created when new)."""
     email = email or f"user{next(_counter)}@example.org"
-    return operations.create_user(email, password, role, team)
+    return accounts.create_user(email, password, role, team)
 
 
 def gen_family(
@@ -29,16 +29,16 @@ def gen_family(
     status: str = "active",
 ) -> Family:
     """A family with the given therapists."""
-    team = operations.get_or_create_team(team_name) if team_name else None
+    team = accounts.get_or_create_team(team_name) if team_name else None
     code = code or f"FAM-{next(_counter):03d}"
-    return operations.create_family(code, start_date, list(therapists), team, status=status)
+    return casework.create_family(code, start_date, list(therapists), team, status=status)
 
 
 def gen_member(
     family: Family, code: str = "M1", role: str = "mother", display_name: str | None = None, **fields
 ) -> Member:
     """A member of ``family``."""
-    return operations.add_member(family, code=code, role=role, display_name=display_name or f"Name {code}", **fields)
+    return casework.add_member(family, code=code, role=role, display_name=display_name or f"Name {code}", **fields)
 
 
 def gen_session(
@@ -47,7 +47,7 @@ def gen_session(
     """A session of ``family``; everyone present unless ``present`` says otherwise."""
     date = date or family.start_date + dt.timedelta(days=7 * number)
     members = family.members if present is None else present
-    return operations.record_session(family, number, date, [m.id for m in members])
+    return casework.record_session(family, number, date, [m.id for m in members])
 
 
 def commit() -> None:

@@ -3,9 +3,9 @@
 import pytest
 import sqlalchemy as sa
 
-from familyalliance import access
-from familyalliance.extensions import db
-from familyalliance.models import Family, User
+from familyalliance.services import policy
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, User
 
 from .factories import commit, gen_family, gen_user
 
@@ -43,7 +43,7 @@ ALL = {"A-ANN", "A-BOB", "A-BOTH", "B-CAS", "B-ADMIN"}
 def test_visible_families_per_role(app, world, email):
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.email == email))
-        codes = set(db.session.scalars(access.visible_families(user).with_only_columns(Family.code)))
+        codes = set(db.session.scalars(policy.visible_families(user).with_only_columns(Family.code)))
     assert codes == EXPECTED[email]
 
 

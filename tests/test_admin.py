@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from familyalliance.extensions import db
-from familyalliance.models import Team, User, utcnow
+from familyalliance.store.db import db
+from familyalliance.store.models import Team, User, utcnow
 
 from .factories import PASSWORD, commit, gen_user
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 
-from familyalliance import analytics
-from familyalliance.analytics import Settings
+from familyalliance.core import analytics
+from familyalliance.core.analytics import Settings
 
 from .analytics_data import INSTRUMENTS, frame, row, series
 

@@ -8,10 +8,10 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from familyalliance import demo
-from familyalliance.extensions import db
-from familyalliance.instruments import builtin_instruments
-from familyalliance.models import AuditEvent, Family, Member
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.services import demo
+from familyalliance.store.db import db
+from familyalliance.store.models import AuditEvent, Family, Member
 
 from .factories import commit, gen_user
 
@@ -158,7 +158,7 @@ def test_admin_reads_filters_and_exports_the_log(app, client, auth, clinic):
 
 def test_csv_cells_are_never_formulas(app, client, auth, clinic):
     """A hostile value (a case code or email typed by someone) cannot run as a spreadsheet formula."""
-    from familyalliance import audit
+    from familyalliance.web import audit
 
     with app.app_context():
         event = AuditEvent(action="login.failed", user_email='=HYPERLINK("x")', detail={})

@@ -2,8 +2,8 @@
 
 import pytest
 
-from familyalliance.extensions import db
-from familyalliance.models import User
+from familyalliance.store.db import db
+from familyalliance.store.models import User
 
 from .factories import PASSWORD, commit, gen_user
 

@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from flask import Flask
 
-from familyalliance import backup, operations
-from familyalliance.extensions import db
-from familyalliance.models import Family, Member, Response, TherapySession
+from familyalliance.services import backup, casework, responses
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Member, Response, TherapySession
 
 from .factories import commit, gen_family, gen_member, gen_session, gen_user
 
@@ -59,7 +59,7 @@ def fill() -> None:
     ]
     sessions = [gen_session(family, 1), gen_session(family, 2)]
     items = ["bond", "goals_tasks", "safety", "shared_purpose"]
-    operations.store_responses(
+    responses.store_responses(
         {
             "family_id": family.id,
             "member_id": member.id,
@@ -274,7 +274,7 @@ def test_restore_brings_the_data_back_exactly(live, tmp_path):
     with live.app.app_context():  # after the backup: a family deleted, one changed, one added
         db.session.delete(db.session.scalar(sa.select(Family).where(Family.code == "FAM-A")))
         carla = db.session.scalar(sa.select(Member).where(Member.display_name == "Carla"))
-        operations.update_member(carla, display_name="Carla changed")
+        casework.update_member(carla, display_name="Carla changed")
         gen_family("FAM-C", [])
         commit()
     assert family_facts(live.app, "FAM-A") is None

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect, sync_playwright
 
-from familyalliance import demo
-from familyalliance.extensions import db
-from familyalliance.instruments import builtin_instruments
-from familyalliance.models import User
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.services import demo
+from familyalliance.store.db import db
+from familyalliance.store.models import User
 
 from .factories import PASSWORD, commit, gen_family, gen_member, gen_session, gen_user
 from .livebrowser import axe_violations, launch_chromium, serve
@@ -181,7 +181,7 @@ def test_member_link_on_a_phone(page, browser, app):
     """The therapist records a session in the form, makes links; a member answers check4 on a phone in a
     fresh browser; the scores appear on the family page; the used link refuses a second use."""
     with app.app_context():
-        from familyalliance.models import Family
+        from familyalliance.store.models import Family
 
         family = db.session.scalar(sa.select(Family).where(Family.code == "FAM-7"))
         gen_member(family, "C1", "child", "Daan")
@@ -241,7 +241,7 @@ def test_observation_grid_by_keyboard(page, app):
 def test_answers_survive_a_closed_tab(page, browser, app):
     """A member answers one question, closes the tab, opens the link again: the answer is still there."""
     with app.app_context():
-        from familyalliance.models import Family
+        from familyalliance.store.models import Family
 
         family = db.session.scalar(sa.select(Family).where(Family.code == "FAM-7"))
         child = gen_member(family, "C1", "child", "Daan")

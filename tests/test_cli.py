@@ -2,9 +2,9 @@
 
 import sqlalchemy as sa
 
-from familyalliance import vocab
-from familyalliance.extensions import db
-from familyalliance.models import Family, Member, Response, User
+from familyalliance.core import vocab
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Member, Response, User
 
 
 def count(model):

@@ -14,9 +14,9 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from familyalliance import links
-from familyalliance.extensions import db
-from familyalliance.models import Response, TherapySession
+from familyalliance.services import links
+from familyalliance.store.db import db
+from familyalliance.store.models import Response, TherapySession
 
 from .factories import PASSWORD, commit, gen_family, gen_member, gen_session, gen_user
 

@@ -11,17 +11,20 @@ import pytest
 import sqlalchemy as sa
 import vl_convert
 
-from familyalliance import charts, dashboard, demo, operations
-from familyalliance.analytics import Settings
-from familyalliance.extensions import db
-from familyalliance.instruments import builtin_instruments
-from familyalliance.models import Family, FamilySummary, Member, TherapySession, User
+from familyalliance.core.analytics import Settings
+from familyalliance.core.charts import builders as charts
+from familyalliance.core.charts import render
+from familyalliance.core.charts import tables as chart_tables
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.services import caseload, casework, demo, responses
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, FamilySummary, Member, TherapySession, User
 
 from .analytics_data import frame, row
 from .factories import commit, gen_family, gen_member, gen_session, gen_user
 
-DIMS = dashboard.dimension_order()
-TEXTS = dashboard.chart_texts("en")
+DIMS = chart_tables.dimension_order()
+TEXTS = chart_tables.chart_texts("en")
 
 
 # --- the tables behind the charts (pure) -------------------------------------------------------
@@ -45,7 +48,7 @@ def two_members():
 
 
 def test_member_lines_take_the_preferred_instrument_per_session():
-    lines = dashboard.member_lines(two_members())
+    lines = chart_tables.member_lines(two_members())
     youth = lines[(lines["member"] == "Y1") & (lines["dimension"] == "bond")].set_index("session")["pomp"]
     # At session 3 the youth's alliance16 (3 on 1..5: POMP 50) speaks for them, not the check4 (10).
     assert youth.to_dict() == {1: 80.0, 2: 20.0, 3: 50.0}
@@ -53,27 +56,33 @@ def test_member_lines_take_the_preferred_instrument_per_session():
 
 
 def test_band_marks_a_split_from_the_threshold():
-    band = dashboard.family_band(dashboard.member_lines(two_members()), Settings()).set_index(["session", "dimension"])
+    band = chart_tables.family_band(chart_tables.member_lines(two_members()), Settings()).set_index(
+        ["session", "dimension"]
+    )
     assert band.loc[(1, "bond"), "range"] == 0 and not band.loc[(1, "bond"), "split"]
     assert band.loc[(2, "bond"), "range"] == 80 and band.loc[(2, "bond"), "split"]
     assert band.loc[(3, "bond"), "n"] == 1 and not band.loc[(3, "bond"), "split"]  # one member is never split
-    assert dashboard.family_band(dashboard.member_lines(two_members()), Settings(split_threshold=80))["split"].any()
-    assert not dashboard.family_band(dashboard.member_lines(two_members()), Settings(split_threshold=81))["split"].any()
+    assert chart_tables.family_band(chart_tables.member_lines(two_members()), Settings(split_threshold=80))[
+        "split"
+    ].any()
+    assert not chart_tables.family_band(chart_tables.member_lines(two_members()), Settings(split_threshold=81))[
+        "split"
+    ].any()
 
 
 def test_balance_is_100_minus_the_total_range_over_the_latest_sessions():
-    balance = dashboard.balance_series(two_members(), last=10)
+    balance = chart_tables.balance_series(two_members(), last=10)
     assert balance.to_dict("records") == [
         {"family": "F", "session": 1, "balance": 100.0},
         {"family": "F", "session": 2, "balance": 20.0},
     ]  # session 3: only the youth rated, no balance
-    assert dashboard.balance_series(two_members(), last=1)["session"].tolist() == [2]
+    assert chart_tables.balance_series(two_members(), last=1)["session"].tolist() == [2]
 
 
 def test_rupture_marks_sit_on_the_members_line():
     scores = frame(*[row("Y1", s, "check4", role="youth", bond=v) for s, v in [(1, 9), (2, 9), (3, 2), (4, 9)]])
     scores = pd.concat([scores, frame(row("Y1", 4, "alliance16", role="youth", bond=5))], ignore_index=True)
-    marks = dashboard.rupture_marks(scores, Settings())
+    marks = chart_tables.rupture_marks(scores, Settings())
     bond = marks[marks["dimension"] == "bond"]
     # The repair (check4, POMP 90) is drawn where the line is: alliance16 speaks for session 4 (POMP 100).
     assert bond[["session", "kind", "pomp"]].to_dict("records") == [
@@ -83,7 +92,7 @@ def test_rupture_marks_sit_on_the_members_line():
 
 
 def test_session_views_pair_each_member_with_the_therapist():
-    views = dashboard.session_views(two_members(), 3)
+    views = chart_tables.session_views(two_members(), 3)
     mother = views[(views["member"] == "M1") & (views["dimension"] == "bond")]
     assert mother[["view", "pomp"]].to_dict("records") == [{"view": "therapist", "pomp": 50.0}]  # 0 on -3..3
     assert set(views[views["member"] == "Y1"]["view"]) == {"member"}
@@ -96,10 +105,10 @@ def chart_frames():
     scores = two_members()
     names = {"M1": "Sandra", "Y1": "Noor"}
     labels = {d: TEXTS[f"dim_{d}"] for d in DIMS}
-    lines = dashboard.labelled(dashboard.member_lines(scores), names, labels)
-    band = dashboard.labelled(dashboard.family_band(dashboard.member_lines(scores)), names, labels)
-    marks = dashboard.labelled(dashboard.rupture_marks(scores), names, labels)
-    views = dashboard.labelled(dashboard.session_views(scores, 3), names, labels)
+    lines = chart_tables.labelled(chart_tables.member_lines(scores), names, labels)
+    band = chart_tables.labelled(chart_tables.family_band(chart_tables.member_lines(scores)), names, labels)
+    marks = chart_tables.labelled(chart_tables.rupture_marks(scores), names, labels)
+    views = chart_tables.labelled(chart_tables.session_views(scores, 3), names, labels)
     return lines, band, marks, views, ["Sandra", "Noor"]
 
 
@@ -179,7 +188,7 @@ def test_heat_map_lets_the_reader_choose_the_dimension():
 
 
 def test_specs_render_through_vl_convert_with_the_dutch_locale():
-    texts = dashboard.chart_texts("nl")
+    texts = chart_tables.chart_texts("nl")
     lines, band, marks, views, members = chart_frames()
     chart = charts.report(
         [charts.member_lines(lines, band, marks, members, DIMS, texts), charts.heatmap(lines, members, DIMS, texts)],
@@ -232,9 +241,9 @@ def test_new_answers_refresh_the_stored_summary(client, lead, app):
         family = db.session.scalar(sa.select(Family).where(Family.code == lead[0]))
         before = summary(lead[0])
         revision, concern = before.revision, before.concern
-        session = operations.record_session(family, 99, family.sessions[-1].date, [m.id for m in family.members])
+        session = casework.record_session(family, 99, family.sessions[-1].date, [m.id for m in family.members])
         member = family.members[0]
-        operations.store_answers(
+        responses.store_answers(
             [
                 {
                     "family_id": family.id,
@@ -320,7 +329,7 @@ def test_the_kept_caseload_follows_changes(client, lead, app):
     first = client.get("/families/?lang=en").text
     with app.app_context():
         family = db.session.scalar(sa.select(Family).where(Family.code == lead[0]))
-        operations.update_family(family, family.code, family.start_date, "closed", family.therapists)
+        casework.update_family(family, family.code, family.start_date, "closed", family.therapists)
         commit()
     after = client.get("/families/?lang=en").text
     row = re.compile(rf'href="/families/{lead[0]}">.*?</tr>', re.S)
@@ -328,7 +337,6 @@ def test_the_kept_caseload_follows_changes(client, lead, app):
 
 
 def test_caseload_filters_and_pages(client, lead, app, monkeypatch):
-    from familyalliance import families
 
     with app.app_context():
         add_families(5)
@@ -342,7 +350,7 @@ def test_caseload_filters_and_pages(client, lead, app, monkeypatch):
         codes = set(db.session.scalars(sa.select(Family.code).where(Family.id.in_(flagged))))
     html = client.get("/families/?flag=split").text
     assert set(re.findall(r'<th scope="row"><a href="/families/([^"]+)">', html)) == codes
-    monkeypatch.setattr(families, "PAGE_SIZE", 3)
+    monkeypatch.setattr(caseload, "PAGE_SIZE", 3)
     first = client.get("/families/?status=active&lang=en").text
     second = client.get("/families/?status=active&page=2&lang=en").text
     rows = re.compile(r'<th scope="row"><a href="/families/([^"]+)">')
@@ -391,7 +399,7 @@ def test_chart_specs_in_the_page_are_strict_json(client, app, auth):
         family = gen_family("CALM-1", [user])
         members = [gen_member(family, "M1", "mother"), gen_member(family, "Y1", "youth")]
         session = gen_session(family, 1)
-        operations.store_answers(
+        responses.store_answers(
             [
                 {
                     "family_id": family.id,
@@ -426,7 +434,7 @@ def test_dashboard_follows_new_data(client, lead, app):
     before = client.get(f"/families/{code}?lang=en").text
     with app.app_context():
         family = db.session.scalar(sa.select(Family).where(Family.code == code))
-        operations.update_member(family.members[0], display_name="Renamed Person")
+        casework.update_member(family.members[0], display_name="Renamed Person")
         commit()
     after = client.get(f"/families/{code}?lang=en").text
     assert "Renamed Person" not in before and "Renamed Person" in after
@@ -514,6 +522,5 @@ def test_chart_data_in_the_page_has_no_member_codes_of_other_families(client, le
 
 
 def test_alt_is_pinned_to_the_bundle_version():
-    from familyalliance import vega
 
-    assert alt.SCHEMA_VERSION.startswith(f"v{vega.VL_VERSION}")
+    assert alt.SCHEMA_VERSION.startswith(f"v{render.VL_VERSION}")

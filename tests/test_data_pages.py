@@ -10,8 +10,8 @@ import pyreadstat
 import pytest
 import sqlalchemy as sa
 
-from familyalliance.extensions import db
-from familyalliance.models import Family, Response
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Response
 
 from .factories import commit, gen_user
 from .test_import import GOOD, HEADER

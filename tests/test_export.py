@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from familyalliance import analytics, codebook, exports
-from familyalliance.extensions import db
-from familyalliance.models import Family, Member
-from familyalliance.scoring import SCORES_EXPORT_COLUMNS
-from familyalliance.validation import LONG_HEADER
+from familyalliance.core import analytics, codebook, exports
+from familyalliance.core.scoring import SCORES_EXPORT_COLUMNS
+from familyalliance.core.validation import LONG_HEADER
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Member
 
 from .test_import import GOOD, write
 
@@ -214,7 +214,7 @@ def test_streamed_long_csv_equals_the_table_path(app, runner, tmp_path, demo):
     """The long CSV streams from the database; it must be the bytes the table-building path writes."""
     streamed = export(runner, tmp_path, "long").read_text(encoding="utf-8")
     with app.app_context():
-        from familyalliance import queries
+        from familyalliance.services import exporting
 
-        built = exports.csv_text(queries.export_table("long", None, analytics.DEFAULTS))
+        built = exports.csv_text(exporting.export_table("long", None, analytics.DEFAULTS))
     assert streamed == built

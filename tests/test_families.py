@@ -6,9 +6,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from familyalliance import operations
-from familyalliance.extensions import db
-from familyalliance.models import Attendance, Family, Member, TherapySession
+from familyalliance.services import responses
+from familyalliance.store.db import db
+from familyalliance.store.models import Attendance, Family, Member, TherapySession
 
 from .factories import commit, gen_family, gen_member, gen_session, gen_user
 
@@ -154,7 +154,7 @@ def test_member_role_locked_once_rated(client, app, therapist):
     with app.app_context():
         f = family("FAM-1")
         m1 = f.members[0]
-        operations.store_responses(
+        responses.store_responses(
             [
                 {
                     "family_id": f.id,

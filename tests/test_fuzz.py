@@ -36,11 +36,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from familyalliance import importer, links, operations, plan, vocab
-from familyalliance.extensions import db
-from familyalliance.instruments import builtin_instruments
-from familyalliance.models import Family, Member, MemberLink, Response, ResponseChange, Team, TherapySession, User
-from familyalliance.validation import LONG_HEADER
+from familyalliance.core import plan, vocab
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.core.validation import LONG_HEADER
+from familyalliance.services import casework, importer, links, responses
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Member, MemberLink, Response, ResponseChange, Team, TherapySession, User
 
 from .conftest import empty_tables
 from .factories import PASSWORD, gen_family, gen_member, gen_session, gen_user
@@ -92,7 +93,7 @@ SEED_MEMBERS = {code: fields | {"active_from": None, "active_to": None} for code
 def seed_answers(world: World) -> None:
     """FAM-1's stored answers at session 1: M1's and Y1's quick check, the therapist's view of M1."""
     answers = [("M1", "self", "check4", 7), ("Y1", "self", "check4", 3), ("M1", "therapist", "observer4", 1)]
-    operations.store_responses(
+    responses.store_responses(
         {
             "family_id": world.fam1,
             "member_id": world.members[code],
@@ -663,7 +664,7 @@ def test_family_form_edit(app, client, world, data):
     chosen = {int(v) for v in values(form, "therapists")}
     assert {r["user_id"] for r in rows(after, "family_therapist", family_id=world.fam1)} == chosen
     with app.app_context():  # back to the start, so that ann keeps seeing FAM-1 under its code
-        operations.update_family(
+        casework.update_family(
             db.session.get(Family, world.fam1),
             "FAM-1",
             dt.date(2026, 1, 5),
@@ -755,7 +756,7 @@ def test_member_form_edit(app, client, world, data, code):
     if code == "M1":
         assert member["role"] == "mother"  # has ratings: the role stays
     with app.app_context():
-        operations.update_member(db.session.get(Member, world.members[code]), **SEED_MEMBERS[code])
+        casework.update_member(db.session.get(Member, world.members[code]), **SEED_MEMBERS[code])
         db.session.commit()
 
 
@@ -836,7 +837,7 @@ def test_session_form_edit(app, client, world, data):
     with app.app_context():
         family = db.session.get(Family, world.fam1)
         session = db.session.get(TherapySession, world.sessions[3])
-        operations.record_session(family, 3, dt.date(2026, 1, 26), list(world.members.values()), session=session)
+        casework.record_session(family, 3, dt.date(2026, 1, 26), list(world.members.values()), session=session)
         db.session.commit()
 
 
@@ -1590,7 +1591,7 @@ HUGE = "9" * 5000  # int() refuses more than 4300 digits: a ValueError, a 500, i
 
 
 def test_huge_numbers_are_outside_the_scale(app, client, world, tmp_path):
-    from familyalliance.validation import parse_value
+    from familyalliance.core.validation import parse_value
 
     assert parse_value("0" * 5000 + "5") == (5, None)
     assert parse_value(HUGE)[1] == "'999999999999999999'... (5000 digits) is outside the scale"

@@ -5,8 +5,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from babel.messages.pofile import read_po
 
-from familyalliance.extensions import db
-from familyalliance.models import User
+from familyalliance.store.db import db
+from familyalliance.store.models import User
 
 from .factories import commit, gen_user
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from familyalliance.extensions import db
-from familyalliance.models import Attendance, Family, Member, Response, TherapySession
+from familyalliance.store.db import db
+from familyalliance.store.models import Attendance, Family, Member, Response, TherapySession
 
 HEADER = "family,member,role,session,date,informant,target,instrument,item,value"
 GOOD = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from familyalliance import analytics, prompts
+from familyalliance.core import analytics, prompts
 
 from .analytics_data import frame, row
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from familyalliance.extensions import db
-from familyalliance.instruments import DefinitionError, builtin_instruments, load_definition
-from familyalliance.models import InstrumentDefinition
-from familyalliance.vocab import DIMENSIONS
+from familyalliance.core.instruments import DefinitionError, builtin_instruments, load_definition
+from familyalliance.core.vocab import DIMENSIONS
+from familyalliance.store.db import db
+from familyalliance.store.models import InstrumentDefinition
 
 from .factories import commit, gen_family, gen_member, gen_session, gen_user
 
@@ -161,10 +161,10 @@ def test_cli_replace_only_while_unused(app, runner, tmp_path):
         family = gen_family(therapists=[therapist])
         member = gen_member(family)
         session = gen_session(family)
-        from familyalliance import operations
-        from familyalliance.registry import installed_instruments
+        from familyalliance.services import responses
+        from familyalliance.store.registry import installed_instruments
 
-        operations.store_answers(
+        responses.store_answers(
             [
                 {
                     "family_id": family.id,

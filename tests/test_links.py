@@ -8,10 +8,11 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from familyalliance import links, queries
-from familyalliance.extensions import db
-from familyalliance.models import Attendance, Member, MemberLink, Response, ResponseChange, TherapySession, User
-from familyalliance.vocab import DIMENSIONS as DIMS
+from familyalliance.core.vocab import DIMENSIONS as DIMS
+from familyalliance.services import links
+from familyalliance.store import queries
+from familyalliance.store.db import db
+from familyalliance.store.models import Attendance, Member, MemberLink, Response, ResponseChange, TherapySession, User
 
 from .factories import commit, gen_family, gen_member, gen_session, gen_user
 
@@ -258,7 +259,7 @@ def test_plan_configurable_per_family(app, client, session_three):
     ],
 )
 def test_default_instrument(role, number, every, expected):
-    from familyalliance.plan import default_instrument
+    from familyalliance.core.plan import default_instrument
 
     assert default_instrument(role, number, every) == expected
 

@@ -3,7 +3,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from familyalliance.extensions import db
+from familyalliance.store.db import db
 
 
 def test_models_match_migrations(app):

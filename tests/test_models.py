@@ -3,9 +3,9 @@
 import pytest
 import sqlalchemy as sa
 
-from familyalliance import operations
-from familyalliance.extensions import db
-from familyalliance.models import Attendance, Family, Member, Response, TherapySession
+from familyalliance.services import responses
+from familyalliance.store.db import db
+from familyalliance.store.models import Attendance, Family, Member, Response, TherapySession
 
 from .factories import commit, gen_family, gen_member, gen_session, gen_user
 
@@ -47,7 +47,7 @@ def test_bulk_store_and_unanswered(app, two_families):
             for m in (0, 1)
             for item in ("bond", "goals_tasks", "safety", "shared_purpose")
         ]
-        assert operations.store_responses(rows) == 8
+        assert responses.store_responses(rows) == 8
         commit()
         values = db.session.scalars(sa.select(Response.value).where(Response.item == "safety")).all()
     assert values == [None, None]
@@ -55,13 +55,13 @@ def test_bulk_store_and_unanswered(app, two_families):
 
 def test_one_answer_per_key(app, two_families):
     with app.app_context():
-        operations.store_responses([row(two_families["A"])])
+        responses.store_responses([row(two_families["A"])])
         commit()
         with pytest.raises(sa.exc.IntegrityError):
-            operations.store_responses([row(two_families["A"], value=3)])
+            responses.store_responses([row(two_families["A"], value=3)])
         db.session.rollback()
         # Same item, other target: a different key.
-        operations.store_responses([row(two_families["A"], target="team")])
+        responses.store_responses([row(two_families["A"], target="team")])
         commit()
 
 
@@ -70,7 +70,7 @@ def test_response_cannot_mix_families(app, two_families):
     a, b = two_families["A"], two_families["B"]
     with app.app_context():
         with pytest.raises(sa.exc.IntegrityError):
-            operations.store_responses([row(a, session=b["session"])])
+            responses.store_responses([row(a, session=b["session"])])
         db.session.rollback()
 
 
@@ -95,7 +95,7 @@ def test_session_number_positive_and_unique(app, two_families):
 def test_deleting_a_family_removes_everything(app, two_families):
     """Cascades behave alike on both databases (SQLite enforces foreign keys here too)."""
     with app.app_context():
-        operations.store_responses([row(two_families["A"]), row(two_families["B"])])
+        responses.store_responses([row(two_families["A"]), row(two_families["B"])])
         commit()
         db.session.execute(sa.delete(Family).where(Family.code == "A"))
         commit()

@@ -8,10 +8,10 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from familyalliance import demo, links, operations, reports
-from familyalliance.extensions import db
-from familyalliance.instruments import builtin_instruments
-from familyalliance.models import AuditEvent, Family, Member
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.services import casework, demo, links, pagecache
+from familyalliance.store.db import db
+from familyalliance.store.models import AuditEvent, Family, Member
 
 from .factories import commit, gen_family, gen_user
 
@@ -69,7 +69,7 @@ def test_erasing_a_family_removes_every_trace(app, client, auth, clinic):
         assert erased.detail["members"] == len(names) and erased.detail["answers"] > 0 and erased.detail["links"] > 0
         assert not any(name in repr(after["audit_event"]) for name in names)
         # Nothing of it is left in this process's page cache either.
-        assert not reports.page_cache().items
+        assert not pagecache.page_cache().items
     assert client.get(f"/families/{clinic}").status_code == 404
 
 
@@ -78,7 +78,7 @@ def test_erasure_is_one_transaction(app, clinic):
     with app.app_context():
         family = db.session.scalar(sa.select(Family).where(Family.code == clinic))
         before = rows_per_table()
-        operations.erase_family(family)
+        casework.erase_family(family)
         db.session.rollback()
         assert rows_per_table() == before
 
@@ -139,9 +139,9 @@ def test_closing_a_family_dates_it(app):
     with app.app_context():
         family = gen_family("F1", [], "Team A")
         assert family.closed_on is None
-        operations.update_family(family, "F1", family.start_date, "closed", [])
+        casework.update_family(family, "F1", family.start_date, "closed", [])
         assert family.closed_on == dt.date.today()
-        operations.update_family(family, "F1", family.start_date, "active", [])
+        casework.update_family(family, "F1", family.start_date, "active", [])
         assert family.closed_on is None
 
 

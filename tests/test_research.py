@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from familyalliance import research
-from familyalliance.instruments import builtin_instruments
+from familyalliance.core import research
+from familyalliance.core.instruments import builtin_instruments
 
 from .analytics_data import frame, row
 

@@ -21,10 +21,13 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
-from familyalliance import demo, exports, links, vega
-from familyalliance.extensions import db
-from familyalliance.instruments import builtin_instruments
-from familyalliance.models import Family, Member, User
+from familyalliance.core import exports
+from familyalliance.core.charts import render
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.services import demo, links
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Member, User
+from familyalliance.web import access
 
 from .factories import commit, gen_user
 
@@ -77,7 +80,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "auth.logout": only(*ROLES[1:]),
     "auth.change_password": only(*ROLES[1:]),
     # The caseload: clinicians, and admins for families assigned to them; researchers never.
-    "families.caseload": only("therapist", "other_therapist", "team_lead", "admin"),
+    "caseload.show": only("therapist", "other_therapist", "team_lead", "admin"),
     "families.new_family": only("therapist", "other_therapist", "team_lead"),
     # One family's pages.
     **{
@@ -89,18 +92,16 @@ EXPECTED: dict[str, dict[str, str]] = {
             "edit_member",
             "new_session",
             "edit_session",
-            "show_session",
             "session_report",
             "session_report_chart",
             "session_report_pdf",
-            "create_links",
-            "grid",
         )
     },
-    "rounds.start": family_page(),
-    "rounds.pick": only("therapist", "other_therapist", "team_lead", "admin"),
-    "rounds.leave": only("therapist", "other_therapist", "team_lead", "admin"),
-    "rounds.answer": ROUND_MEMBER,
+    **{f"ratings.{name}": family_page() for name in ("session_page", "create_links", "grid")},
+    "ratings.round_start": family_page(),
+    "ratings.round_pick": only("therapist", "other_therapist", "team_lead", "admin"),
+    "ratings.round_leave": only("therapist", "other_therapist", "team_lead", "admin"),
+    "ratings.round_answer": ROUND_MEMBER,
     # Data: exports for team leads and researchers (pseudonymised), the import for admins.
     "data.export": only("team_lead", "researcher"),
     "data.import_ratings": only("admin"),
@@ -145,7 +146,7 @@ def world(app):
             "chart": "lines",
             "token": made[0][1],
             "user_id": db.session.scalar(sa.select(User.id).where(User.email == EMAILS["therapist"])),
-            "requested": vega.version(),
+            "requested": render.version(),
             "filename": "app.css",
         }
 
@@ -165,7 +166,6 @@ def test_every_rule_has_an_expectation(app):
 
 def test_every_view_declares_its_policy(app):
     """Each view says who may use it (access.public or access.roles); the guard refuses undeclared ones."""
-    from familyalliance import access
 
     with app.test_request_context():
         undeclared = [endpoint for endpoint in app.view_functions if access.rule_for(endpoint) is None]

@@ -5,10 +5,11 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from familyalliance import operations, queries
-from familyalliance.extensions import db
-from familyalliance.models import Family, Response
-from familyalliance.registry import installed_instruments
+from familyalliance.services import responses
+from familyalliance.store import queries
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Response
+from familyalliance.store.registry import installed_instruments
 
 from .factories import commit, gen_family, gen_member, gen_session, gen_user
 
@@ -51,7 +52,7 @@ def test_stored_answers_score_as_by_hand(app, family):
         )
         rows += answers(family, "Y1", "check4", ["8", "", "10", "7"])
         rows += answers(family, "Y1", "observer4", ["3", "-3", "0", "1"], informant="therapist")
-        assert operations.store_answers(rows, installed_instruments()) == 24
+        assert responses.store_answers(rows, installed_instruments()) == 24
         commit()
         scores = queries.scores([family])
     assert scores[["member", "informant", "instrument"]].values.tolist() == [
@@ -73,8 +74,8 @@ def test_invalid_answers_store_nothing(app, family):
     with app.app_context():
         rows = answers(family, "M1", "check4", ["8", "11", "x", "7"])
         rows += answers(family, "M1", "check4", ["8", "8", "8", "8"], informant="therapist")
-        with pytest.raises(operations.AnswersRejected) as info:
-            operations.store_answers(rows, installed_instruments())
+        with pytest.raises(responses.AnswersRejected) as info:
+            responses.store_answers(rows, installed_instruments())
         db.session.rollback()
         messages = [str(p) for p in info.value.problems]
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 0
@@ -86,8 +87,8 @@ def test_invalid_answers_store_nothing(app, family):
 def test_duplicate_answers_refused(app, family):
     with app.app_context():
         rows = answers(family, "M1", "check4", ["8", "8", "8", "8"])
-        with pytest.raises(operations.AnswersRejected, match="a second answer for"):
-            operations.store_answers(rows + rows[:1], installed_instruments())
+        with pytest.raises(responses.AnswersRejected, match="a second answer for"):
+            responses.store_answers(rows + rows[:1], installed_instruments())
         db.session.rollback()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 0
 
@@ -113,7 +114,7 @@ def test_family_page_shows_each_members_total(app, client, auth, family):
     with app.app_context():
         rows = answers(family, "M1", "check4", ["8", "6", "10", "0"])  # total 6.0 on 0..10: 60
         rows += answers(family, "Y1", "check4", ["8", "", "10", "7"])  # no total
-        operations.store_answers(rows, installed_instruments())
+        responses.store_answers(rows, installed_instruments())
         therapist = db.session.get(Family, family).therapists[0].email
         commit()
     auth.login(therapist)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 
-from familyalliance.instruments import builtin_instruments
-from familyalliance.scoring import (
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.core.scoring import (
     POMP_COLUMNS,
     SCORE_COLUMNS,
     SCORES_EXPORT_COLUMNS,
@@ -20,7 +20,7 @@ from familyalliance.scoring import (
     score_answers,
     score_frame,
 )
-from familyalliance.vocab import DIMENSIONS
+from familyalliance.core.vocab import DIMENSIONS
 
 INSTRUMENTS = builtin_instruments()
 A16 = INSTRUMENTS["alliance16"]

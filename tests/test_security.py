@@ -18,10 +18,13 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from familyalliance import ROOT, access, links, security
-from familyalliance.extensions import db
-from familyalliance.models import AuditEvent, MemberLink, Response, User
-from familyalliance.registry import installed_instruments
+from familyalliance.core.charts import render
+from familyalliance.resources import CHECKOUT as ROOT
+from familyalliance.services import links
+from familyalliance.store.db import db
+from familyalliance.store.models import AuditEvent, MemberLink, Response, User
+from familyalliance.store.registry import installed_instruments
+from familyalliance.web import access, security
 
 from .factories import PASSWORD, commit, gen_family, gen_member, gen_session, gen_user
 
@@ -336,13 +339,12 @@ def test_security_headers(app, client, world):
 
 def test_static_files_may_be_kept_personal_pages_not(client, world):
     """Static files are not no-store (validators let the browser keep them); the versioned Vega bundle for a year."""
-    from familyalliance import vega
 
     status, static = fetch(client, "/static/app.css")
     assert status == 200
     assert "no-store" not in static.get("Cache-Control", "")
     assert static.get("ETag") and static.get("Last-Modified")
-    status, bundle = fetch(client, f"/assets/vega-{vega.version()}.js")
+    status, bundle = fetch(client, f"/assets/vega-{render.version()}.js")
     assert status == 200
     assert "max-age=31536000" in bundle["Cache-Control"] and "no-store" not in bundle["Cache-Control"]
 
@@ -390,11 +392,11 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
         "ann@example.org",
         {"data": {"number": "1", "date": "2026-01-13", "target": "therapist"}},
     ),
-    "families.create_links": ("ann@example.org", {}),
-    "families.grid": ("ann@example.org", {}),
-    "rounds.start": ("ann@example.org", {}),
-    "rounds.answer": ("ann@example.org", {"data": {"bond": "9", "goals_tasks": "8"}}),
-    "rounds.leave": ("ann@example.org", {"data": {"password": PASSWORD}}),
+    "ratings.create_links": ("ann@example.org", {}),
+    "ratings.grid": ("ann@example.org", {}),
+    "ratings.round_start": ("ann@example.org", {}),
+    "ratings.round_answer": ("ann@example.org", {"data": {"bond": "9", "goals_tasks": "8"}}),
+    "ratings.round_leave": ("ann@example.org", {"data": {"password": PASSWORD}}),
     "data.export": (
         "lead@example.org",
         {"data": {"kind": "long", "fmt": "csv", "pseudonymise": "y", "dates": "shift", "language": "nl"}},
@@ -436,7 +438,7 @@ def csrf_request(endpoint: str, world: dict) -> tuple[dict, dict]:
         data["attendance"] = [world["sandra_id"]] + ([world["daan_id"]] if endpoint.endswith("new_session") else [])
     if endpoint in ("admin.new_user", "admin.edit_user"):
         data["team"] = world["team_id"]
-    if endpoint == "families.grid":
+    if endpoint == "ratings.grid":
         data[f"v-{world['sandra_id']}-bond"] = "2"
     if endpoint == "data.import_ratings":
         data |= {"file": (io.BytesIO(IMPORT_CSV), "ratings.csv"), "team": "0"}
@@ -469,7 +471,7 @@ def test_post_without_csrf_token_changes_nothing(app, make_app, world, endpoint,
         with checked.test_request_context():
             assert access.allowed(get_user(app, email), endpoint)  # the role may use the page
         login_with_token(client, email)
-    if endpoint.startswith("rounds.") and endpoint != "rounds.start":
+    if endpoint.startswith("ratings.round_") and endpoint != "ratings.round_start":
         token = csrf_token(client.get("/families/").text) or ""
         assert client.post("/round/start/FAM-1/1", data={"csrf_token": token}).status_code == 302
     values, kwargs = csrf_request(endpoint, world)
@@ -494,11 +496,11 @@ def test_post_without_csrf_token_changes_nothing(app, make_app, world, endpoint,
         assert after == before, url
         # Only the refusal itself may be logged (a family page's request is logged with its status).
         assert all(status == 400 for _, status in new_events), new_events
-        if endpoint == "rounds.leave":
+        if endpoint == "ratings.round_leave":
             assert round_running(client)
     else:
         assert response.status_code != 400, (url, response.status_code)
-        if endpoint == "rounds.leave":
+        if endpoint == "ratings.round_leave":
             assert not round_running(client)  # the round ended (a browser session's matter, no table changes)
         elif endpoint in AUDIT_ONLY:
             assert (AUDIT_ONLY[endpoint], None) in new_events, new_events

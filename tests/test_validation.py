@@ -2,8 +2,8 @@
 
 import pytest
 
-from familyalliance.instruments import builtin_instruments
-from familyalliance.validation import Problem, check_answer, duplicate_keys, parse_value
+from familyalliance.core.instruments import builtin_instruments
+from familyalliance.core.validation import Problem, check_answer, duplicate_keys, parse_value
 
 INSTRUMENTS = builtin_instruments()
 

@@ -30,9 +30,11 @@ from pathlib import Path
 APP_DIR = Path(os.environ.get("LOAD_APP_DIR") or Path(__file__).resolve().parents[2])
 sys.path.insert(0, str(APP_DIR))
 
-from familyalliance import create_app, demo, links, operations, plan, vocab  # noqa: E402
-from familyalliance.extensions import db  # noqa: E402
-from familyalliance.instruments import builtin_instruments  # noqa: E402
+from familyalliance import create_app  # noqa: E402
+from familyalliance.core import plan, vocab  # noqa: E402
+from familyalliance.core.instruments import builtin_instruments  # noqa: E402
+from familyalliance.services import casework, demo, links, responses  # noqa: E402
+from familyalliance.store.db import db  # noqa: E402
 
 ROLE_SETS = [
     ["mother", "child"],
@@ -53,7 +55,7 @@ def seed(out: Path, therapists: int, families: int, link_sessions: int) -> dict:
     accounts = []
     for n in range(1, therapists + 1):
         password = secrets.token_urlsafe(18)  # passes any password rule the app may set
-        user = operations.create_user(f"therapist{n:02d}@load.example.org", password, "therapist", TEAM)
+        user = accounts.create_user(f"therapist{n:02d}@load.example.org", password, "therapist", TEAM)
         accounts.append({"user": user, "email": user.email, "password": password, "families": []})
     team = accounts[0]["user"].team
     link_rows = []
@@ -63,10 +65,10 @@ def seed(out: Path, therapists: int, families: int, link_sessions: int) -> dict:
         code = f"LOAD-{f:03d}"
         past = rng.randint(2, 8)
         start = today - dt.timedelta(days=7 * (past + link_sessions) + 3)
-        family = operations.create_family(code, start, [owner["user"]], team)
+        family = casework.create_family(code, start, [owner["user"]], team)
         roles = ROLE_SETS[(f - 1) % len(ROLE_SETS)]
         members = [
-            operations.add_member(
+            casework.add_member(
                 family,
                 code=f"M{i + 1}",
                 display_name=f"Member {i + 1}",
@@ -78,7 +80,7 @@ def seed(out: Path, therapists: int, families: int, link_sessions: int) -> dict:
         level = {m.id: rng.uniform(45, 85) for m in members}
         rows = []
         for number in range(1, past + 1):
-            session = operations.record_session(
+            session = casework.record_session(
                 family, number, start + dt.timedelta(days=7 * number), [m.id for m in members]
             )
             for m in members:
@@ -91,10 +93,10 @@ def seed(out: Path, therapists: int, families: int, link_sessions: int) -> dict:
                     rows.append(
                         key | {"informant": "therapist", "instrument": "observer4", "item": item, "value": value}
                     )
-        answers_stored += operations.store_answers(rows, instruments)
+        answers_stored += responses.store_answers(rows, instruments)
         sessions = list(range(1, past + 1))
         for number in range(past + 1, past + link_sessions + 1):
-            session = operations.record_session(
+            session = casework.record_session(
                 family, number, start + dt.timedelta(days=7 * number), [m.id for m in members]
             )
             sessions.append(number)

@@ -1,0 +1,1 @@
+"""The dashboard's charts: the tables behind them, the Altair builders, and rendering by vl-convert."""

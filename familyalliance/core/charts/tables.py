@@ -1,0 +1,161 @@
+"""The tables behind the family dashboard, the caseload sparklines and the session report.
+
+Pure: the scores table of :func:`familyalliance.scoring.score_frame` in, tidy DataFrames
+out, ready for :mod:`familyalliance.charts` and for the text alternatives (tables) beside
+each chart. No Flask, no database, no Altair.
+
+A member's line uses, per session, their preferred instrument (alliance16, else check4;
+metrics.md section 6), so sessions with the quick check and with the full questionnaire
+sit on one POMP line. The family's range and balance per session are taken over those
+same values, the members' own view of the alliance with the chosen target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from familyalliance.core import analytics
+from familyalliance.core.analytics import DEFAULTS, EPS, SCORE_DIMENSIONS, Settings
+from familyalliance.core.catalog import N_, translations
+from familyalliance.core.codebook import DIMENSION_NAMES
+
+LINE_COLUMNS = ["member", "session", "dimension", "pomp"]
+BAND_COLUMNS = ["session", "dimension", "n", "low", "high", "range", "split"]
+MARK_COLUMNS = ["member", "session", "dimension", "pomp", "kind"]
+VIEW_COLUMNS = ["member", "dimension", "view", "pomp"]
+BALANCE_COLUMNS = ["family", "session", "balance"]
+
+
+def member_lines(scores: pd.DataFrame, target: str = "therapist") -> pd.DataFrame:
+    """Each member's own POMP per session and dimension (the four and ``total``), about ``target``."""
+    totals = analytics.member_session_totals(scores)
+    if totals.empty:
+        return pd.DataFrame(columns=LINE_COLUMNS)
+    own = totals[(totals["informant"] == "self") & (totals["target"] == target)]
+    out = own[LINE_COLUMNS].astype({"member": str, "dimension": str})
+    return out.sort_values(["dimension", "member", "session"], ignore_index=True)
+
+
+def family_band(lines: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.DataFrame:
+    """Per session and dimension, the lowest and highest member and whether that range is a split."""
+    if lines.empty:
+        return pd.DataFrame(columns=BAND_COLUMNS)
+    band = lines.groupby(["session", "dimension"], sort=True).agg(
+        n=("pomp", "size"), low=("pomp", "min"), high=("pomp", "max")
+    )
+    band["range"] = band["high"] - band["low"]
+    band["split"] = (band["n"] >= 2) & (band["range"] >= settings.split_threshold - EPS)
+    return band.reset_index()[BAND_COLUMNS]
+
+
+def rupture_marks(scores: pd.DataFrame, settings: Settings = DEFAULTS, target: str = "therapist") -> pd.DataFrame:
+    """Where each member's ruptures (own view) happened and where they were repaired, with the POMP there."""
+    own = scores[(scores["informant"] == "self") & (scores["target"] == target)]
+    breaks = analytics.ruptures(own, settings)
+    if breaks.empty:
+        return pd.DataFrame(columns=MARK_COLUMNS)
+    long = analytics.long_scores(own)
+    key = ["member", "session", "instrument", "dimension"]
+    values = long[[*key, "pomp"]].astype({"member": str, "instrument": str, "dimension": str})
+    breaks = breaks.astype({"member": str, "instrument": str, "dimension": str})
+    drops = breaks.merge(values, on=key)
+    drops["kind"] = "rupture_" + drops["status"]
+    repaired = breaks.dropna(subset=["repaired_session"]).copy()
+    repaired["session"] = repaired["repaired_session"].astype("int64")
+    repairs = repaired[key].merge(values, on=key).assign(kind="repair")
+    out = pd.concat([drops[MARK_COLUMNS], repairs[MARK_COLUMNS]], ignore_index=True)
+    # Sit on the member's line: where another instrument speaks for the member that session, take its score.
+    on_line = out.merge(
+        member_lines(scores, target), on=["member", "session", "dimension"], how="left", suffixes=("", "_line")
+    )["pomp_line"]
+    out["pomp"] = on_line.fillna(out["pomp"]).to_numpy()
+    return out.drop_duplicates(["member", "session", "dimension", "kind"]).sort_values(
+        ["dimension", "member", "session"], ignore_index=True
+    )
+
+
+def session_views(scores: pd.DataFrame, session: int, target: str = "therapist") -> pd.DataFrame:
+    """At one session, per member and dimension: the member's own view and the therapist's view of them."""
+    totals = analytics.member_session_totals(scores)
+    if totals.empty:
+        return pd.DataFrame(columns=VIEW_COLUMNS)
+    rows = totals[(totals["session"] == session) & (totals["target"] == target)]
+    out = rows.assign(view=np.where(rows["informant"] == "self", "member", "therapist"))[VIEW_COLUMNS]
+    return out.astype({"member": str, "dimension": str}).sort_values(["dimension", "member", "view"], ignore_index=True)
+
+
+def balance_series(scores: pd.DataFrame, last: int = 10, target: str = "therapist") -> pd.DataFrame:
+    """Per family, the balance (100 minus the members' total POMP range) over its ``last`` rated sessions.
+
+    A session counts when at least two members rated their total.
+    """
+    totals = analytics.member_session_totals(scores)
+    if totals.empty:
+        return pd.DataFrame(columns=BALANCE_COLUMNS)
+    own = totals[(totals["informant"] == "self") & (totals["target"] == target) & (totals["dimension"] == "total")]
+    per = own.groupby(["family", "session"], observed=True)["pomp"].agg(["size", "min", "max"]).reset_index()
+    per = per[per["size"] >= 2]
+    per["balance"] = 100 - (per["max"] - per["min"])
+    per = per.sort_values(["family", "session"])
+    per = per.groupby("family", observed=True, sort=False).tail(last)
+    return per.assign(family=per["family"].astype(str))[BALANCE_COLUMNS].reset_index(drop=True)
+
+
+def heat_table(lines: pd.DataFrame, dimension: str = "total") -> pd.DataFrame:
+    """Members as rows, sessions as columns: one dimension's POMP (the text alternative of the heat map)."""
+    rows = lines[lines["dimension"] == dimension]
+    if rows.empty:
+        return pd.DataFrame()
+    return rows.pivot_table(index="member", columns="session", values="pomp", aggfunc="first")
+
+
+def labelled(frame: pd.DataFrame, names: Mapping[str, str], dimension_labels: Mapping[str, str]) -> pd.DataFrame:
+    """The frame with ``label`` (the member's name) and ``dimension_label`` columns for charts and tables."""
+    out = frame.copy()
+    if "member" in out.columns:
+        out["label"] = out["member"].map(lambda code: names.get(code, code))
+    if "dimension" in out.columns:
+        out["dimension_label"] = out["dimension"].map(lambda d: dimension_labels.get(d, d))
+    return out
+
+
+def dimension_order() -> list[str]:
+    """The four dimensions, then the total."""
+    return list(SCORE_DIMENSIONS)
+
+
+def chart_texts(language: str, settings: Settings = DEFAULTS) -> dict[str, str]:
+    """Every text the chart builders show, in ``language``."""
+    gettext = translations(language).gettext
+    threshold = f"{settings.split_threshold:g}"
+    texts = {
+        "lines_title": gettext(N_("Each member's alliance per dimension")),
+        "heat_title": gettext(N_("Members by sessions")),
+        "views_title": gettext(N_("Members and therapist at session %(session)s")),
+        "session": gettext(N_("Session")),
+        "pomp": gettext(N_("Score (0-100)")),
+        "range": gettext(N_("Range between members")),
+        "split": gettext(N_("split")),
+        "balanced": gettext(N_("balanced")),
+        "band_note": gettext(
+            N_(
+                "Grey band: range between members. Orange bar: a split (%(threshold)s points or more). "
+                "▼ rupture, ▲ repair."
+            )
+        )
+        % {"threshold": threshold},
+        "member": gettext(N_("Member")),
+        "events": gettext(N_("Marked")),
+        "rupture": gettext(N_("rupture")),
+        "repair": gettext(N_("repair")),
+        "choose": gettext(N_("Dimension")) + " ",
+        "own": gettext(N_("member's own view")),
+        "therapist": gettext(N_("therapist's view")),
+        "view": gettext(N_("View")),
+        "dimension": gettext(N_("Dimension")),
+    }
+    texts.update({f"dim_{d}": gettext(DIMENSION_NAMES[d]) for d in SCORE_DIMENSIONS})
+    return texts

@@ -1,0 +1,243 @@
+"""Conversation prompts for the next session: plain-language observations from the flags.
+
+Pure: no Flask. :func:`conversation_prompts` turns a family's scores into a short list of
+``Prompt`` records (what, who, which dimension, since when, how large); :func:`render`
+words one in Dutch or English from the app's own message catalog. Prompts invite a
+conversation about the relationship; they never diagnose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from familyalliance.core import analytics
+from familyalliance.core.analytics import DEFAULTS, EPS, Settings
+from familyalliance.core.catalog import N_, translations
+
+#: At most this many prompts, most pressing first.
+MAX_PROMPTS = 5
+
+
+DIMENSION_PHRASES = {
+    "bond": N_("bond with the therapist"),
+    "goals_tasks": N_("agreement on goals and tasks"),
+    "safety": N_("sense of safety"),
+    "shared_purpose": N_("sense of shared purpose"),
+    "total": N_("overall alliance"),
+}
+DIMENSION_PHRASES_TEAM = {"bond": N_("bond with the team")}
+
+TEMPLATES = {
+    "rupture": N_(
+        "In session %(session)s, %(name)s's %(dimension)s fell %(drop)s points (from %(before)s to %(after)s "
+        "out of 100) and has not come back yet. You could ask %(name)s how the last sessions felt."
+    ),
+    "split": N_(
+        "Since session %(since)s, %(low_name)s rates the %(dimension)s %(size)s points lower than %(high_name)s "
+        "(%(low)s against %(high)s out of 100). You could invite %(low_name)s to say what would make the "
+        "sessions work better for them."
+    ),
+    "young_lower": N_(
+        "In session %(session)s the young members rate the %(dimension)s %(size)s points lower than the adults. "
+        "You could ask the young members what they would like to be different."
+    ),
+    "adults_lower": N_(
+        "In session %(session)s the adults rate the %(dimension)s %(size)s points lower than the young members. "
+        "You could ask the parents what they would like to be different."
+    ),
+    "member_lower": N_(
+        "%(name)s rates the %(dimension)s %(size)s points lower than you do (session %(session)s). It may help to "
+        "check with %(name)s how they see the work together."
+    ),
+    "member_higher": N_(
+        "%(name)s rates the %(dimension)s %(size)s points higher than you do (session %(session)s). It may help to "
+        "tell %(name)s what you see, and hear how they see it."
+    ),
+    "low_early": N_(
+        "%(name)s's alliance was low in the first sessions (%(value)s out of 100). You could talk with %(name)s "
+        "about what they hope to get from the treatment."
+    ),
+    "low_early_team": N_(
+        "%(name)s's alliance with the team was low in the first sessions (%(value)s out of 100). You could ask "
+        "%(name)s how working with the team goes for them."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One observation: its kind (a key of TEMPLATES) and the facts it names."""
+
+    kind: str
+    params: Mapping[str, object] = field(default_factory=dict)
+    #: Member codes the prompt is about, so a view can put names in.
+    members: tuple[str, ...] = ()
+    #: The dimension it is about (one of the four, or total).
+    dimension: str = "total"
+    target: str = "therapist"
+
+
+def conversation_prompts(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> list[Prompt]:
+    """Prompts for one family's next session, from its scores (all sessions), most pressing first."""
+    if scores.empty:
+        return []
+    latest = int(scores["session"].max())
+    own_therapist = scores[scores["target"] == "therapist"]
+    prompts: list[Prompt] = []
+
+    breaks = analytics.ruptures(scores[scores["informant"] == "self"], settings)
+    recent = breaks[(breaks["status"] != "repaired") & (breaks["session"] > latest - analytics.RECENT_SESSIONS)]
+    # One prompt per member: the largest drop, the overall alliance when drops are equal.
+    recent = recent.assign(overall=recent["dimension"] == "total")
+    recent = recent.sort_values(["drop_pomp", "overall"], ascending=False, kind="stable").drop_duplicates("member")
+    totals = analytics.long_scores(scores)
+    for row in recent.itertuples():
+        series = totals[
+            (totals["member"] == row.member)
+            & (totals["instrument"] == row.instrument)
+            & (totals["dimension"] == row.dimension)
+            & (totals["target"] == row.target)
+            & (totals["informant"] == "self")
+        ].set_index("session")["pomp"]
+        after = series[row.session]
+        before = after + row.drop_pomp
+        prompts.append(
+            Prompt(
+                "rupture",
+                {
+                    "drop": _points(row.drop_pomp),
+                    "session": row.session,
+                    "before": _points(before),
+                    "after": _points(after),
+                },
+                (row.member,),
+                row.dimension,
+                row.target,
+            )
+        )
+
+    patterns = analytics.split_patterns(own_therapist, settings)
+    if not patterns.empty:
+        last = patterns[patterns["session"] == patterns["session"].max()].iloc[0]
+        if last["member_split"] and last["session"] == latest:
+            views = analytics.member_session_totals(own_therapist)
+            views = views[(views["informant"] == "self") & (views["dimension"] == last["widest_dimension"])]
+            by_session = views.groupby("session")["pomp"]
+            ranges = (by_session.max() - by_session.min()).where(by_session.size() >= 2, 0.0)
+            split_sessions = ranges[ranges >= settings.split_threshold - EPS].index.tolist()
+            since = _since(split_sessions, ranges.index.tolist(), latest)
+            pomp = views[views["session"] == latest].set_index("member")["pomp"]
+            prompts.append(
+                Prompt(
+                    "split",
+                    {
+                        "since": since,
+                        "size": _points(last["widest_range_pomp"]),
+                        "low": _points(pomp[last["lowest_member"]]),
+                        "high": _points(pomp[last["highest_member"]]),
+                    },
+                    (last["lowest_member"], last["highest_member"]),
+                    last["widest_dimension"],
+                )
+            )
+        if last["adult_young_split"] and last["session"] == latest:
+            gap = last["youth_caregiver_gap"]
+            prompts.append(
+                Prompt(
+                    "young_lower" if gap > 0 else "adults_lower",
+                    {"session": latest, "size": _points(abs(gap))},
+                    (),
+                    last["youth_caregiver_dimension"],
+                )
+            )
+
+    gaps = analytics.perspective_gap(own_therapist)
+    gaps = gaps[(gaps["session"] == latest) & (gaps["gap"].abs() >= settings.gap_threshold - EPS)]
+    gaps = gaps.assign(size=gaps["gap"].abs()).sort_values("size", ascending=False).drop_duplicates("member")
+    for row in gaps.itertuples():
+        kind = "member_lower" if row.gap < 0 else "member_higher"
+        prompts.append(Prompt(kind, {"session": latest, "size": _points(row.size)}, (row.member,), row.dimension))
+
+    early = analytics.early_alliance(scores, settings)
+    for row in early[(early["informant"] == "self") & early["low"]].itertuples():
+        kind = "low_early_team" if row.target == "team" else "low_early"
+        prompts.append(Prompt(kind, {"value": _points(row.early_total_pomp)}, (row.member,), target=row.target))
+    return prompts[:MAX_PROMPTS]
+
+
+def _since(split_sessions: list[int], all_sessions: list[int], latest: int) -> int:
+    """The first session of the unbroken run of split sessions that ends at ``latest``."""
+    split = set(split_sessions)
+    ordered = sorted(s for s in set(all_sessions) if s <= latest)
+    since = latest
+    for session in reversed(ordered):
+        if session not in split:
+            break
+        since = session
+    return since
+
+
+def _points(value: float) -> int:
+    return int(round(float(value)))
+
+
+def render(prompt: Prompt, language: str, names: Mapping[str, str]) -> str:
+    """Word a prompt in ``language``; ``names`` maps member codes to the names the team uses."""
+    gettext = translations(language).gettext
+    phrases = (
+        DIMENSION_PHRASES_TEAM
+        if prompt.target == "team" and prompt.dimension in DIMENSION_PHRASES_TEAM
+        else DIMENSION_PHRASES
+    )
+    params = dict(prompt.params) | {"dimension": gettext(phrases[prompt.dimension])}
+    if prompt.kind == "split":
+        params |= {
+            "low_name": names.get(prompt.members[0], prompt.members[0]),
+            "high_name": names.get(prompt.members[1], prompt.members[1]),
+        }
+    elif prompt.members:
+        params["name"] = names.get(prompt.members[0], prompt.members[0])
+    return gettext(TEMPLATES[prompt.kind]) % params
+
+
+REASONS = {
+    "split_severe": N_(
+        "Severe split in session %(session)s: members differ %(size)s points on the %(dimension)s (lowest: %(name)s)."
+    ),
+    "split_moderate": N_(
+        "Moderate split in session %(session)s: members differ %(size)s points on the %(dimension)s (lowest: %(name)s)."
+    ),
+    "rupture_unrepaired": N_(
+        "Unrepaired rupture: %(name)s's %(dimension)s fell %(size)s points in session %(session)s."
+    ),
+    "rupture_open": N_(
+        "Recent rupture, not repaired yet: %(name)s's %(dimension)s fell %(size)s points in session %(session)s."
+    ),
+    "low_early": N_("Low early alliance: %(name)s, %(size)s out of 100 over the first sessions."),
+    "low_early_team": N_("Low early alliance with the team: %(name)s, %(size)s out of 100 over the first sessions."),
+    "gap_widening": N_(
+        "Family and therapist see the %(dimension)s differently, and more so: %(size)s points in "
+        "session %(session)s (%(previous)s before)."
+    ),
+    "gap_large": N_("Family and therapist see the %(dimension)s differently: %(size)s points in session %(session)s."),
+}
+
+
+def render_reason(reason: Mapping[str, object], language: str, names: Mapping[str, str]) -> str:
+    """Word one reason of the concern ranking (``analytics.concern``) in ``language``."""
+    gettext = translations(language).gettext
+    target = reason.get("target", "therapist")
+    dimension = str(reason.get("dimension", "total"))
+    phrases = DIMENSION_PHRASES_TEAM if target == "team" and dimension in DIMENSION_PHRASES_TEAM else DIMENSION_PHRASES
+    member = reason.get("member")
+    params = {
+        "session": reason.get("session", ""),
+        "size": _points(abs(float(reason["size"]))),
+        "previous": _points(abs(float(reason["previous_size"]))) if "previous_size" in reason else "",
+        "dimension": gettext(phrases[dimension]),
+        "name": names.get(member, member) if member else "",
+    }
+    return gettext(REASONS[str(reason["kind"])]) % params

@@ -1,0 +1,651 @@
+"""Import of the long CSV (metrics.md section 3): streamed, checked, all or nothing.
+
+The file is read a chunk of rows at a time with the csv module, checked with the shared
+rules of ``validation.check_long_chunk`` plus the rules across rows (one date per session,
+one role per member, one answer per key), and written in the same transaction straight into
+the response store. Any problem rolls everything back (families, members and sessions the
+import created included) and is reported with its line number. Memory holds one chunk and
+the codes of the families, members and sessions seen, never the whole file.
+
+Answers the store already holds are refused as duplicates; with ``replace`` they are
+replaced, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from familyalliance.core.instruments import Instrument
+from familyalliance.core.validation import LONG_HEADER, Problem, check_long_chunk, parse_value
+from familyalliance.store import bulk, summaries
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Member, Response, Team, TherapySession, User, family_therapist, utcnow
+
+CHUNK_ROWS = 50_000
+#: Problems reported in full; the rest are counted.
+MAX_REPORTED = 100
+KEY = ("family", "member", "session", "informant", "target", "instrument", "item")
+INSERT_COLUMNS = ("family_id", "member_id", "session_id", "informant", "target", "instrument", "item", "value")
+
+
+class ImportRejected(Exception):
+    """The file was not imported; nothing changed. ``problems`` holds the first ones, ``total`` counts all."""
+
+    def __init__(self, problems: list[Problem], total: int):
+        super().__init__(f"{total} problem(s)")
+        self.problems = problems
+        self.total = total
+
+
+@dataclass
+class ImportSummary:
+    """What an import stored."""
+
+    rows: int = 0
+    unanswered: int = 0
+    replaced: int = 0
+    families_created: list[str] = field(default_factory=list)
+    members_created: int = 0
+    sessions_created: int = 0
+
+
+class _Problems:
+    """Collects problems up to a cap and counts the rest."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+        self.total = 0
+
+    def add(self, problems: Sequence[Problem]) -> None:
+        self.total += len(problems)
+        room = MAX_REPORTED - len(self.items)
+        if room > 0:
+            self.items.extend(problems[:room])
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+def unquote(codes: pd.Series) -> pd.Series:
+    """Drop the apostrophe exports put before text cells a spreadsheet would run (``'-F1`` is ``-F1``)."""
+    quoted = codes.str.startswith("'")
+    if not quoted.any():
+        return codes
+    return codes.where(~quoted, codes[quoted].str.replace(r"^'(?=[=+\-@])", "", regex=True))
+
+
+def read_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Yield (rows as text DataFrame, their line numbers); bad headers, field counts and encodings become problems."""
+    reader = None
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f, strict=True)
+            header = next(reader, None)
+            if header is None:
+                problems.add([Problem("file", "the file is empty; expected the header " + ",".join(LONG_HEADER), 1)])
+                return
+            if header != LONG_HEADER:
+                problems.add(
+                    [
+                        Problem(
+                            "header", f"the header must be exactly {','.join(LONG_HEADER)}; found {','.join(header)}", 1
+                        )
+                    ]
+                )
+                return
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            seen_rows = False
+            for record in reader:
+                seen_rows = True
+                if len(record) != len(LONG_HEADER):
+                    if record:  # a blank line is no row
+                        problems.add(
+                            [Problem("line", f"has {len(record)} fields; expected {len(LONG_HEADER)}", reader.line_num)]
+                        )
+                    continue
+                rows.append(record)
+                lines.append(reader.line_num)
+                if len(rows) >= CHUNK_ROWS:
+                    yield pd.DataFrame(rows, columns=LONG_HEADER), np.array(lines)
+                    rows, lines = [], []
+            if rows:
+                yield pd.DataFrame(rows, columns=LONG_HEADER), np.array(lines)
+            elif not seen_rows:
+                problems.add([Problem("file", "the file has a header but no rows", 1)])
+    except UnicodeDecodeError:
+        problems.add([Problem("file", "is not UTF-8 text (save it as CSV UTF-8)", _first_bad_line(path))])
+    except csv.Error as exc:
+        problems.add([Problem("file", f"cannot be read as CSV: {exc}", reader.line_num if reader else None)])
+
+
+class _NeedsExactReader(Exception):
+    """The fast reader met something it cannot give exact line numbers for."""
+
+
+def fast_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Yield (rows, line numbers) with Arrow's CSV reader; raise _NeedsExactReader on anything irregular."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f), None)
+    except (UnicodeDecodeError, csv.Error):
+        raise _NeedsExactReader from None
+    if header != LONG_HEADER:
+        raise _NeedsExactReader  # the exact reader words the header problem
+    irregular = []
+
+    def on_invalid_row(row) -> str:
+        irregular.append(row)
+        return "skip"
+
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=4 << 20),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=on_invalid_row
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(LONG_HEADER, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        row = 0
+        for batch in reader:
+            if irregular:
+                raise _NeedsExactReader
+            if batch.num_rows == 0:
+                continue
+            frame = batch.to_pandas()
+            if frame.eq("").all(axis=1).any():  # a blank line: Arrow gives it as a row of empty cells
+                raise _NeedsExactReader
+            yield frame, np.arange(row + 2, row + 2 + len(frame))
+            row += len(frame)
+    except pa.ArrowInvalid:
+        raise _NeedsExactReader from None
+    if irregular:
+        raise _NeedsExactReader
+    if row == 0:
+        problems.add([Problem("file", "the file has a header but no rows", 1)])
+
+
+def _first_bad_line(path: Path) -> int | None:
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+class _Entities:
+    """Families, members and sessions by code: stored ones looked up once, the file's checked for consistency.
+
+    ``observe`` checks a row's member role and session date against the file's earlier lines
+    and the database, always; ``ids`` creates what is new, only while the import is clean.
+    """
+
+    def __init__(self, summary: ImportSummary, team: Team | None, therapists: Sequence[User]):
+        self.summary = summary
+        self.team = team
+        self.therapists = list(therapists)
+        self.families: dict[str, int | None] = {}
+        # (family, member) -> [id or None, role, first line or None when stored]
+        self.members: dict[tuple[str, str], list] = {}
+        # (family, session number) -> [id or None, date, first line or None when stored]
+        self.sessions: dict[tuple[str, int], list] = {}
+        self.new_sessions: set[int] = set()
+
+    def load(self, codes: Sequence[str]) -> None:
+        """Look up the families not seen before, with their members and sessions: three queries in all."""
+        unseen = [code for code in codes if code not in self.families]
+        if not unseen:
+            return
+        self.families.update(dict.fromkeys(unseen))
+        found = dict(db.session.execute(sa.select(Family.id, Family.code).where(Family.code.in_(unseen))).all())
+        for family_id, code in found.items():
+            self.families[code] = family_id
+        if not found:
+            return
+        for family_id, code, role, member_id in db.session.execute(
+            sa.select(Member.family_id, Member.code, Member.role, Member.id).where(Member.family_id.in_(found))
+        ):
+            self.members[(found[family_id], code)] = [member_id, role, None]
+        for family_id, number, date, session_id in db.session.execute(
+            sa.select(TherapySession.family_id, TherapySession.number, TherapySession.date, TherapySession.id).where(
+                TherapySession.family_id.in_(found)
+            )
+        ):
+            self.sessions[(found[family_id], number)] = [session_id, date, None]
+
+    def observe(self, family: str, member: str, role: str, number: int, date: dt.date, line: int) -> list[Problem]:
+        """Check one row's role and date against what the file and the store said before (``load`` first)."""
+        problems = []
+        known = self.members.setdefault((family, member), [None, role, line])
+        if known[1] != role:
+            where = f"on line {known[2]}" if known[2] else "in the database"
+            problems.append(
+                Problem(
+                    "role",
+                    f"member {member} of family {family} has role {known[1]!r} {where}; a "
+                    f"member keeps one role, this line says {role!r}",
+                    line,
+                )
+            )
+        session = self.sessions.setdefault((family, number), [None, date, line])
+        if session[1] != date:
+            where = f"on line {session[2]}" if session[2] else "in the database"
+            problems.append(
+                Problem(
+                    "date",
+                    f"session {number} of family {family} has date {session[1].isoformat()} "
+                    f"{where}; one date per session, this line says {date.isoformat()}",
+                    line,
+                )
+            )
+        return problems
+
+    def _fill_ids(self, cache: dict, stored: Iterable[tuple]) -> list[int]:
+        """Put the ids of just-created rows, given as (id, family id, code or number), into ``cache``."""
+        codes = {family_id: code for code, family_id in self.families.items()}
+        filled = []
+        for new_id, family_id, key in stored:
+            known = cache.get((codes[family_id], key))
+            if known is not None and known[0] is None:
+                known[0] = new_id
+                filled.append(new_id)
+        return filled
+
+    def create_missing(
+        self, families: Sequence[str], members: Sequence[tuple[str, str]], sessions: Sequence[tuple[str, int]]
+    ) -> None:
+        """Create, in bulk, the families, members and sessions among these that the store lacks.
+
+        Plain bulk INSERTs, then one SELECT each for the new ids: far cheaper than
+        returning ids row by row.
+        """
+        new = [code for code in families if self.families[code] is None]
+        if new:
+            today, now = dt.date.today(), utcnow()
+            team_id = self.team.id if self.team else None
+            db.session.execute(
+                sa.insert(Family.__table__),
+                [
+                    {"code": code, "start_date": today, "team_id": team_id, "status": "active", "created_at": now}
+                    for code in new
+                ],
+            )
+            created = db.session.execute(sa.select(Family.id, Family.code).where(Family.code.in_(new))).all()
+            for family_id, code in created:
+                self.families[code] = family_id
+            if self.therapists:
+                db.session.execute(
+                    sa.insert(family_therapist),
+                    [
+                        {"family_id": family_id, "user_id": user.id}
+                        for family_id, _ in created
+                        for user in self.therapists
+                    ],
+                )
+            self.summary.families_created.extend(new)
+        new_members = [key for key in members if self.members[key][0] is None]
+        connection = db.session.connection()
+        if new_members:
+            bulk.insert(
+                connection,
+                "member",
+                ("family_id", "code", "display_name", "role"),
+                [(self.families[f], m, m, self.members[(f, m)][1]) for f, m in new_members],
+            )
+            self._fill_ids(
+                self.members,
+                db.session.execute(
+                    sa.select(Member.id, Member.family_id, Member.code).where(
+                        Member.family_id.in_({self.families[f] for f, _ in new_members})
+                    )
+                ),
+            )
+            self.summary.members_created += len(new_members)
+        new_sessions = [key for key in sessions if self.sessions[key][0] is None]
+        if new_sessions:
+            now = bulk.native(connection, utcnow())
+            bulk.insert(
+                connection,
+                "therapy_session",
+                ("family_id", "number", "date", "created_at"),
+                [
+                    (self.families[f], n, bulk.native(connection, self.sessions[(f, n)][1]), now)
+                    for f, n in new_sessions
+                ],
+            )
+            created = self._fill_ids(
+                self.sessions,
+                db.session.execute(
+                    sa.select(TherapySession.id, TherapySession.family_id, TherapySession.number).where(
+                        TherapySession.family_id.in_({self.families[f] for f, _ in new_sessions})
+                    )
+                ),
+            )
+            self.new_sessions.update(created)
+            self.summary.sessions_created += len(new_sessions)
+
+
+ENTITY_FIELDS = ("family", "member", "role", "session", "date")
+
+
+def import_long_csv(
+    path: Path,
+    instruments: Mapping[str, Instrument],
+    replace: bool = False,
+    team: Team | None = None,
+    therapists: Sequence[User] = (),
+) -> ImportSummary:
+    """Import a long CSV file; commit and return what was stored, or raise ImportRejected having stored nothing.
+
+    The fast reader (Arrow's CSV parser) reads a well-formed file; a file it cannot number
+    line by line exactly (rows with the wrong number of fields, blank lines, line breaks
+    inside values, bytes that are not UTF-8) is read again with the csv module, whose line
+    numbers are exact, so that every problem names its line.
+    """
+    try:
+        return _import(path, instruments, replace, team, therapists, fast_chunks)
+    except _NeedsExactReader:
+        return _import(path, instruments, replace, team, therapists, read_chunks)
+
+
+def _import(path, instruments, replace, team, therapists, reader) -> ImportSummary:
+    summary = ImportSummary()
+    problems = _Problems()
+    entities = _Entities(summary, team, therapists)
+    connection = db.session.connection()
+    try:
+        for part in _checked(reader(path, problems), instruments):
+            problems.add(part.found)
+            # Roles and dates across rows, on the rows whose codes, role, session and date are valid.
+            entities.load(part.families)
+            for family, member, role, session, date, line in part.combos:
+                problems.add(entities.observe(family, member, role, session, date, line))
+            if problems:
+                continue  # keep checking the rest of the file; store nothing more
+            family_ids, member_ids, session_ids = _ids(part.chunk, entities)
+            values = part.columns["value"]
+            rows = list(
+                zip(
+                    family_ids.tolist(),
+                    member_ids.tolist(),
+                    session_ids.tolist(),
+                    part.columns["informant"],
+                    part.columns["target"],
+                    part.columns["instrument"],
+                    part.columns["item"],
+                    values,
+                    strict=True,
+                )
+            )
+            if replace:
+                summary.replaced += _delete_existing(connection, rows)
+            bulk.insert(connection, "response", INSERT_COLUMNS, rows)
+            summary.rows += len(rows)
+            summary.unanswered += values.count(None)
+            if entities.new_sessions:
+                # Members with answers in a session this import created were present; a pair may recur in a
+                # later chunk, so pairs already stored are skipped.
+                present = pd.DataFrame({"f": family_ids, "m": member_ids, "s": session_ids}).drop_duplicates()
+                present = present[present["s"].isin(entities.new_sessions)]
+                bulk.insert(
+                    connection,
+                    "attendance",
+                    ("family_id", "member_id", "session_id", "present"),
+                    list(
+                        zip(
+                            present["f"].tolist(),
+                            present["m"].tolist(),
+                            present["s"].tolist(),
+                            itertools.repeat(True),
+                            strict=False,
+                        )
+                    ),
+                    skip_existing=True,
+                )
+        if problems:
+            raise ImportRejected(sorted(problems.items, key=lambda p: p.line or 0), problems.total)
+        if summary.families_created:
+            # A family the file created started with its first session.
+            first = (
+                sa.select(sa.func.min(TherapySession.date))
+                .where(TherapySession.family_id == Family.id)
+                .scalar_subquery()
+            )
+            db.session.execute(
+                sa.update(Family).where(Family.code.in_(summary.families_created)).values(start_date=first)
+            )
+        summaries.touch(family_id for family_id in entities.families.values() if family_id is not None)
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        # The store refused a key twice: in the file, or already stored. Find the lines.
+        db.session.rollback()
+        found = diagnose_duplicates(path, replace)
+        raise ImportRejected(found[:MAX_REPORTED], len(found)) from None
+    except BaseException:  # _NeedsExactReader included: the caller starts again with the exact reader
+        db.session.rollback()
+        raise
+    return summary
+
+
+def _pylist(column: pd.Series, cast: str | None = None) -> list:
+    """A column as a Python list through Arrow (fast for text), optionally cast (empty text becomes None)."""
+    import pyarrow as pa
+
+    array = pa.array(column, from_pandas=True)
+    return (array.cast(cast) if cast else array).to_pylist()
+
+
+@dataclass
+class _Part:
+    """A checked chunk, with everything the storing thread needs already taken out of pandas."""
+
+    chunk: pd.DataFrame
+    found: list[Problem]
+    #: Distinct (family, member, role, session, date, line) of the rows whose entity fields are valid.
+    combos: list[tuple]
+    families: list[str]
+    #: informant, target, instrument, item and value columns as lists (only for a chunk without problems).
+    columns: dict[str, list]
+
+
+def _prepare(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mapping[str, Instrument]) -> _Part:
+    """Check a chunk and take out what storing it needs (runs in the reading thread)."""
+    for name in ("family", "member"):
+        chunk[name] = unquote(chunk[name])
+    found = check_long_chunk(chunk, lines, instruments)
+    faulty = [p.line for p in found if p.field in ENTITY_FIELDS]
+    combos = chunk[list(ENTITY_FIELDS)].assign(line=lines)
+    if faulty:
+        combos = combos[~np.isin(lines, faulty)]
+    combos = combos.drop_duplicates(list(ENTITY_FIELDS))
+    dates = {text: dt.date.fromisoformat(text) for text in combos["date"].unique()}
+    entity_rows = [
+        (family, member, role, int(session), dates[date], line)
+        for family, member, role, session, date, line in zip(
+            *(_pylist(combos[c]) for c in ENTITY_FIELDS), combos["line"].tolist(), strict=True
+        )
+    ]
+    columns = {}
+    if not found:
+        columns = {name: _pylist(chunk[name]) for name in ("informant", "target", "instrument", "item")}
+        # The values as the shared check read them (" 5" and "+5" are 5), each distinct text parsed once.
+        parsed = {text: parse_value(text)[0] for text in chunk["value"].unique()}
+        columns["value"] = [parsed[text] for text in _pylist(chunk["value"])]
+    return _Part(chunk, found, entity_rows, _pylist(pd.Series(combos["family"].unique())), columns)
+
+
+def _checked(
+    chunks: Iterator[tuple[pd.DataFrame, np.ndarray]], instruments: Mapping[str, Instrument]
+) -> Iterator[_Part]:
+    """Read and check the next chunks in a second thread while this one stores the current chunk.
+
+    Parsing and the column checks run mostly outside the GIL (Arrow, pandas), as does SQLite's
+    work on the insert, so the two overlap on a machine with two cores. The database is only
+    touched from the calling thread.
+    """
+    import queue
+    import threading
+
+    ready: queue.Queue = queue.Queue(maxsize=2)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk, lines in chunks:
+                item = _prepare(chunk, lines, instruments)
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(exc)
+
+    worker = threading.Thread(target=produce, name="import-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _ids(chunk: pd.DataFrame, entities: _Entities) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The family, member and session id of every row, creating the new ones in bulk."""
+    families = _pylist(pd.Series(chunk["family"].unique()))
+    pairs = chunk[["family", "member"]].drop_duplicates()
+    members = list(zip(_pylist(pairs["family"]), _pylist(pairs["member"]), strict=True))
+    pairs = chunk[["family", "session"]].drop_duplicates()
+    sessions = [(f, int(n)) for f, n in zip(_pylist(pairs["family"]), _pylist(pairs["session"]), strict=True)]
+    entities.create_missing(families, members, sessions)
+    keys = pd.DataFrame(
+        {
+            "family": chunk["family"].to_numpy(),
+            "member": chunk["member"].to_numpy(),
+            "session": chunk["session"].astype("int64").to_numpy(),
+        }
+    )
+    member_ids = pd.DataFrame(
+        [(f, m, entities.members[(f, m)][0]) for f, m in members], columns=["family", "member", "member_id"]
+    )
+    session_ids = pd.DataFrame(
+        [(f, n, entities.sessions[(f, n)][0]) for f, n in sessions], columns=["family", "session", "session_id"]
+    )
+    joined = keys.merge(member_ids, on=["family", "member"], how="left").merge(
+        session_ids, on=["family", "session"], how="left"
+    )
+    family_ids = keys["family"].map({f: entities.families[f] for f in families})
+    return (
+        family_ids.to_numpy(dtype=np.int64),
+        joined["member_id"].to_numpy(dtype=np.int64),
+        joined["session_id"].to_numpy(dtype=np.int64),
+    )
+
+
+def _delete_existing(connection: sa.Connection, rows: list[tuple]) -> int:
+    """Delete stored answers with the keys of ``rows`` (for ``replace``); return how many."""
+    delete = sa.delete(Response).where(
+        Response.family_id == sa.bindparam("f"),
+        Response.member_id == sa.bindparam("m"),
+        Response.session_id == sa.bindparam("s"),
+        Response.informant == sa.bindparam("i"),
+        Response.target == sa.bindparam("t"),
+        Response.instrument == sa.bindparam("n"),
+        Response.item == sa.bindparam("k"),
+    )
+    params = [dict(zip("fmsitnk", row[:7], strict=True)) for row in rows]
+    result = connection.execute(delete, params)
+    return result.rowcount if result.rowcount and result.rowcount > 0 else 0
+
+
+def diagnose_duplicates(path: Path, replace: bool) -> list[Problem]:
+    """After the store refused a duplicate key: find which lines repeat a key, or hit stored answers.
+
+    Reads the file again into a temporary table of keys and lines (this path runs only when an
+    import already failed), then asks the database.
+    """
+    staging = sa.Table(
+        "import_keys",
+        sa.MetaData(),
+        sa.Column("line", sa.Integer),
+        *(sa.Column(name, sa.Integer if name == "session" else sa.String(64)) for name in KEY),
+        prefixes=["TEMPORARY"],
+    )
+    connection = db.session.connection()
+    staging.create(connection)
+    try:
+        for chunk, lines in read_chunks(path, _Problems()):
+            for name in ("family", "member"):
+                chunk[name] = unquote(chunk[name])
+            records = chunk[list(KEY)].assign(session=pd.to_numeric(chunk["session"], errors="coerce"), line=lines)
+            connection.execute(staging.insert(), records.to_dict("records"))
+        s = staging.c
+        repeated = connection.execute(
+            sa.select(*(s[k] for k in KEY), sa.func.min(s.line), sa.func.max(s.line), sa.func.count())
+            .group_by(*(s[k] for k in KEY))
+            .having(sa.func.count() > 1)
+            .order_by(sa.func.min(s.line))
+            .limit(MAX_REPORTED)
+        ).all()
+        problems = [
+            Problem("item", f"a second answer for {'/'.join(map(str, r[:7]))} (first on line {r[7]})", r[8])
+            for r in repeated
+        ]
+        if not replace:
+            stored = connection.execute(
+                sa.select(s.line, *(s[k] for k in KEY))
+                .join(Family, Family.code == s.family)
+                .join(Member, (Member.family_id == Family.id) & (Member.code == s.member))
+                .join(TherapySession, (TherapySession.family_id == Family.id) & (TherapySession.number == s.session))
+                .join(
+                    Response,
+                    (Response.family_id == Family.id)
+                    & (Response.member_id == Member.id)
+                    & (Response.session_id == TherapySession.id)
+                    & (Response.informant == s.informant)
+                    & (Response.target == s.target)
+                    & (Response.instrument == s.instrument)
+                    & (Response.item == s.item),
+                )
+                .order_by(s.line)
+                .limit(MAX_REPORTED)
+            ).all()
+            problems += [
+                Problem(
+                    "item", f"{'/'.join(map(str, r[1:]))} is already stored; import with --replace to replace it", r[0]
+                )
+                for r in stored
+            ]
+    finally:
+        db.session.rollback()
+    return sorted(problems, key=lambda p: p.line or 0)

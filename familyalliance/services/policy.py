@@ -1,0 +1,51 @@
+"""Which families and accounts a user may see, export or manage: the data side of the access policy.
+
+- therapist: the families assigned to them;
+- team lead: their team's families, and any assigned to them; manages the team's therapists;
+- admin: manages accounts and teams; sees only families assigned to them (no clinical data otherwise);
+- researcher: no identifiable family at all, only pseudonymised exports.
+
+The page side (which role may use which page) is ``web.access``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from familyalliance.store.models import Family, User, family_therapist
+
+
+def visible_families(user: User) -> sa.Select:
+    """Return a query for the families ``user`` may see."""
+    assigned = sa.select(family_therapist.c.family_id).where(family_therapist.c.user_id == user.id)
+    query = sa.select(Family)
+    if user.role == "researcher":
+        return query.where(sa.false())
+    if user.role == "team_lead" and user.team_id is not None:
+        return query.where(sa.or_(Family.team_id == user.team_id, Family.id.in_(assigned)))
+    return query.where(Family.id.in_(assigned))
+
+
+def must_pseudonymise(user: User) -> bool:
+    """Researchers never get identifiable data."""
+    return user.role != "team_lead"
+
+
+def exportable_families(user: User) -> sa.Select:
+    """The families whose data ``user`` may export: a team lead's caseload; a researcher's team (or all)."""
+    if user.role == "researcher":
+        query = sa.select(Family)
+        return query.where(Family.team_id == user.team_id) if user.team_id is not None else query
+    if user.role == "team_lead":
+        return visible_families(user)
+    return sa.select(Family).where(sa.false())
+
+
+def managed_users(user: User) -> sa.Select:
+    """The accounts ``user`` manages: every account (admin), the therapists of their team (team lead)."""
+    query = sa.select(User)
+    if user.role == "admin":
+        return query
+    if user.role == "team_lead" and user.team_id is not None:
+        return query.where(User.team_id == user.team_id, User.role == "therapist")
+    return query.where(sa.false())

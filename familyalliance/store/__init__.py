@@ -1,0 +1,1 @@
+"""The database: models, bulk writes, reading answers into DataFrames, stored summaries. Imports only ``core``."""

@@ -1,0 +1,384 @@
+"""The data model: teams, accounts, families, members, sessions and the response store.
+
+The response store keeps one row per item answer, keyed exactly as the long CSV of
+``metrics.md`` section 3: (family, member, session, informant, target, instrument, item).
+Composite foreign keys make it impossible for a response, or an attendance record, to
+pair a member of one family with a session of another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from familyalliance.core import vocab
+from familyalliance.store.db import db
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _enum(values: tuple[str, ...], name: str) -> sa.Enum:
+    """A portable enumerated string column, checked by the database on every engine."""
+    return sa.Enum(
+        *values,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        validate_strings=True,
+        length=max(len(v) for v in values),
+    )
+
+
+family_therapist = sa.Table(
+    "family_therapist",
+    db.metadata,
+    sa.Column("family_id", sa.ForeignKey("family.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    sa.Index("ix_family_therapist_user_id", "user_id"),
+)
+
+
+class Team(db.Model):
+    """A treatment team: the unit a team lead oversees."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Shown in the interface and used by ``create-user --team``.
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+
+    users: Mapped[list[User]] = relationship(back_populates="team")
+    families: Mapped[list[Family]] = relationship(back_populates="team")
+
+    def __repr__(self) -> str:
+        return f"<Team {self.name}>"
+
+
+class User(UserMixin, db.Model):
+    """An account of a therapist, team lead, researcher or administrator."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Login name, stored lower-cased.
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    #: Argon2id hash in PHC string format.
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    #: One of ``vocab.USER_ROLES``.
+    role: Mapped[str] = mapped_column(_enum(vocab.USER_ROLES, "user_role"))
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("team.id", ondelete="SET NULL"), index=True)
+    #: The interface language the user chose (``nl`` or ``en``); empty means "follow the browser".
+    locale: Mapped[str | None] = mapped_column(sa.String(8))
+    #: Deactivated accounts cannot log in but keep their history.
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: Failed logins since the last successful one; at ``LOGIN_MAX_FAILURES`` the account locks.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: While in the future, the account cannot log in (not even with the right password).
+    locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: Part of the id kept in the browser session; a new one (password change) ends every other session.
+    session_token: Mapped[str] = mapped_column(sa.String(32), default=lambda: secrets.token_hex(16))
+
+    team: Mapped[Team | None] = relationship(back_populates="users")
+    families: Mapped[list[Family]] = relationship(secondary=family_therapist, back_populates="therapists")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users.
+        return self.active
+
+    def locked(self, now: dt.datetime | None = None) -> bool:
+        """Whether the account is locked after too many failed logins (``locked_until`` still ahead)."""
+        until = self.locked_until
+        if until is None:
+            return False
+        until = until if until.tzinfo else until.replace(tzinfo=dt.UTC)  # SQLite gives it back naive
+        return until > (now or utcnow())
+
+    def get_id(self) -> str:
+        """The session's reference to the account: id and session token (see ``auth.load_user``)."""
+        return f"{self.id}:{self.session_token}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class Family(db.Model):
+    """A family in treatment, known by its case code only (no family name is stored)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The case code: 1..64 letters, digits, ``-``, ``_`` or ``.``; used in URLs and exports.
+    code: Mapped[str] = mapped_column(sa.String(vocab.CODE_MAX_LENGTH), unique=True)
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("team.id", ondelete="SET NULL"), index=True)
+    #: One of ``vocab.FAMILY_STATUSES``.
+    status: Mapped[str] = mapped_column(_enum(vocab.FAMILY_STATUSES, "family_status"), default="active")
+    start_date: Mapped[dt.date]
+    #: The plan: the full questionnaire every this many sessions (0: never; the quick check otherwise).
+    full_every: Mapped[int] = mapped_column(default=3, server_default="3")
+    #: Raised by every change to the family's members, sessions or answers (``summaries.touch``);
+    #: a stored summary computed at an older revision is stale.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: When the status last became ``closed`` (empty while open); the retention period runs from here.
+    closed_on: Mapped[dt.date | None]
+
+    team: Mapped[Team | None] = relationship(back_populates="families")
+    therapists: Mapped[list[User]] = relationship(
+        secondary=family_therapist, back_populates="families", order_by="User.email"
+    )
+    members: Mapped[list[Member]] = relationship(
+        back_populates="family", order_by="Member.code", cascade="all, delete-orphan", passive_deletes=True
+    )
+    sessions: Mapped[list[TherapySession]] = relationship(
+        back_populates="family", order_by="TherapySession.number", cascade="all, delete-orphan", passive_deletes=True
+    )
+    #: The stored caseload summary (``summaries``); read-only here, written by ``summaries.refresh``.
+    summary: Mapped[FamilySummary | None] = relationship(viewonly=True)
+
+    def __repr__(self) -> str:
+        return f"<Family {self.code}>"
+
+
+class Member(db.Model):
+    """A member of a family: every member, children included, is a rater."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("family_id", "code"),
+        # Target of the composite foreign keys that keep responses inside one family.
+        sa.UniqueConstraint("family_id", "id"),
+        sa.CheckConstraint("birth_year IS NULL OR birth_year BETWEEN 1900 AND 2100", name="birth_year_range"),
+        sa.CheckConstraint(
+            "active_from IS NULL OR active_to IS NULL OR active_to >= active_from", name="active_period"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"))
+    #: The member's code within the family (same characters as case codes); used in exports.
+    code: Mapped[str] = mapped_column(sa.String(vocab.CODE_MAX_LENGTH))
+    #: How the therapist calls the member on screen; never exported, never in a URL.
+    display_name: Mapped[str] = mapped_column(sa.String(120))
+    #: One of ``vocab.ROLES``; a member keeps one role.
+    role: Mapped[str] = mapped_column(_enum(vocab.ROLES, "member_role"))
+    birth_year: Mapped[int | None]
+    #: The period the member takes part in treatment; open ends are allowed.
+    active_from: Mapped[dt.date | None]
+    active_to: Mapped[dt.date | None]
+
+    family: Mapped[Family] = relationship(back_populates="members")
+
+    def __repr__(self) -> str:
+        return f"<Member {self.code} of family {self.family_id}>"
+
+
+class TherapySession(db.Model):
+    """One session of a family's treatment, numbered from 1."""
+
+    __tablename__ = "therapy_session"
+    __table_args__ = (
+        sa.UniqueConstraint("family_id", "number"),
+        sa.UniqueConstraint("family_id", "id"),
+        sa.CheckConstraint("number >= 1", name="number_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"))
+    #: Session number within the family, >= 1.
+    number: Mapped[int]
+    date: Mapped[dt.date]
+    #: Whom this session's ratings are about: ``therapist`` or ``team``.
+    target: Mapped[str] = mapped_column(
+        _enum(vocab.TARGETS, "session_target"), default="therapist", server_default="therapist"
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    family: Mapped[Family] = relationship(back_populates="sessions")
+    attendance: Mapped[list[Attendance]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<TherapySession {self.number} of family {self.family_id}>"
+
+
+class Attendance(db.Model):
+    """Whether a member was present at a session."""
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["family_id", "member_id"], ["member.family_id", "member.id"], ondelete="CASCADE"),
+    )
+
+    session_id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(primary_key=True, index=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    present: Mapped[bool] = mapped_column(default=True)
+    #: The questionnaire this member fills in at this session (empty: none planned).
+    instrument: Mapped[str | None] = mapped_column(sa.String(32))
+
+    session: Mapped[TherapySession] = relationship(back_populates="attendance")
+    member: Mapped[Member] = relationship(viewonly=True)
+
+
+class Response(db.Model):
+    """One item answer (or an unanswered item, ``value`` empty): the long CSV row, stored.
+
+    The primary key is the key of metrics.md section 3: (family, member, session,
+    informant, target, instrument, item); a second answer for the same key is refused by
+    the database itself. Millions of rows are expected: the key leads with the family, so a
+    family's answers are one index range, and every query starts from the family. There is
+    no surrogate id and no further index, because each index slows every insert; on SQLite
+    the table is stored WITHOUT ROWID, as the key's own B-tree. Bulk writes go through
+    ``bulk.insert`` (COPY on PostgreSQL, executemany on SQLite).
+    """
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["family_id", "member_id"], ["member.family_id", "member.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``self`` (the member rates) or ``therapist`` (the therapist rates the member).
+    informant: Mapped[str] = mapped_column(_enum(vocab.INFORMANTS, "informant"), primary_key=True)
+    #: ``therapist`` (alliance with the individual therapist) or ``team``.
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "target"), primary_key=True)
+    #: The instrument code; kept as text so old data stays interpretable as definitions change.
+    instrument: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    #: The item code within the instrument.
+    item: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    #: The answer on the instrument's scale; empty for an unanswered item.
+    value: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    #: When the answer was stored; set by the database, so bulk inserts need not send it.
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class ResponseChange(db.Model):
+    """A correction of a stored answer: the earlier value, the new one, who and when (kept for good)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column()
+    session_id: Mapped[int] = mapped_column()
+    informant: Mapped[str] = mapped_column(_enum(vocab.INFORMANTS, "change_informant"))
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "change_target"))
+    instrument: Mapped[str] = mapped_column(sa.String(32))
+    item: Mapped[str] = mapped_column(sa.String(64))
+    #: The value before and after the correction (empty: unanswered).
+    old_value: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    new_value: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    #: Who corrected it (kept when the account is removed, as an empty reference).
+    changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    changed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    changed_by: Mapped[User | None] = relationship()
+
+
+class MemberLink(db.Model):
+    """A personal, single-use link that opens one member's questionnaire for one session.
+
+    Only a hash of the token is stored: whoever reads the database cannot open a link.
+    """
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["family_id", "member_id"], ["member.family_id", "member.id"], ondelete="CASCADE"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: SHA-256 of the random token in the link, hex.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column()
+    member_id: Mapped[int] = mapped_column()
+    #: The questionnaire the link opens, and whom the answers are about.
+    instrument: Mapped[str] = mapped_column(sa.String(32))
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "link_target"))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    #: When the answers were sent; a used link opens nothing.
+    used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: Answers given so far (JSON, item code -> value), saved as the member goes; emptied when sent.
+    draft: Mapped[str | None] = mapped_column(sa.Text)
+
+    member: Mapped[Member] = relationship(foreign_keys=[family_id, member_id], viewonly=True)
+    session: Mapped[TherapySession] = relationship(foreign_keys=[family_id, session_id], viewonly=True)
+
+
+class InstrumentDefinition(db.Model):
+    """A custom instrument an organisation loaded (the built-in ones ship as package files)."""
+
+    #: The instrument code that responses name.
+    code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    #: The definition's own version string.
+    version: Mapped[str] = mapped_column(sa.String(32))
+    #: The definition file's JSON text, exactly as validated and loaded.
+    definition: Mapped[str] = mapped_column(sa.Text)
+    loaded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class FamilySummary(db.Model):
+    """What the caseload shows of a family (concern, reasons, balance), kept until the family changes.
+
+    Computed from the responses by ``summaries.refresh``; fresh while ``revision`` equals
+    the family's and ``settings_key`` the installation's thresholds and instruments.
+    Member codes only: names are looked up when a page is shown.
+    """
+
+    __tablename__ = "family_summary"
+
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), primary_key=True)
+    revision: Mapped[int]
+    settings_key: Mapped[str] = mapped_column(sa.String(64))
+    concern: Mapped[int] = mapped_column(index=True)
+    #: The reasons behind the concern score (JSON list of dicts, as ``analytics.concern`` gives them).
+    reasons: Mapped[list] = mapped_column(sa.JSON)
+    #: Balance over the latest rated sessions (JSON list of [session, balance]).
+    balance: Mapped[list] = mapped_column(sa.JSON)
+    latest_session: Mapped[int | None]
+    flag_split: Mapped[bool] = mapped_column(default=False)
+    flag_rupture: Mapped[bool] = mapped_column(default=False)
+    flag_low_early: Mapped[bool] = mapped_column(default=False)
+    flag_gap: Mapped[bool] = mapped_column(default=False)
+    computed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """One entry of the audit log: who did what to which family, when, and from where.
+
+    Append-only: the database itself refuses to change or delete an entry (triggers made by
+    the migration, see ``audit``). Kept apart from the clinical data: no foreign key to any
+    clinical table, so erasing a family leaves its entries, and no clinical content (no
+    names, no answers, no scores): the case code, the account and what was done.
+    """
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    #: The account (no foreign key: the entry outlives the account) and its email and role then.
+    user_id: Mapped[int | None]
+    user_email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
+    user_role: Mapped[str | None] = mapped_column(sa.String(16))
+    #: What happened, e.g. ``family.view``, ``family.change``, ``export``, ``login.failed``.
+    action: Mapped[str] = mapped_column(sa.String(40), index=True)
+    #: The family concerned, by id and by the case code it had then.
+    family_id: Mapped[int | None] = mapped_column(index=True)
+    family_code: Mapped[str | None] = mapped_column(sa.String(vocab.CODE_MAX_LENGTH), index=True)
+    #: The page or command (Flask endpoint) and the HTTP status it answered.
+    endpoint: Mapped[str | None] = mapped_column(sa.String(80))
+    status: Mapped[int | None]
+    #: The client's address (behind a proxy: see ``PROXY_FIX_X_FOR``); empty for the command line.
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    #: Further facts without clinical content (JSON object), e.g. an export's kind and format.
+    detail: Mapped[dict] = mapped_column(sa.JSON, default=dict)

@@ -1,0 +1,135 @@
+"""Stored family summaries: the caseload reads concern, reasons and balance without scoring anything.
+
+Every change to a family's members, sessions or answers calls :func:`touch`, which raises
+the family's ``revision`` in the same transaction. A summary remembers the revision (and
+the thresholds and instruments) it was computed from; :func:`stale_families` finds the
+stale ones of a set of families and :func:`refresh` recomputes them, in a fixed number of
+queries however many they are.
+
+Under concurrent writers this stays right without locks: the revision is read before the
+answers, so a summary computed while new answers arrive carries the older revision and
+is recomputed on the next read; it is never taken as fresh with data missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from familyalliance.core import analytics
+from familyalliance.core.charts import tables as chart_tables
+from familyalliance.core.instruments import Instrument
+from familyalliance.store import queries
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, FamilySummary, utcnow
+
+#: Sessions in the caseload's balance sparkline.
+SPARKLINE_SESSIONS = 10
+#: The caseload's flag filters: each names the concern reasons it covers.
+FLAGS = {
+    "split": ("split_severe", "split_moderate"),
+    "rupture": ("rupture_unrepaired", "rupture_open"),
+    "low_early": ("low_early", "low_early_team"),
+    "gap": ("gap_widening", "gap_large"),
+}
+
+
+def touch(family_ids: Iterable[int]) -> None:
+    """Mark the families' stored summaries stale (their data changed in this transaction)."""
+    ids = sorted({int(i) for i in family_ids})
+    if ids:
+        db.session.execute(sa.update(Family).where(Family.id.in_(ids)).values(revision=Family.revision + 1))
+
+
+def settings_key(settings: analytics.Settings, instruments: Mapping[str, Instrument]) -> str:
+    """A fingerprint of what a summary depends on besides the data: thresholds and instrument versions."""
+    basis = {
+        "settings": settings.as_config(),
+        "points": analytics.CONCERN_POINTS,
+        "recent": analytics.RECENT_SESSIONS,
+        "sparkline": SPARKLINE_SESSIONS,
+        "instruments": sorted((code, i.version) for code, i in instruments.items()),
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+
+
+def stale_families(family_query: sa.Select, key: str) -> list[tuple[int, int]]:
+    """(id, revision) of the families in ``family_query`` whose summary is missing or stale."""
+    ids = family_query.with_only_columns(Family.id).scalar_subquery()
+    query = (
+        sa.select(Family.id, Family.revision)
+        .outerjoin(FamilySummary, FamilySummary.family_id == Family.id)
+        .where(Family.id.in_(ids))
+        .where(
+            sa.or_(
+                FamilySummary.family_id.is_(None),
+                FamilySummary.revision != Family.revision,
+                FamilySummary.settings_key != key,
+            )
+        )
+    )
+    return [(fid, rev) for fid, rev in db.session.execute(query)]
+
+
+def compute(scores, settings: analytics.Settings) -> dict[str, dict]:
+    """Per family code, the summary's values (pure apart from taking the scores table)."""
+    ranking = analytics.concern(scores, settings)
+    balance = chart_tables.balance_series(scores, SPARKLINE_SESSIONS)
+    series: dict[str, list] = {}
+    for family, session, value in balance.itertuples(index=False):
+        series.setdefault(family, []).append([int(session), round(float(value), 2)])
+    out = {}
+    for row in ranking.itertuples(index=False):
+        kinds = {r["kind"] for r in row.reasons}
+        out[row.family] = {
+            "concern": int(row.concern),
+            "reasons": [_plain(r) for r in row.reasons],
+            "balance": series.get(row.family, []),
+            "latest_session": int(row.latest_session),
+            **{f"flag_{flag}": bool(kinds & set(covered)) for flag, covered in FLAGS.items()},
+        }
+    return out
+
+
+def refresh(stale: list[tuple[int, int]], settings: analytics.Settings, key: str) -> int:
+    """Recompute and store the summaries of ``stale`` (id, revision) families; return how many."""
+    if not stale:
+        return 0
+    revisions = dict(stale)
+    codes = dict(db.session.execute(sa.select(Family.id, Family.code).where(Family.id.in_(revisions))).all())
+    values = compute(queries.scores(list(revisions)), settings)
+    now = utcnow()
+    empty = {
+        "concern": 0,
+        "reasons": [],
+        "balance": [],
+        "latest_session": None,
+        **{f"flag_{flag}": False for flag in FLAGS},
+    }
+    rows = [
+        {
+            "family_id": fid,
+            "revision": revisions[fid],
+            "settings_key": key,
+            "computed_at": now,
+            **values.get(codes[fid], empty),
+        }
+        for fid in revisions
+    ]
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(FamilySummary)
+    updated = {c: insert.excluded[c] for c in rows[0] if c != "family_id"}
+    db.session.execute(insert.on_conflict_do_update(index_elements=["family_id"], set_=updated), rows)
+    return len(rows)
+
+
+def _plain(reason: Mapping) -> dict:
+    """A reason with JSON-safe values (numpy numbers become Python numbers)."""
+    out = {}
+    for k, v in reason.items():
+        out[k] = v.item() if hasattr(v, "item") else v
+    return out

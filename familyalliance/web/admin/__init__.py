@@ -1,0 +1,1 @@
+"""The admin blueprint: its views and forms."""

@@ -1,0 +1,1 @@
+"""The auth blueprint: its views and forms."""

@@ -1,0 +1,1 @@
+"""The caseload blueprint: its views and forms."""

@@ -1,0 +1,1 @@
+"""The data blueprint: its views and forms."""

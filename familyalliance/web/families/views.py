@@ -1,0 +1,259 @@
+"""The caseload, the family page, and the forms for families, members and sessions.
+
+Views stay thin: look the family up through the access policy, validate the form, call
+an operation, commit, redirect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+from wtforms.fields.choices import SelectChoice
+
+from familyalliance.core import plan, vocab
+from familyalliance.core.charts import render
+from familyalliance.core.charts import tables as chart_tables
+from familyalliance.services import casework, pagecache, reports
+from familyalliance.store.db import db
+from familyalliance.store.models import (
+    Family,
+    TherapySession,
+    User,
+)
+from familyalliance.web import access
+from familyalliance.web.families.forms import FamilyForm, MemberForm, SessionForm
+
+bp = Blueprint("families", __name__, url_prefix="/families")
+
+
+def _therapist_choices(team_id: int | None, assigned: list[User]) -> list[SelectChoice]:
+    """Clinicians of the team, plus anyone already assigned, as checkbox choices."""
+    query = sa.select(User).where(User.role.in_(access.CLINICAL_ROLES), User.active.is_(True))
+    query = query.where(User.team_id == team_id) if team_id is not None else query.where(User.id == current_user.id)
+    users = {u.id: u for u in db.session.scalars(query)}
+    users.update({u.id: u for u in assigned})
+    return [SelectChoice(u.id, u.email) for u in sorted(users.values(), key=lambda u: u.email)]
+
+
+def _users(ids: list[int]) -> list[User]:
+    return list(db.session.scalars(sa.select(User).where(User.id.in_(ids)))) if ids else []
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@access.roles(*access.CLINICAL_ROLES)
+def new_family():
+    """Open a new family; the creator is assigned to it."""
+    form = FamilyForm()
+    form.therapists.choices = _therapist_choices(current_user.team_id, [current_user])
+    if not form.is_submitted():
+        form.therapists.data = [current_user.id]
+        form.start_date.data = dt.date.today()
+    if form.validate_on_submit():
+        family = casework.create_family(
+            code=form.code.data,
+            start_date=form.start_date.data,
+            status=form.status.data,
+            team=current_user.team,
+            therapists=_users(form.therapists.data),
+        )
+        family.full_every = form.full_every.data if form.full_every.data is not None else plan.DEFAULT_FULL_EVERY
+        db.session.commit()
+        flash(_("Family %(code)s was opened.", code=family.code), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/family_form.html", form=form, family=None)
+
+
+@bp.get("/<code>")
+@access.roles(*access.FAMILY_ROLES)
+def show(code: str):
+    """The family dashboard: charts of the alliance per member, prompts, members and sessions."""
+    family = access.family_or_404(code)
+    target = request.args.get("target", "therapist")
+    if target not in vocab.TARGETS:
+        abort(404)
+    language = str(get_locale())
+    return render_template(
+        "families/family.html",
+        family=family,
+        target=target,
+        dashboard=_dashboard(family, language, target),
+        locale=render.embed_locale(language),
+    )
+
+
+def _dashboard(family, language: str, target: str) -> Markup:
+    """The family page below its header, from the page cache or rendered."""
+    key = reports.cache_key(family, "dashboard", language, target)
+    html = pagecache.page_cache().get(key)
+    if html is None:
+        html = Markup(render_template("families/_dashboard.html", **reports.dashboard(family, language, target)))
+        pagecache.page_cache().put(key, html)
+    return html
+
+
+@bp.route("/<code>/edit", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
+def edit_family(code: str):
+    """Change a family's case code, status, start date and therapists."""
+    family = access.family_or_404(code)
+    form = FamilyForm(obj=family, family=family)
+    form.therapists.choices = _therapist_choices(family.team_id, family.therapists)
+    if not form.is_submitted():
+        form.therapists.data = [u.id for u in family.therapists]
+    if form.validate_on_submit():
+        casework.update_family(
+            family,
+            code=form.code.data,
+            start_date=form.start_date.data,
+            status=form.status.data,
+            therapists=_users(form.therapists.data),
+            full_every=form.full_every.data if form.full_every.data is not None else plan.DEFAULT_FULL_EVERY,
+        )
+        db.session.commit()
+        flash(_("The family was saved."), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/family_form.html", form=form, family=family)
+
+
+MEMBER_FIELDS = ("code", "display_name", "role", "birth_year", "active_from", "active_to")
+
+
+@bp.route("/<code>/members/new", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
+def new_member(code: str):
+    """Add a member to the family."""
+    family = access.family_or_404(code)
+    form = MemberForm(family=family)
+    if form.validate_on_submit():
+        casework.add_member(family, **{name: form[name].data for name in MEMBER_FIELDS})
+        db.session.commit()
+        flash(_("The member was added."), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/member_form.html", form=form, family=family, member=None)
+
+
+@bp.route("/<code>/members/<member_code>/edit", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
+def edit_member(code: str, member_code: str):
+    """Change a member's details."""
+    family = access.family_or_404(code)
+    member = next((m for m in family.members if m.code == member_code), None)
+    if member is None:
+        abort(404)
+    form = MemberForm(obj=member, family=family, member=member)
+    if form.validate_on_submit():
+        casework.update_member(member, **{name: form[name].data for name in MEMBER_FIELDS})
+        db.session.commit()
+        flash(_("The member was saved."), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/member_form.html", form=form, family=family, member=member)
+
+
+def _session_form(family: Family, session: TherapySession | None) -> SessionForm:
+    form = SessionForm(obj=session, family=family, session=session)
+    form.attendance.choices = [SelectChoice(m.id, f"{m.display_name} ({m.code})") for m in family.members]
+    if not form.is_submitted():
+        if session is None:
+            form.number.data = max((s.number for s in family.sessions), default=0) + 1
+            form.date.data = dt.date.today()
+            form.attendance.data = [m.id for m in family.members if _active_on(m, form.date.data)]
+        else:
+            form.attendance.data = [a.member_id for a in session.attendance if a.present]
+    return form
+
+
+def _active_on(member, day: dt.date) -> bool:
+    return (member.active_from is None or member.active_from <= day) and (
+        member.active_to is None or member.active_to >= day
+    )
+
+
+@bp.route("/<code>/sessions/new", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
+def new_session(code: str):
+    """Record a session and who attended."""
+    family = access.family_or_404(code)
+    form = _session_form(family, None)
+    if form.validate_on_submit():
+        session = casework.record_session(
+            family, form.number.data, form.date.data, form.attendance.data, target=form.target.data
+        )
+        db.session.commit()
+        flash(_("Session %(number)s was saved.", number=session.number), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/session_form.html", form=form, family=family, session=None)
+
+
+@bp.route("/<code>/sessions/<int:number>/edit", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
+def edit_session(code: str, number: int):
+    """Change a session's number, date or attendance."""
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    form = _session_form(family, session)
+    if form.validate_on_submit():
+        casework.record_session(
+            family, form.number.data, form.date.data, form.attendance.data, session=session, target=form.target.data
+        )
+        db.session.commit()
+        flash(_("Session %(number)s was saved.", number=session.number), "success")
+        return redirect(url_for("families.show", code=family.code))
+    return render_template("families/session_form.html", form=form, family=family, session=session)
+
+
+def _report(code: str, number: int):
+    """The family, session, language and session report behind the report's page and downloads."""
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    language = str(get_locale())
+    return family, session, language, reports.session_report(family, session, language)
+
+
+def _download(body, mimetype: str):
+    """A rendered report file (personal data: ``security`` marks it ``no-store`` like every page)."""
+    return current_app.response_class(body, mimetype=mimetype)
+
+
+@bp.get("/<code>/sessions/<int:number>/report")
+@access.roles(*access.FAMILY_ROLES)
+def session_report(code: str, number: int):
+    """A printable report of one session: the charts up to it (as SVG), the members' and your views, prompts."""
+    family, session, _language, report = _report(code, number)
+    present = [a.member.display_name for a in session.attendance if a.present]
+    return render_template(
+        "families/report.html",
+        family=family,
+        session=session,
+        report=report,
+        present=present,
+        dimensions=chart_tables.dimension_order(),
+    )
+
+
+@bp.get("/<code>/sessions/<int:number>/report/<any(lines, heat, views):chart>.svg")
+@access.roles(*access.FAMILY_ROLES)
+def session_report_chart(code: str, number: int, chart: str):
+    """One chart of the session report, rendered to SVG on the server."""
+    _family, _session, language, report = _report(code, number)
+    spec = report["specs"].get(chart)
+    if spec is None:
+        abort(404)
+    return _download(render.to_svg(spec, language), "image/svg+xml")
+
+
+@bp.get("/<code>/sessions/<int:number>/report.pdf")
+@access.roles(*access.FAMILY_ROLES)
+def session_report_pdf(code: str, number: int):
+    """The session report's charts as one PDF, for supervision and the case file."""
+    family, session, language, report = _report(code, number)
+    if report["pdf_spec"] is None:
+        abort(404)
+    response = _download(render.to_pdf(report["pdf_spec"], language), "application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{family.code}-session-{session.number}.pdf"'
+    return response

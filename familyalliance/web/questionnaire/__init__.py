@@ -1,0 +1,1 @@
+"""The questionnaire blueprint: its views and forms."""

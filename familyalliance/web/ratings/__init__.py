@@ -1,0 +1,1 @@
+"""The ratings blueprint: its views and forms."""

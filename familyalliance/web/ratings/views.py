@@ -1,0 +1,113 @@
+"""Ratings of a session: its page (who attends, which questionnaire, the links), member links with QR
+codes, and the grids for paper forms and the therapist's view. The tablet round (``rounds``) is
+part of this blueprint too.
+"""
+
+from __future__ import annotations
+
+import segno
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from familyalliance.services import links, responses
+from familyalliance.store.db import db
+from familyalliance.store.registry import installed_instruments
+from familyalliance.web import access
+
+bp = Blueprint("ratings", __name__)
+
+
+@bp.get("/families/<code>/sessions/<int:number>")
+@access.roles(*access.FAMILY_ROLES)
+def session_page(code: str, number: int):
+    """A session: who attended, which questionnaire each fills in, and their links."""
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    return render_template("families/session.html", family=family, session=session, **links.session_page(session))
+
+
+@bp.post("/families/<code>/sessions/<int:number>/links")
+@access.roles(*access.FAMILY_ROLES)
+def create_links(code: str, number: int):
+    """Make a personal link (and QR code) for each attendee; the links are shown this once."""
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    made = links.make_links(session)
+    db.session.commit()
+    fresh = []
+    for link, token in made:
+        url = url_for("questionnaire.answer", token=token, _external=True)
+        fresh.append({"member_id": link.member_id, "url": url, "qr": segno.make(url, error="m").svg_inline(scale=3)})
+    return render_template(
+        "families/session.html", family=family, session=session, fresh=fresh, **links.session_page(session)
+    )
+
+
+@bp.route("/families/<code>/sessions/<int:number>/grid/<instrument_code>", methods=["GET", "POST"])
+@access.roles(*access.FAMILY_ROLES)
+def grid(code: str, number: int, instrument_code: str):
+    """One grid, members as rows and items as columns: paper forms typed in, or the therapist's view."""
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    instruments = installed_instruments()
+    instrument = instruments.get(instrument_code)
+    if instrument is None:
+        abort(404)
+    names = {m.id: m.display_name for m in family.members}
+    present = [a for a in session.attendance if a.present]
+    if instrument.informant == "self":
+        present = [a for a in present if a.instrument == instrument.code]
+    rows = [(a.member_id, names[a.member_id]) for a in sorted(present, key=lambda a: names[a.member_id])]
+    stored = responses.grid_answers(session, instrument)
+    errors: dict = {}
+    values = shown = stored
+    status = 200
+    if request.method == "POST":
+        cells = [(m, item.code) for m, _ in rows for item in instrument.items]
+        values = {(m, code): request.form.get(f"v-{m}-{code}", "").strip() for m, code in cells}
+        shown = {(m, code): request.form.get(f"o-{m}-{code}", "").strip() for m, code in cells}
+        try:
+            added, corrected = responses.save_grid(session, instrument, values, current_user, instruments, shown)
+        except responses.GridRejected as exc:
+            db.session.rollback()
+            errors, status = exc.errors, 422
+        except (responses.GridConflict, sa.exc.IntegrityError) as exc:
+            # Someone saved this grid at the same moment: show what is stored now beside what was typed.
+            db.session.rollback()
+            shown = responses.grid_answers(session, instrument)
+            changed = (
+                exc.conflicts
+                if isinstance(exc, responses.GridConflict)
+                else {cell: text for cell, text in shown.items() if text != values.get(cell, "")}
+            )
+            errors = {
+                cell: _(
+                    "Saved by someone else meanwhile as “%(value)s”. Check and send again.",
+                    value=text or _("unanswered"),
+                )
+                for cell, text in changed.items()
+            }
+            status = 409
+        else:
+            db.session.commit()
+            flash(
+                _("Saved: %(added)s answers added, %(corrected)s corrected.", added=added, corrected=corrected),
+                "success",
+            )
+            return redirect(url_for("ratings.session_page", code=family.code, number=session.number))
+    language = str(get_locale())
+    texts = {item.code: item.text_for(language, session.target) for item in instrument.items}
+    return render_template(
+        "families/grid.html",
+        family=family,
+        session=session,
+        instrument=instrument,
+        rows=rows,
+        values=values,
+        shown=shown,
+        errors=errors,
+        texts=texts,
+    ), status
