@@ -1,0 +1,85 @@
+"""``import-ratings`` and ``export``: the long CSV in, the tables of metrics.md out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
+
+from familyalliance import config
+from familyalliance.core import exports
+from familyalliance.services import accounts, exporting, importer
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Team, User
+from familyalliance.store.registry import installed_instruments
+
+
+@click.command("import-ratings")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Replace answers the store already holds for the same keys.")
+@click.option("--team", "team_name", help="Team of the families the file creates (created when new).")
+@click.option("--therapist", "therapist_emails", multiple=True, help="Therapist of the families the file creates.")
+def import_ratings_command(file: Path, replace: bool, team_name: str | None, therapist_emails: tuple[str, ...]) -> None:
+    """Import a long CSV (metrics.md section 3): every row or none."""
+    team = accounts.get_or_create_team(team_name) if team_name else None
+    therapists = []
+    for email in therapist_emails:
+        user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"No account {email}.")
+        therapists.append(user)
+    try:
+        summary = importer.import_long_csv(file, installed_instruments(), replace, team, therapists)
+    except importer.ImportRejected as exc:
+        lines = "\n".join(f"  {problem}" for problem in exc.problems)
+        more = f"\n  ... and {exc.total - len(exc.problems)} more" if exc.total > len(exc.problems) else ""
+        raise click.ClickException(
+            f"{file} was not imported; nothing was stored. {exc.total} problem(s):\n{lines}{more}"
+        ) from None
+    created = ", ".join(summary.families_created) or "none"
+    click.echo(
+        f"Imported {summary.rows} rows ({summary.unanswered} unanswered) from {file}; replaced {summary.replaced}. "
+        f"New families: {created}; new members: {summary.members_created}; new sessions: {summary.sessions_created}."
+    )
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("kind", type=click.Choice(exports.KINDS))
+@click.option("--format", "fmt", type=click.Choice(exports.FORMATS), default="csv", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
+@click.option("--pseudonymise", is_flag=True, help="Opaque family and member codes, dates shifted or dropped.")
+@click.option(
+    "--dates",
+    type=click.Choice(["shift", "drop"]),
+    default="shift",
+    show_default=True,
+    help="With --pseudonymise: shift dates per family, or leave them out.",
+)
+@click.option("--family", "family_codes", multiple=True, help="Only this family (repeatable).")
+@click.option("--team", "team_name", help="Only this team's families.")
+@click.option(
+    "--language", type=click.Choice(["en", "nl"]), default="en", show_default=True, help="Language of the SPSS labels."
+)
+def export_command(kind, fmt, output, pseudonymise, dates, family_codes, team_name, language) -> None:
+    """Export one of the tables of metrics.md as CSV (with a codebook), Excel or SPSS."""
+    query = sa.select(Family.id, Family.code)
+    if family_codes:
+        query = query.where(Family.code.in_(family_codes))
+    if team_name:
+        query = query.join(Team).where(Team.name == team_name)
+    found = db.session.execute(query).all()
+    missing = sorted(set(family_codes) - {code for _, code in found})
+    if missing:
+        raise click.ClickException(f"No family {', '.join(missing)}.")
+    if team_name and db.session.scalar(sa.select(Team.id).where(Team.name == team_name)) is None:
+        raise click.ClickException(f"No team {team_name}.")
+    ids = [family_id for family_id, _ in found] if (family_codes or team_name) else None
+    settings = config.analytics_settings(current_app)
+    pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), dates) if pseudonymise else None
+    count, written = exporting.write_export(kind, fmt, output, ids, settings, pseudonymiser, language)
+    click.echo(f"Wrote {count} rows to {', '.join(map(str, written))}.")
