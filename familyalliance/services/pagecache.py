@@ -2,6 +2,11 @@
 
 A key names everything a part shows (a family's revision, the thresholds, the language, ...), so a
 stale entry is never served: a change makes a new key, and the old entry ages out of the LRU.
+
+Emptying it on one worker is not enough after an erasure: every worker (gunicorn processes,
+other hosts) keeps its own. :func:`clear_everywhere` raises the shared ``cache_epoch`` in the
+database; :func:`page_cache` compares it on every use and empties this worker's cache when it
+moved, so no worker serves or keeps a rendered page of an erased family past its next request.
 """
 
 from __future__ import annotations
@@ -9,7 +14,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
+import sqlalchemy as sa
 from flask import current_app
+
+from familyalliance.store.db import db
+from familyalliance.store.models import CacheEpoch
 
 DASHBOARD_CACHE_SIZE = 128
 
@@ -21,6 +30,15 @@ class _Cache:
         self.size = size
         self.items: OrderedDict = OrderedDict()
         self.lock = threading.Lock()
+        #: The shared epoch the entries were made under.
+        self.epoch: int | None = None
+
+    def follow(self, epoch: int) -> None:
+        """Empty the cache when the shared epoch moved since its entries were made."""
+        with self.lock:
+            if epoch != self.epoch:
+                self.items.clear()
+                self.epoch = epoch
 
     def get(self, key):
         with self.lock:
@@ -43,5 +61,14 @@ class _Cache:
 
 
 def page_cache() -> _Cache:
-    """This process's cache of rendered page parts (dashboards, reports, caseload lists)."""
-    return current_app.extensions.setdefault("familyalliance.pages", _Cache(DASHBOARD_CACHE_SIZE))
+    """This process's cache of rendered page parts (dashboards, reports, caseload lists), checked against the epoch."""
+    cache = current_app.extensions.setdefault("familyalliance.pages", _Cache(DASHBOARD_CACHE_SIZE))
+    cache.follow(db.session.scalar(sa.select(CacheEpoch.value).where(CacheEpoch.id == 1)) or 0)
+    return cache
+
+
+def clear_everywhere() -> None:
+    """Empty the page cache of every worker, in the caller's transaction (an erasure's)."""
+    raised = db.session.execute(sa.update(CacheEpoch).where(CacheEpoch.id == 1).values(value=CacheEpoch.value + 1))
+    if raised.rowcount == 0:  # the row the migration made is gone (a database emptied by hand): make it anew
+        db.session.add(CacheEpoch(id=1, value=1))

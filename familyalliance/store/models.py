@@ -353,6 +353,19 @@ class FamilySummary(db.Model):
     computed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
+class CacheEpoch(db.Model):
+    """One counter every worker reads: raised when the page caches of all workers must be emptied.
+
+    An erasure raises it in its own transaction; each worker compares it with the value its
+    page cache was filled under (``services.pagecache``) and empties the cache when it moved.
+    """
+
+    __tablename__ = "cache_epoch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(server_default="0")
+
+
 class AuditEvent(db.Model):
     """One entry of the audit log: who did what to which family, when, and from where.
 
