@@ -20,6 +20,8 @@ CODE_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 #: Accounts.
 USER_ROLES = ("therapist", "team_lead", "researcher", "admin")
+#: Account roles that carry a caseload and may be assigned to families.
+CLINICAL_ROLES = ("therapist", "team_lead")
 
 #: Where a family stands in treatment.
 FAMILY_STATUSES = ("active", "paused", "closed")

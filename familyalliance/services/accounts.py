@@ -5,6 +5,8 @@ Services flush but leave committing to the caller, so a caller can group several
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,11 +15,13 @@ from flask import current_app
 
 from familyalliance.core import vocab
 from familyalliance.core.passwords import MAX_LENGTH, MIN_LENGTH, new_session_token, weakness
+from familyalliance.services import policy
 from familyalliance.services.errors import OperationError
 from familyalliance.store.db import db
 from familyalliance.store.models import (
     Team,
     User,
+    utcnow,
 )
 
 
@@ -116,3 +120,68 @@ def unlock_user(user: User) -> None:
     """Lift a lockout after too many failed logins."""
     user.failed_logins = 0
     user.locked_until = None
+
+
+def teams() -> list[Team]:
+    """Every team, by name."""
+    return list(db.session.scalars(sa.select(Team).order_by(Team.name)))
+
+
+def team(team_id: int | None) -> Team | None:
+    """The team with ``team_id`` (None for none)."""
+    return db.session.get(Team, team_id) if team_id else None
+
+
+def managed_accounts(manager: User) -> list[User]:
+    """The accounts ``manager`` manages (``policy.managed_users``), by email."""
+    return list(db.session.scalars(policy.managed_users(manager).order_by(User.email)))
+
+
+def managed_account(manager: User, user_id: int) -> User | None:
+    """The account ``user_id`` if ``manager`` manages it, else None."""
+    return db.session.scalar(policy.managed_users(manager).where(User.id == user_id))
+
+
+_dummy_hash: str | None = None
+
+
+def _spend_a_hash(password: str) -> None:
+    """Verify against a throw-away hash: a refused login takes as long as a checked one."""
+    global _dummy_hash
+    _dummy_hash = _dummy_hash or hash_password("not a password of anyone")
+    verify_password(_dummy_hash, password)
+
+
+def authenticate(email: str, password: str) -> tuple[User | None, str]:
+    """The account of ``email`` (None when there is none) and what the password did with it.
+
+    The outcome is ``ok`` (log in), or ``unknown``, ``locked``, ``wrong``, ``locked_now`` (this
+    failure locked the account) or ``inactive``. Commits the failure count.
+    """
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        _spend_a_hash(password)
+        return None, "unknown"
+    now = utcnow()
+    if user.locked(now):
+        _spend_a_hash(password)
+        return user, "locked"
+    if not verify_password(user.password_hash, password):
+        # Counted in the database in one statement, so concurrent attempts on several workers all count.
+        db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+        db.session.refresh(user)
+        reason = "wrong"
+        if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
+            user.locked_until = now + dt.timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"])
+            user.failed_logins = 0
+            reason = "locked_now"
+        db.session.commit()
+        return user, reason
+    if not user.active:
+        return user, "inactive"
+    user.failed_logins = 0
+    user.locked_until = None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    db.session.commit()
+    return user, "ok"

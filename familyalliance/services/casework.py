@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from familyalliance.core import plan
+from familyalliance.core import plan, vocab
 from familyalliance.store import summaries
 from familyalliance.store.db import db
 from familyalliance.store.models import (
@@ -141,3 +141,18 @@ def record_session(
     db.session.flush()
     summaries.touch([family.id])
     return session
+
+
+def assignable_therapists(team_id: int | None, user: User, assigned: Iterable[User] = ()) -> list[User]:
+    """Active clinicians of the team (without a team: ``user``), plus those already assigned, by email."""
+    query = sa.select(User).where(User.role.in_(vocab.CLINICAL_ROLES), User.active.is_(True))
+    query = query.where(User.team_id == team_id) if team_id is not None else query.where(User.id == user.id)
+    users = {u.id: u for u in db.session.scalars(query)}
+    users.update({u.id: u for u in assigned})
+    return sorted(users.values(), key=lambda u: u.email)
+
+
+def accounts_by_id(ids: Iterable[int]) -> list[User]:
+    """The accounts with these ids (the therapists ticked on a family form)."""
+    ids = list(ids)
+    return list(db.session.scalars(sa.select(User).where(User.id.in_(ids)))) if ids else []

@@ -32,7 +32,7 @@ from familyalliance.store.models import Family, TherapySession, User
 from familyalliance.web.extensions import login_manager
 
 #: Roles that carry a caseload and may create families.
-CLINICAL_ROLES = ("therapist", "team_lead")
+CLINICAL_ROLES = vocab.CLINICAL_ROLES
 #: Roles that may open the pages of a family (which families: ``visible_families``).
 FAMILY_ROLES = ("therapist", "team_lead", "admin")
 #: Every role: pages of one's own account.

@@ -27,9 +27,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from familyalliance.services import accounts, casework, pagecache, policy
+from familyalliance.services import accounts, casework, pagecache, privacy
 from familyalliance.store.db import db
-from familyalliance.store.models import Family, Team, TherapySession, User
+from familyalliance.store.models import User
 from familyalliance.web import access, audit
 from familyalliance.web.admin.forms import AuditFilterForm, EraseForm, TeamForm, UserForm
 from familyalliance.web.forms import USER_ROLE_LABELS
@@ -42,7 +42,7 @@ AUDIT_PAGE_SIZE = 50
 
 def _user_or_404(user_id: int) -> User:
     """An account the current user may manage (``policy.managed_users``), else 404."""
-    user = db.session.scalar(policy.managed_users(current_user).where(User.id == user_id))
+    user = accounts.managed_account(current_user, user_id)
     if user is None:
         abort(404)
     return user
@@ -53,8 +53,8 @@ def _user_form(user: User | None) -> UserForm:
     form = UserForm(obj=user, user=user)
     if user is not None and not form.is_submitted():
         form.team.data = user.team_id  # the form's field holds the id, the account's attribute the Team
-    teams = db.session.execute(sa.select(Team.id, Team.name).order_by(Team.name)).all()
-    form.team.choices = [SelectChoice(None, _("No team")), *(SelectChoice(i, name) for i, name in teams)]
+    teams = accounts.teams()
+    form.team.choices = [SelectChoice(None, _("No team")), *(SelectChoice(t.id, t.name) for t in teams)]
     if current_user.role != "admin":  # a team lead: therapists of their own team only
         form.role.choices = [SelectChoice("therapist", USER_ROLE_LABELS["therapist"])]
         form.team.choices = [SelectChoice(current_user.team_id, current_user.team.name)]
@@ -72,8 +72,8 @@ def users():
 
 def _users_page(team_form: TeamForm) -> str:
     """The accounts page: the managed accounts, and for an admin the teams with the form to add one."""
-    listed = db.session.scalars(policy.managed_users(current_user).order_by(User.email)).all()
-    teams = db.session.scalars(sa.select(Team).order_by(Team.name)).all() if current_user.role == "admin" else []
+    listed = accounts.managed_accounts(current_user)
+    teams = accounts.teams() if current_user.role == "admin" else []
     return render_template("admin/users.html", users=listed, teams=teams, team_form=team_form)
 
 
@@ -83,7 +83,7 @@ def new_user():
     """Open an account (a team lead: a therapist of the team)."""
     form = _user_form(None)
     if form.validate_on_submit():
-        team = db.session.get(Team, form.team.data) if form.team.data else None
+        team = accounts.team(form.team.data)
         user = accounts.create_user(form.email.data, form.password.data, form.role.data, team.name if team else None)
         user.active = form.active.data
         audit.record("user.created", detail={"account": user.email, "role": user.role})
@@ -109,7 +109,7 @@ def edit_user(user_id: int):
         if user.id == current_user.id and (form.role.data != user.role or not form.active.data):
             form.role.errors = [*form.role.errors, _("You cannot take away your own role or log-in.")]
         else:
-            team = db.session.get(Team, form.team.data) if form.team.data else None
+            team = accounts.team(form.team.data)
             before = {"role": user.role, "team": user.team.name if user.team else None, "active": user.active}
             user.email = form.email.data.strip().lower()
             accounts.update_user(user, form.role.data, team, form.active.data)
@@ -198,35 +198,15 @@ def audit_export():
     return response
 
 
-def retention_cutoff(today: dt.date | None = None) -> dt.date:
-    """Families closed on or before this day are past the retention period (``RETENTION_YEARS``)."""
-    today = today or dt.date.today()
-    years = current_app.config["RETENTION_YEARS"]
-    try:
-        return today.replace(year=today.year - years)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - years, day=28)
-
-
 @bp.get("/retention")
 @access.roles("admin", "team_lead")
 def retention():
     """Closed families past the retention period, to erase (team leads: their team's)."""
-    last_session = (
-        sa.select(sa.func.max(TherapySession.date)).where(TherapySession.family_id == Family.id).scalar_subquery()
-    )
-    closed = sa.func.coalesce(Family.closed_on, last_session, Family.start_date)
-    scope = sa.select(Family) if current_user.role == "admin" else policy.visible_families(current_user)
-    cutoff = retention_cutoff()
+    years = current_app.config["RETENTION_YEARS"]
+    cutoff = privacy.retention_cutoff(years)
     audit.record_now("retention.viewed")  # first: its commit would expire the families read below
-    rows = db.session.execute(
-        scope.add_columns(closed.label("closed"))
-        .where(Family.status == "closed", closed <= cutoff)
-        .order_by(closed, Family.code)
-    ).all()
-    return render_template(
-        "admin/retention.html", rows=rows, cutoff=cutoff, years=current_app.config["RETENTION_YEARS"]
-    )
+    rows = privacy.past_retention(current_user, cutoff)
+    return render_template("admin/retention.html", rows=rows, cutoff=cutoff, years=years)
 
 
 @bp.route("/families/<code>/erase", methods=["GET", "POST"])

@@ -13,28 +13,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from familyalliance.core.passwords import new_session_token
-from familyalliance.services.accounts import hash_password, needs_rehash, verify_password
+from familyalliance.services import accounts
+from familyalliance.services.accounts import hash_password, verify_password
 from familyalliance.store.db import db
-from familyalliance.store.models import User, utcnow
+from familyalliance.store.models import User
 from familyalliance.web import access, audit
 from familyalliance.web.auth.forms import LoginForm, PasswordForm
 from familyalliance.web.extensions import limiter, login_manager
 from familyalliance.web.forms import EmptyForm
 
 bp = Blueprint("auth", __name__)
-
-_dummy_hash: str | None = None
 
 
 @login_manager.user_loader
@@ -58,48 +55,6 @@ def _safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
-
-
-def _spend_a_hash(password: str) -> None:
-    """Verify against a throw-away hash: a refused login takes as long as a checked one."""
-    global _dummy_hash
-    _dummy_hash = _dummy_hash or hash_password("not a password of anyone")
-    verify_password(_dummy_hash, password)
-
-
-def authenticate(email: str, password: str) -> tuple[User | None, str]:
-    """The account of ``email`` (None when there is none) and what the password did with it.
-
-    The outcome is ``ok`` (log in), or ``unknown``, ``locked``, ``wrong``, ``locked_now`` (this
-    failure locked the account) or ``inactive``. Commits the failure count.
-    """
-    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
-    if user is None:
-        _spend_a_hash(password)
-        return None, "unknown"
-    now = utcnow()
-    if user.locked(now):
-        _spend_a_hash(password)
-        return user, "locked"
-    if not verify_password(user.password_hash, password):
-        # Counted in the database in one statement, so concurrent attempts on several workers all count.
-        db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-        db.session.refresh(user)
-        reason = "wrong"
-        if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + dt.timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"])
-            user.failed_logins = 0
-            reason = "locked_now"
-        db.session.commit()
-        return user, reason
-    if not user.active:
-        return user, "inactive"
-    user.failed_logins = 0
-    user.locked_until = None
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    db.session.commit()
-    return user, "ok"
 
 
 def start_session(user: User) -> None:
@@ -137,7 +92,7 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        account, outcome = authenticate(form.email.data, form.password.data)
+        account, outcome = accounts.authenticate(form.email.data, form.password.data)
         if outcome == "ok":
             start_session(account)
             audit.record_now("login")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -33,16 +32,9 @@ bp = Blueprint("families", __name__, url_prefix="/families")
 
 
 def _therapist_choices(team_id: int | None, assigned: list[User]) -> list[SelectChoice]:
-    """Clinicians of the team, plus anyone already assigned, as checkbox choices."""
-    query = sa.select(User).where(User.role.in_(access.CLINICAL_ROLES), User.active.is_(True))
-    query = query.where(User.team_id == team_id) if team_id is not None else query.where(User.id == current_user.id)
-    users = {u.id: u for u in db.session.scalars(query)}
-    users.update({u.id: u for u in assigned})
-    return [SelectChoice(u.id, u.email) for u in sorted(users.values(), key=lambda u: u.email)]
-
-
-def _users(ids: list[int]) -> list[User]:
-    return list(db.session.scalars(sa.select(User).where(User.id.in_(ids)))) if ids else []
+    """Clinicians of the team (or oneself, without a team), plus anyone already assigned, as checkbox choices."""
+    users = casework.assignable_therapists(team_id, current_user, assigned)
+    return [SelectChoice(u.id, u.email) for u in users]
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -60,7 +52,7 @@ def new_family():
             start_date=form.start_date.data,
             status=form.status.data,
             team=current_user.team,
-            therapists=_users(form.therapists.data),
+            therapists=casework.accounts_by_id(form.therapists.data),
         )
         family.full_every = form.full_every.data if form.full_every.data is not None else plan.DEFAULT_FULL_EVERY
         db.session.commit()
@@ -112,7 +104,7 @@ def edit_family(code: str):
             code=form.code.data,
             start_date=form.start_date.data,
             status=form.status.data,
-            therapists=_users(form.therapists.data),
+            therapists=casework.accounts_by_id(form.therapists.data),
             full_every=form.full_every.data if form.full_every.data is not None else plan.DEFAULT_FULL_EVERY,
         )
         db.session.commit()
