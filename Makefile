@@ -8,7 +8,7 @@ DEMO_EMAIL := demo@example.org
 PO_FILES := $(wildcard familyalliance/translations/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test test-postgres lint messages screenshots clean
+.PHONY: run test test-core test-postgres lint messages screenshots clean
 
 # The virtualenv is rebuilt when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -34,14 +34,20 @@ run: $(VENV)/.installed $(MO_FILES)
 test: $(VENV)/.installed $(MO_FILES)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The pure tier alone: seconds, no app and no database.
+test-core: $(VENV)/.installed
+	$(BIN)/pytest tests/core $(PYTEST_ARGS)
+
 # The same suite against PostgreSQL (the machine's by default).
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 test-postgres: $(VENV)/.installed $(MO_FILES)
 	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
+# ruff, and import-linter for the layers (core, store, services, web and cli; docs/architecture.md).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check familyalliance tests scripts bench
 	$(BIN)/ruff format --check familyalliance tests scripts bench
+	$(BIN)/lint-imports
 
 # Re-extract the messages after changing texts, then translate the new ones in the nl catalog.
 messages: $(VENV)/.installed
