@@ -1,21 +1,15 @@
-"""The authorisation policy, in one place: which role may use which page, and which families.
+"""The authorisation policy of the pages, in one place: which role may use which page.
 
 Pages: every view declares who may use it, with :func:`public` (on purpose: logging in,
 the health check, the Vega bundle and member links) or :func:`roles`. :func:`guard` runs
 before every request and refuses what is not declared: an anonymous user is sent to the
 login page, a logged-in user whose role is not named gets 403, and a view that declares
-nothing is refused to everyone (fail closed). ``tests/test_routes.py`` walks every URL rule
+nothing is refused to everyone (fail closed). The route-by-role test walks every URL rule
 of the app for every role.
 
-Families:
-
-- therapist: the families assigned to them;
-- team lead: their team's families, and any assigned to them; manages the team's therapists;
-- admin: manages accounts and teams; sees only families assigned to them (no clinical data otherwise);
-- researcher: no identifiable family at all, only pseudonymised exports.
-
-Every view that touches a family gets it through :func:`family_or_404`, so a family the
-user may not see answers 404, exactly as a family that does not exist.
+Which families each role sees is the data side of the policy, ``services.policy``. Every
+view that touches a family gets it through :func:`family_or_404`, so a family the user may
+not see answers 404, exactly as a family that does not exist.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The caseload, the family page, and the forms for families, members and sessions.
+"""A family's pages: the dashboard, the session report, and the forms for the family, its members and sessions.
 
 Views stay thin: look the family up through the access policy, validate the form, call
-an operation, commit, redirect.
+a service, commit, redirect.
 """
 
 from __future__ import annotations
