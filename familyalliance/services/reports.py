@@ -176,7 +176,8 @@ def _answered(family: Family) -> dict[int, int]:
 def session_report(family: Family, session, language: str) -> dict:
     """The session report: the charts up to the session (as specs for SVG and one for the PDF) and its texts."""
     key = cache_key(family, "report", session.number, language)
-    cached = pagecache.page_cache().get(key)
+    cache = pagecache.page_cache()
+    cached = cache.get(key)
     if cached is not None:
         return cached
     settings = config.analytics_settings(current_app)
@@ -193,5 +194,5 @@ def session_report(family: Family, session, language: str) -> dict:
         "title": title,
         "tables": _tables(built),
     }
-    pagecache.page_cache().put(key, report)
+    cache.put(key, report)
     return report

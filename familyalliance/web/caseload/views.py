@@ -41,12 +41,13 @@ def show():
         caseload.version(visible),
         tuple(sorted(request.args.items(multi=True))),
     )
-    body = pagecache.page_cache().get(cache_key)
+    cache = pagecache.page_cache()
+    body = cache.get(cache_key)
     if body is None:
         body, status = _body(visible, key, language)
         if status != 200:
             return render_template("families/caseload.html", body=body), status
-        pagecache.page_cache().put(cache_key, body)
+        cache.put(cache_key, body)
     return render_template("families/caseload.html", body=body)
 
 

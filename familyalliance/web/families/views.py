@@ -82,10 +82,11 @@ def show(code: str):
 def _dashboard(family, language: str, target: str) -> Markup:
     """The family page below its header, from the page cache or rendered."""
     key = reports.cache_key(family, "dashboard", language, target)
-    html = pagecache.page_cache().get(key)
+    cache = pagecache.page_cache()
+    html = cache.get(key)
     if html is None:
         html = Markup(render_template("families/_dashboard.html", **reports.dashboard(family, language, target)))
-        pagecache.page_cache().put(key, html)
+        cache.put(key, html)
     return html
 
 
