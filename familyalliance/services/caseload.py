@@ -14,6 +14,7 @@ from flask import current_app
 from familyalliance import config
 from familyalliance.core import prompts
 from familyalliance.core.charts import builders as charts
+from familyalliance.services import pagecache
 from familyalliance.store import summaries
 from familyalliance.store.db import begin_write, db
 from familyalliance.store.models import Family, FamilySummary, Member, Team, TherapySession, User, family_therapist
@@ -41,17 +42,19 @@ def settings_key() -> str:
     return summaries.settings_key(config.analytics_settings(current_app), installed_instruments())
 
 
-def version(visible: sa.Select) -> tuple[int, int, int]:
-    """One aggregate that changes whenever any visible family changes: count, sum of revisions, sum of ids."""
+def version(visible: sa.Select) -> tuple[tuple[int, int, int], int]:
+    """One aggregate that changes whenever any visible family changes (count, sum of revisions, sum of ids),
+    and the page cache's shared epoch, read in the same statement."""
     ids = visible.with_only_columns(Family.id).scalar_subquery()
-    row = db.session.execute(
+    count, revisions, id_sum, cache_epoch = db.session.execute(
         sa.select(
             sa.func.count(),
             sa.func.coalesce(sa.func.sum(Family.revision), 0),
             sa.func.coalesce(sa.func.sum(Family.id), 0),
+            pagecache.epoch(),
         ).where(Family.id.in_(ids))
     ).one()
-    return tuple(row)
+    return (count, revisions, id_sum), cache_epoch or 0
 
 
 def refresh_summaries(visible: sa.Select, key: str) -> None:

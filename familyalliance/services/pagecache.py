@@ -60,10 +60,21 @@ class _Cache:
             self.items.clear()
 
 
-def page_cache() -> _Cache:
-    """This process's cache of rendered page parts (dashboards, reports, caseload lists), checked against the epoch."""
+def epoch() -> sa.ScalarSelect:
+    """The shared epoch as a scalar subquery, for a page to read it with a query it runs anyway."""
+    return sa.select(CacheEpoch.value).where(CacheEpoch.id == 1).scalar_subquery()
+
+
+def page_cache(known_epoch: int | None = None) -> _Cache:
+    """This process's cache of rendered page parts, emptied first if the shared epoch moved.
+
+    ``known_epoch`` is the epoch the caller read already (with :func:`epoch` in its own query);
+    without it, it is read here.
+    """
     cache = current_app.extensions.setdefault("familyalliance.pages", _Cache(DASHBOARD_CACHE_SIZE))
-    cache.follow(db.session.scalar(sa.select(CacheEpoch.value).where(CacheEpoch.id == 1)) or 0)
+    if known_epoch is None:
+        known_epoch = db.session.scalar(sa.select(epoch()))
+    cache.follow(known_epoch or 0)
     return cache
 
 

@@ -31,6 +31,7 @@ def show():
     visible = policy.visible_families(current_user)
     key = caseload.settings_key()
     language = str(get_locale())
+    families_version, cache_epoch = caseload.version(visible)
     cache_key = (
         "caseload",
         current_user.id,
@@ -38,10 +39,10 @@ def show():
         current_user.team_id,
         language,
         key,
-        caseload.version(visible),
+        families_version,
         tuple(sorted(request.args.items(multi=True))),
     )
-    cache = pagecache.page_cache()
+    cache = pagecache.page_cache(cache_epoch)
     body = cache.get(cache_key)
     if body is None:
         body, status = _body(visible, key, language)
