@@ -1,4 +1,4 @@
-"""``import-ratings`` and ``export``: the long CSV in, the tables of metrics.md out."""
+"""``import-ratings`` and ``export``: the long CSV in, the tables of metrics.md and the research statistics out."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from flask.cli import with_appcontext
 
 from familyalliance import config
 from familyalliance.core import exports
-from familyalliance.services import accounts, exporting, importer
+from familyalliance.services import accounts, errors, exporting, importer
 from familyalliance.store.db import db
-from familyalliance.store.models import Family, Team, User
+from familyalliance.store.models import User
 from familyalliance.store.registry import installed_instruments
 
 
@@ -66,19 +66,11 @@ def import_ratings_command(file: Path, replace: bool, team_name: str | None, the
     "--language", type=click.Choice(["en", "nl"]), default="en", show_default=True, help="Language of the SPSS labels."
 )
 def export_command(kind, fmt, output, pseudonymise, dates, family_codes, team_name, language) -> None:
-    """Export one of the tables of metrics.md as CSV (with a codebook), Excel or SPSS."""
-    query = sa.select(Family.id, Family.code)
-    if family_codes:
-        query = query.where(Family.code.in_(family_codes))
-    if team_name:
-        query = query.join(Team).where(Team.name == team_name)
-    found = db.session.execute(query).all()
-    missing = sorted(set(family_codes) - {code for _, code in found})
-    if missing:
-        raise click.ClickException(f"No family {', '.join(missing)}.")
-    if team_name and db.session.scalar(sa.select(Team.id).where(Team.name == team_name)) is None:
-        raise click.ClickException(f"No team {team_name}.")
-    ids = [family_id for family_id, _ in found] if (family_codes or team_name) else None
+    """Export one of the tables of metrics.md, or the research statistics, as CSV (with a codebook), Excel or SPSS."""
+    try:
+        ids = exporting.select_families(family_codes, team_name)
+    except errors.OperationError as exc:
+        raise click.ClickException(str(exc)) from None
     settings = config.analytics_settings(current_app)
     pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), dates) if pseudonymise else None
     count, written = exporting.write_export(kind, fmt, output, ids, settings, pseudonymiser, language)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from familyalliance.core import vocab
 from familyalliance.core.analytics import SPLIT_LEVELS
 from familyalliance.core.catalog import N_, gettext
+from familyalliance.core.research import STATISTICS
 
 ROLE_NAMES = {
     "mother": N_("Mother"),
@@ -51,6 +52,11 @@ POMP_LABELS = {
 
 
 SPLIT_LEVEL_NAMES = {"none": N_("None"), "mild": N_("Mild"), "moderate": N_("Moderate"), "severe": N_("Severe")}
+STATISTIC_NAMES = {
+    "alpha": N_("Cronbach's alpha (complete forms)"),
+    "icc1": N_("ICC(1): share of the variance that lies between families"),
+    "icc2": N_("ICC(2): reliability of the family means"),
+}
 
 
 @dataclass(frozen=True)
@@ -68,13 +74,16 @@ class Variable:
     values: Mapping[str, str] = field(default_factory=dict)
 
     def labelled(self, language: str) -> str:
+        """The variable's label in ``language``."""
         return gettext(self.label, language)
 
     def value_labels(self, language: str) -> dict[str, str]:
+        """Each category value's label in ``language``."""
         return {value: gettext(label, language) for value, label in self.values.items()}
 
 
 def _registry() -> dict[str, Variable]:
+    """Every exported column, by name."""
     v: list[Variable] = [
         Variable("family", N_("Family case code (pseudonymised in research exports)"), "code", "nominal"),
         Variable("member", N_("Family member code (pseudonymised in research exports)"), "code", "nominal"),
@@ -129,6 +138,17 @@ def _registry() -> dict[str, Variable]:
             "nominal",
             {"repaired": N_("Repaired"), "unrepaired": N_("Unrepaired"), "open": N_("Open")},
         ),
+        Variable(
+            "statistic",
+            N_("Statistic: Cronbach's alpha, ICC(1) or ICC(2)"),
+            "category",
+            "nominal",
+            {statistic: STATISTIC_NAMES[statistic] for statistic in STATISTICS},
+        ),
+        Variable("estimate", N_("Value of the statistic; empty when it cannot be computed"), "number", "scale"),
+        Variable("n_items", N_("Number of items of the dimension (alpha only)"), "integer", "scale"),
+        Variable("n_cases", N_("Number of cases: complete forms (alpha) or members (ICC)"), "integer", "scale"),
+        Variable("n_families", N_("Number of families the statistic draws on"), "integer", "scale"),
     ]
     for dimension in (*vocab.DIMENSIONS, "total"):
         v.append(Variable(dimension, SCORE_LABELS[dimension], "number", "scale"))

@@ -2,7 +2,7 @@
 
 Pure: DataFrames in, numbers and DataFrames out.
 
-- Cronbach's alpha per dimension of ``alliance16``, on the item answers after reversal,
+- Cronbach's alpha per dimension of an instrument, on the item answers after reversal,
   ``alpha = k / (k - 1) * (1 - trace(C) / sum(C))`` with C the items' covariance matrix:
   from the complete forms only (listwise) or from every pair of items answered together
   (pairwise).
@@ -10,7 +10,11 @@ Pure: DataFrames in, numbers and DataFrames out.
   one-way ANOVA with families as groups and unequal group sizes:
   ``ICC(1) = (MSB - MSW) / (MSB + (k0 - 1) * MSW)``, ``ICC(2) = (MSB - MSW) / MSB``, with
   ``k0 = (N - sum(n_j^2) / N) / (J - 1)``. With equal groups of k these are Shrout and
-  Fleiss's ICC(1,1) and ICC(1,k).
+  Fleiss's ICC(1,1) and ICC(1,k). ICC(1) is the share of the variance that lies between
+  families; ICC(2) the reliability of the family means.
+- ``research_table``: both, tidy, as the ``research`` export (one row per statistic,
+  instrument, informant, target, dimension and session); it holds no family or member code
+  and no date, only counts.
 """
 
 from __future__ import annotations
@@ -48,20 +52,32 @@ def cronbach_alpha(items: pd.DataFrame, method: str = "listwise") -> tuple[float
     return float(k / (k - 1) * (1 - np.trace(cov) / total)), used
 
 
+#: The keys of one form: a member's answers at one session about one target.
+FORM_KEY = ["family", "member", "session", "target"]
+
+
+def item_table(responses: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """One row per form of ``instrument`` (index ``FORM_KEY``), one column per item, reverse-keyed ones reversed."""
+    rows = responses[responses["instrument"] == instrument.code]
+    value = rows["value"].astype("float64")
+    reversed_items = [item.code for item in instrument.items if item.reverse]
+    value = value.where(~rows["item"].isin(reversed_items), instrument.scale_min + instrument.scale_max - value)
+    # Grouped, not pivot_table(dropna=False): that one fills in every combination of the keys,
+    # families times members times sessions, which outgrows memory on a whole installation.
+    wide = value.groupby([rows[key] for key in [*FORM_KEY, "item"]]).first().unstack("item")
+    if wide.empty:
+        wide = pd.DataFrame(index=pd.MultiIndex.from_arrays([[]] * len(FORM_KEY), names=FORM_KEY))
+    return wide.reindex(columns=list(instrument.item_codes))
+
+
 def alliance16_alpha(responses: pd.DataFrame, instruments: Mapping[str, Instrument]) -> pd.DataFrame:
     """Alpha per dimension of alliance16, listwise and pairwise, from the long answers table."""
     inst = instruments["alliance16"]
-    rows = responses[responses["instrument"] == "alliance16"].copy()
-    reversed_items = [item.code for item in inst.items if item.reverse]
-    value = rows["value"].astype("float64")
-    rows["v"] = value.where(~rows["item"].isin(reversed_items), inst.scale_min + inst.scale_max - value)
-    wide = rows.pivot_table(
-        index=["family", "member", "session", "target"], columns="item", values="v", aggfunc="first", dropna=False
-    )
+    wide = item_table(responses, inst)
     out = []
     for dimension in DIMENSIONS:
         codes = [item.code for item in inst.items_of(dimension)]
-        block = wide.reindex(columns=codes)
+        block = wide[codes]
         listwise, n_list = cronbach_alpha(block, "listwise")
         pairwise, n_pair = cronbach_alpha(block, "pairwise")
         out.append(
@@ -89,10 +105,12 @@ class OneWay:
 
     @property
     def icc1(self) -> float:
+        """The share of the variance that lies between groups."""
         return (self.msb - self.msw) / (self.msb + (self.k0 - 1) * self.msw)
 
     @property
     def icc2(self) -> float:
+        """The reliability of the group means."""
         return (self.msb - self.msw) / self.msb
 
 
@@ -111,6 +129,9 @@ def one_way(values: pd.Series, groups: pd.Series) -> OneWay:
     return OneWay(groups=j, n=n, k0=float(k0), msb=msb, msw=msw)
 
 
+ICC_COLUMNS = ["session", "families", "members", "k0", "msb", "msw", "icc1", "icc2"]
+
+
 def member_icc(
     scores: pd.DataFrame, dimension: str = "total", informant: str = "self", target: str = "therapist"
 ) -> pd.DataFrame:
@@ -121,10 +142,14 @@ def member_icc(
     or more members scored give no ICC.
     """
     views = analytics.member_session_totals(scores)
-    columns = ["session", "families", "members", "k0", "msb", "msw", "icc1", "icc2"]
     if views.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=ICC_COLUMNS)
     views = views[(views["dimension"] == dimension) & (views["informant"] == informant) & (views["target"] == target)]
+    return _icc_by_session(views)
+
+
+def _icc_by_session(views: pd.DataFrame) -> pd.DataFrame:
+    """ICCs per session of one informant, target and dimension of ``member_session_totals``."""
     out = []
     for session, rows in views.groupby("session"):
         sizes = rows.groupby("family").size()
@@ -144,4 +169,102 @@ def member_icc(
                 "icc2": anova.icc2,
             }
         )
-    return pd.DataFrame(out, columns=columns)
+    return pd.DataFrame(out, columns=ICC_COLUMNS)
+
+
+# --- The research export --------------------------------------------------------------------------
+
+#: The statistics of the research export, in their sort order.
+STATISTICS = ("alpha", "icc1", "icc2")
+RESEARCH_COLUMNS = [
+    "statistic",
+    "instrument",
+    "informant",
+    "target",
+    "dimension",
+    "session",
+    "estimate",
+    "n_items",
+    "n_cases",
+    "n_families",
+]
+RESEARCH_KEY = ["statistic", "instrument", "informant", "target", "dimension", "session"]
+_INTEGERS = ["session", "n_items", "n_cases", "n_families"]
+
+
+def research_table(
+    responses: pd.DataFrame, scores: pd.DataFrame, instruments: Mapping[str, Instrument]
+) -> pd.DataFrame:
+    """The ``research`` export: alpha per instrument, target and dimension; ICC(1)/ICC(2) per session.
+
+    Alpha (listwise) is computed for every dimension with two or more items of each instrument
+    in ``responses``, over the forms (a member at a session) about one target; ``n_cases`` is
+    the number of complete forms. The ICCs are computed on the member's series (POMP) per
+    informant, target, dimension (and total) and session; ``n_cases`` is the number of members,
+    ``n_families`` the families with two or more members scored. A statistic that cannot be
+    computed (too few cases, no variance) is left empty.
+    """
+    rows = _alpha_rows(responses, instruments) + _icc_rows(scores)
+    table = pd.DataFrame(rows, columns=RESEARCH_COLUMNS)
+    for column in _INTEGERS:
+        table[column] = pd.array(table[column], dtype="Int64")
+    table["estimate"] = table["estimate"].astype("float64")
+    return table.sort_values(RESEARCH_KEY, kind="stable", ignore_index=True, na_position="first")
+
+
+def _alpha_rows(responses: pd.DataFrame, instruments: Mapping[str, Instrument]) -> list[dict]:
+    """One row per instrument, target and dimension with at least two items: alpha of the complete forms."""
+    rows = []
+    for code in sorted(set(responses["instrument"])):
+        instrument = instruments[code]
+        # One item has no internal consistency to speak of (check4 and observer4 have one per dimension).
+        scales = {d: [item.code for item in instrument.items_of(d)] for d in DIMENSIONS}
+        scales = {d: codes for d, codes in scales.items() if len(codes) >= 2}
+        if not scales:
+            continue
+        wide = item_table(responses, instrument)
+        for target, forms in wide.groupby(level="target"):
+            for dimension, codes in scales.items():
+                complete = forms[codes].dropna()
+                alpha, used = cronbach_alpha(complete, "listwise")
+                rows.append(
+                    {
+                        "statistic": "alpha",
+                        "instrument": code,
+                        "informant": instrument.informant,
+                        "target": target,
+                        "dimension": dimension,
+                        "session": None,
+                        "estimate": alpha,
+                        "n_items": len(codes),
+                        "n_cases": used,
+                        "n_families": complete.index.get_level_values("family").nunique(),
+                    }
+                )
+    return rows
+
+
+def _icc_rows(scores: pd.DataFrame) -> list[dict]:
+    """Two rows (ICC(1), ICC(2)) per informant, target, dimension and session that has an ICC."""
+    views = analytics.member_session_totals(scores)
+    if views.empty:
+        return []
+    rows = []
+    for (informant, target, dimension), part in views.groupby(["informant", "target", "dimension"], observed=True):
+        for icc in _icc_by_session(part).itertuples(index=False):
+            for statistic in ("icc1", "icc2"):
+                rows.append(
+                    {
+                        "statistic": statistic,
+                        "instrument": None,
+                        "informant": informant,
+                        "target": target,
+                        "dimension": dimension,
+                        "session": icc.session,
+                        "estimate": getattr(icc, statistic),
+                        "n_items": None,
+                        "n_cases": icc.members,
+                        "n_families": icc.families,
+                    }
+                )
+    return rows

@@ -1,6 +1,7 @@
-"""Exports: building the tables of metrics.md from the response store and writing them to files.
+"""Exports: building the tables of metrics.md and the research statistics from the response store, writing them.
 
-The web's Export page and ``flask export`` call :func:`write_export` alike.
+The web's Export page and ``flask export`` call :func:`write_export` alike; ``flask export``
+picks its families with :func:`select_families`.
 """
 
 from __future__ import annotations
@@ -8,9 +9,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
+import sqlalchemy as sa
 
+from familyalliance.services.errors import OperationError
+from familyalliance.store.db import db
+from familyalliance.store.models import Family, Team
 from familyalliance.store.queries import iter_long_rows, responses_frame
 from familyalliance.store.registry import installed_instruments
+
+
+def select_families(codes: Sequence[str] = (), team_name: str | None = None) -> list[int] | None:
+    """The ids of the families with these codes and of this team (None: every family, when neither is given).
+
+    Raises OperationError naming the codes, or the team, that do not exist.
+    """
+    query = sa.select(Family.id, Family.code)
+    if codes:
+        query = query.where(Family.code.in_(codes))
+    if team_name:
+        query = query.join(Team).where(Team.name == team_name)
+    found = db.session.execute(query).all()
+    missing = sorted(set(codes) - {code for _, code in found})
+    if missing:
+        raise OperationError(f"No family {', '.join(missing)}.")
+    if team_name and db.session.scalar(sa.select(Team.id).where(Team.name == team_name)) is None:
+        raise OperationError(f"No team {team_name}.")
+    return [family_id for family_id, _ in found] if (codes or team_name) else None
 
 
 def export_table(
@@ -51,9 +75,11 @@ class _Counter:
     """Pass rows through, counting them."""
 
     def __init__(self, rows):
+        """Count the rows of ``rows`` as they pass."""
         self.rows, self.count = rows, 0
 
     def __iter__(self):
+        """The rows, one at a time."""
         for row in self.rows:
             self.count += 1
             yield row

@@ -17,6 +17,7 @@ KIND_LABELS = {
     "scores": _l("Scores per member"),
     "family": _l("Family metrics"),
     "ruptures": _l("Ruptures and repairs"),
+    "research": _l("Research statistics (alpha, ICC)"),
 }
 
 

@@ -1,118 +1,29 @@
-"""Exports: the tables of metrics.md (long, scores, family, ruptures) as CSV, Excel or SPSS.
+"""Writing an export table to a file: CSV with its codebook, Excel, SPSS.
 
-Building a table and writing it are separate: ``build`` turns the long answers into one of
-the four tables (pure pandas), ``Pseudonymiser`` replaces codes and dates, and the writers
-put a table in a file with its codebook. Every text cell that a spreadsheet would run (one
-starting with ``=``, ``+``, ``-`` or ``@``) is neutralised.
+Every text cell that a spreadsheet would run (one starting with ``=``, ``+``, ``-`` or ``@``)
+is neutralised; the codebook and the SPSS labels come from the one variable registry
+(``core.codebook``).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
-import hmac
 import io
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from familyalliance.core import analytics, codebook
+from familyalliance.core import codebook
 from familyalliance.core.analytics import Settings
+from familyalliance.core.exports.tables import DESCRIPTIONS
 from familyalliance.core.instruments import Instrument
-from familyalliance.core.scoring import SCORE_KEY, SCORES_EXPORT_COLUMNS, score_frame
 from familyalliance.core.validation import LONG_HEADER
 
-KINDS = ("long", "scores", "family", "ruptures")
 FORMATS = ("csv", "xlsx", "sav")
-COLUMNS = {
-    "long": LONG_HEADER,
-    "scores": SCORES_EXPORT_COLUMNS,
-    "family": analytics.FAMILY_COLUMNS,
-    "ruptures": analytics.RUPTURE_COLUMNS,
-}
-DESCRIPTIONS = {
-    "long": "Every item answer (and unanswered item), one row each (metrics.md section 3).",
-    "scores": "Dimension, total and POMP scores per member, session, informant, target and instrument (section 4).",
-    "family": "Family metrics per session, informant, target, instrument and dimension (section 5).",
-    "ruptures": "Ruptures and their repair status per member and dimension (section 7).",
-}
 RISKY = ("=", "+", "-", "@")
-
-
-def build(
-    kind: str, responses: pd.DataFrame, instruments: Mapping[str, Instrument], settings: Settings
-) -> pd.DataFrame:
-    """One of the export tables from the long answers table, columns and order as metrics.md says."""
-    if kind == "long":
-        order = ["family", "member", "session", "informant", "target", "instrument", "item"]
-        return responses[LONG_HEADER].sort_values(order, kind="stable", ignore_index=True)
-    scores = score_frame(responses, instruments)
-    if kind == "scores":
-        return scores
-    if kind == "family":
-        return analytics.family_metrics(scores, instruments, settings)
-    if kind == "ruptures":
-        return analytics.ruptures(scores, settings)
-    raise ValueError(f"unknown export {kind!r}; choose one of {', '.join(KINDS)}")
-
-
-@dataclass(frozen=True)
-class Pseudonymiser:
-    """Stable opaque codes for families and members, keyed by the installation's secret.
-
-    The same family gets the same code in every export of one installation; without the key
-    the codes cannot be traced back. Dates are shifted by a per-family number of days
-    (keeping the intervals between a family's sessions), or dropped.
-    """
-
-    key: bytes
-    dates: str = "shift"  # or "drop"
-
-    def _digest(self, *parts: str) -> bytes:
-        return hmac.new(self.key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
-
-    def family(self, code: str) -> str:
-        return "F" + self._digest("family", code).hex()[:12].upper()
-
-    def member(self, family: str, code: str) -> str:
-        return "M" + self._digest("member", family, code).hex()[:8].upper()
-
-    def shift(self, family: str) -> dt.timedelta:
-        """Between 365 days back and 365 days ahead, never zero."""
-        days = int.from_bytes(self._digest("date", family)[:4], "big") % 730 - 365
-        return dt.timedelta(days=days or 366)
-
-    def apply(self, table: pd.DataFrame) -> pd.DataFrame:
-        """The table with family, member (and lowest member) codes replaced and dates shifted or dropped."""
-        out = table.copy()
-        families = out["family"].astype(str)
-        for column in ("member", "lowest_member"):
-            if column in out.columns:
-                pairs = pd.Series(list(zip(families, out[column], strict=True)), index=out.index)
-                codes = {pair: self.member(*pair) for pair in set(pairs) if not pd.isna(pair[1])}
-                out[column] = pairs.map(codes)
-        if "date" in out.columns:
-            if self.dates == "drop":
-                out["date"] = None
-            else:
-                shifts = {f: self.shift(f) for f in families.unique()}
-                out["date"] = [
-                    d + shifts[f] if d is not None and not pd.isna(d) else None
-                    for d, f in zip(out["date"], families, strict=True)
-                ]
-        out["family"] = families.map({f: self.family(f) for f in families.unique()})
-        keys = [c for c in ("family", "member", "session") if c in out.columns]
-        rest = [c for c in _sort_keys(out) if c not in keys]
-        return out.sort_values(keys + rest, kind="stable", ignore_index=True)
-
-
-def _sort_keys(table: pd.DataFrame) -> list[str]:
-    keys = ["family", "member", "session", *SCORE_KEY[3:], "dimension", "item"]
-    return [c for c in dict.fromkeys(keys) if c in table.columns]
 
 
 def neutralise(value: object) -> object:
@@ -185,17 +96,27 @@ def readme_rows(
     """What the export is, when it was made, with which settings and instrument versions."""
     from importlib.metadata import version
 
-    used = sorted(set(table["instrument"])) if "instrument" in table.columns else sorted(instruments)
+    # A row without an instrument (an ICC of the research table) reads the member's series, which
+    # may draw on any installed instrument.
+    if "instrument" in table.columns and table["instrument"].notna().all():
+        used = sorted(set(table["instrument"]))
+    else:
+        used = sorted(instruments)
     rows = [
         ("export", kind),
         ("contents", DESCRIPTIONS[kind]),
         ("made", dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()),
         ("familyalliance version", version("familyalliance")),
         ("rows", str(len(table))),
-        ("families", str(table["family"].nunique()) if "family" in table.columns else "0"),
-        ("pseudonymised", "yes" if pseudonymised else "no"),
-        ("dates", {"shift": "shifted per family", "drop": "left out"}[dates] if pseudonymised else "as recorded"),
     ]
+    if "family" in table.columns:
+        rows += [
+            ("families", str(table["family"].nunique())),
+            ("pseudonymised", "yes" if pseudonymised else "no"),
+            ("dates", {"shift": "shifted per family", "drop": "left out"}[dates] if pseudonymised else "as recorded"),
+        ]
+    else:
+        rows += [("pseudonymised", "not needed: no family or member codes"), ("dates", "none")]
     rows += [(f"setting {name}", str(value)) for name, value in settings.as_config().items()]
     rows += [(f"instrument {code}", f"version {instruments[code].version}") for code in used if code in instruments]
     return rows

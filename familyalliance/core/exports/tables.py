@@ -1,0 +1,123 @@
+"""The export tables built from the long answers table, their columns, and pseudonymisation.
+
+``build`` turns the long answers into one of the export tables (pure pandas): the four tables
+of metrics.md with the columns and row order of the data contract, and ``research``, the
+statistics of ``core.research`` over the selected families. ``Pseudonymiser`` replaces a
+table's codes and dates for research.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from familyalliance.core import analytics, research
+from familyalliance.core.analytics import Settings
+from familyalliance.core.instruments import Instrument
+from familyalliance.core.scoring import SCORE_KEY, SCORES_EXPORT_COLUMNS, score_frame
+from familyalliance.core.validation import LONG_HEADER
+
+KINDS = ("long", "scores", "family", "ruptures", "research")
+COLUMNS = {
+    "long": LONG_HEADER,
+    "scores": SCORES_EXPORT_COLUMNS,
+    "family": analytics.FAMILY_COLUMNS,
+    "ruptures": analytics.RUPTURE_COLUMNS,
+    "research": research.RESEARCH_COLUMNS,
+}
+DESCRIPTIONS = {
+    "long": "Every item answer (and unanswered item), one row each (metrics.md section 3).",
+    "scores": "Dimension, total and POMP scores per member, session, informant, target and instrument (section 4).",
+    "family": "Family metrics per session, informant, target, instrument and dimension (section 5).",
+    "ruptures": "Ruptures and their repair status per member and dimension (section 7).",
+    "research": (
+        "Cronbach's alpha per instrument, target and dimension, and ICC(1)/ICC(2) of members within "
+        "families per informant, target, dimension and session; no family or member codes, no dates."
+    ),
+}
+
+
+def build(
+    kind: str, responses: pd.DataFrame, instruments: Mapping[str, Instrument], settings: Settings
+) -> pd.DataFrame:
+    """One of the export tables from the long answers table, columns and order as metrics.md says."""
+    if kind == "long":
+        order = ["family", "member", "session", "informant", "target", "instrument", "item"]
+        return responses[LONG_HEADER].sort_values(order, kind="stable", ignore_index=True)
+    scores = score_frame(responses, instruments)
+    if kind == "scores":
+        return scores
+    if kind == "family":
+        return analytics.family_metrics(scores, instruments, settings)
+    if kind == "ruptures":
+        return analytics.ruptures(scores, settings)
+    if kind == "research":
+        return research.research_table(responses, scores, instruments)
+    raise ValueError(f"unknown export {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+@dataclass(frozen=True)
+class Pseudonymiser:
+    """Stable opaque codes for families and members, keyed by the installation's secret.
+
+    The same family gets the same code in every export of one installation; without the key
+    the codes cannot be traced back. Dates are shifted by a per-family number of days
+    (keeping the intervals between a family's sessions), or dropped.
+    """
+
+    key: bytes
+    dates: str = "shift"  # or "drop"
+
+    def _digest(self, *parts: str) -> bytes:
+        """The keyed hash of ``parts``."""
+        return hmac.new(self.key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
+
+    def family(self, code: str) -> str:
+        """The opaque code of a family."""
+        return "F" + self._digest("family", code).hex()[:12].upper()
+
+    def member(self, family: str, code: str) -> str:
+        """The opaque code of a member of ``family`` (its real code)."""
+        return "M" + self._digest("member", family, code).hex()[:8].upper()
+
+    def shift(self, family: str) -> dt.timedelta:
+        """Between 365 days back and 365 days ahead, never zero."""
+        days = int.from_bytes(self._digest("date", family)[:4], "big") % 730 - 365
+        return dt.timedelta(days=days or 366)
+
+    def apply(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The table with family, member (and lowest member) codes replaced and dates shifted or dropped."""
+        out = table.copy()
+        if "family" not in out.columns:
+            # Statistics over families (the research table) name no family, member or date.
+            return out
+        families = out["family"].astype(str)
+        for column in ("member", "lowest_member"):
+            if column in out.columns:
+                pairs = pd.Series(list(zip(families, out[column], strict=True)), index=out.index)
+                codes = {pair: self.member(*pair) for pair in set(pairs) if not pd.isna(pair[1])}
+                out[column] = pairs.map(codes)
+        if "date" in out.columns:
+            if self.dates == "drop":
+                out["date"] = None
+            else:
+                shifts = {f: self.shift(f) for f in families.unique()}
+                out["date"] = [
+                    d + shifts[f] if d is not None and not pd.isna(d) else None
+                    for d, f in zip(out["date"], families, strict=True)
+                ]
+        out["family"] = families.map({f: self.family(f) for f in families.unique()})
+        keys = [c for c in ("family", "member", "session") if c in out.columns]
+        rest = [c for c in _sort_keys(out) if c not in keys]
+        return out.sort_values(keys + rest, kind="stable", ignore_index=True)
+
+
+def _sort_keys(table: pd.DataFrame) -> list[str]:
+    """The sort order of metrics.md section 9, for the columns the table has."""
+    keys = ["family", "member", "session", *SCORE_KEY[3:], "dimension", "item"]
+    return [c for c in dict.fromkeys(keys) if c in table.columns]
