@@ -49,6 +49,9 @@ DEFAULTS = {
     "RETENTION_YEARS": 20,
     # Days a member link stays valid.
     "MEMBER_LINK_DAYS": 7,
+    # Days after a link was made that a still unanswered questionnaire gets its reminder (`flask send-reminders`)
+    # and counts as open past its reminder on the caseload.
+    "REMINDER_DAYS": 3,
     # Uploads (the ratings import) up to 200 MB: about 4 million rows of the long CSV. Every other
     # request body (forms, questionnaire drafts) is far smaller: MAX_FORM_MEMORY_SIZE caps what a
     # form field may hold in memory.

@@ -18,7 +18,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from familyalliance import create_app
 from familyalliance.core.instruments import builtin_instruments
-from familyalliance.services import accounts, casework, demo, links
+from familyalliance.services import accounts, casework, demo, requests
 from familyalliance.store.db import db
 from familyalliance.store.models import Family
 from tests.livebrowser import launch_chromium, serve  # noqa: E402
@@ -53,9 +53,7 @@ def main(out: Path) -> None:
             family = db.session.scalar(sa.select(Family).where(Family.code == codes[0]))
             number = max(s.number for s in family.sessions) + 1
             session = casework.record_session(family, number, family.sessions[-1].date, [m.id for m in family.members])
-            tokens = {
-                link.member.role: token for link, token in links.create_links(session, app.config["MEMBER_LINK_DAYS"])
-            }
+            tokens = {link.member.role: token for link, token in requests.make_links(session)}
             db.session.commit()
         with serve(app) as url, sync_playwright() as playwright:
             browser = launch_chromium(playwright)

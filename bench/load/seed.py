@@ -10,7 +10,7 @@ Creates, in the (migrated, empty) database of DATABASE_URL:
   questionnaire of the default plan and the therapist's observer4), so the dashboards
   and the caseload have something to compute;
 - LOAD_LINK_SESSIONS further sessions per family (default 3), every member present, and a
-  member link for every member of each (``links.create_links``). A link's token exists only
+  member link for every member of each (``requests.make_links``). A link's token exists only
   now, so the tokens go into OUT.json (mode 0600) with what the locustfile needs to answer
   the questionnaire, and what run.py needs to check the database afterwards.
 """
@@ -33,7 +33,7 @@ sys.path.insert(0, str(APP_DIR))
 from familyalliance import create_app  # noqa: E402
 from familyalliance.core import plan, vocab  # noqa: E402
 from familyalliance.core.instruments import builtin_instruments  # noqa: E402
-from familyalliance.services import casework, demo, links, responses  # noqa: E402
+from familyalliance.services import casework, demo, requests, responses  # noqa: E402
 from familyalliance.store.db import db  # noqa: E402
 
 ROLE_SETS = [
@@ -100,7 +100,7 @@ def seed(out: Path, therapists: int, families: int, link_sessions: int) -> dict:
                 family, number, start + dt.timedelta(days=7 * number), [m.id for m in members]
             )
             sessions.append(number)
-            for link, token in links.create_links(session, days=7):
+            for link, token in requests.make_links(session, days=7):
                 link_rows.append(
                     {
                         "token": token,

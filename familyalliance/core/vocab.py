@@ -14,6 +14,9 @@ ROLES = CAREGIVER_ROLES + YOUNG_ROLES + ("other",)
 INFORMANTS = ("self", "therapist")
 TARGETS = ("therapist", "team")
 
+#: How a form was given (metrics.md section 3, the optional ``mode`` column).
+MODES = ("link", "round", "paper", "grid", "import")
+
 #: Case codes and member codes: 1..64 letters, digits, ``-``, ``_`` or ``.``.
 CODE_MAX_LENGTH = 64
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

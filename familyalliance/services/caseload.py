@@ -14,14 +14,24 @@ from flask import current_app
 from familyalliance import config
 from familyalliance.core import prompts
 from familyalliance.core.charts import builders as charts
-from familyalliance.services import pagecache
+from familyalliance.services import pagecache, requests
 from familyalliance.store import summaries
 from familyalliance.store.db import begin_write, db
-from familyalliance.store.models import Family, FamilySummary, Member, Team, TherapySession, User, family_therapist
+from familyalliance.store.models import (
+    Family,
+    FamilySummary,
+    Member,
+    Team,
+    TherapySession,
+    User,
+    family_therapist,
+)
 from familyalliance.store.registry import installed_instruments
 
 #: Families per caseload page.
 PAGE_SIZE = 25
+#: The flag of families with a questionnaire still open after its reminder (read live: it moves with the days).
+UNANSWERED = "unanswered"
 #: The filters a caseload page takes, as named in its URL.
 FILTERS = ("team", "therapist", "status", "flag")
 
@@ -94,6 +104,8 @@ def page(visible: sa.Select, filters: Filters, language: str):
             sa.orm.contains_eager(Family.summary),
             sa.orm.selectinload(Family.therapists),
             sa.orm.selectinload(Family.team),
+            # Read live with the page: it moves with the days, not with the family's data.
+            sa.orm.with_expression(Family.past_reminder, Family.id.in_(requests.families_past_reminder())),
         )
         .order_by(FamilySummary.concern.desc(), Family.code)
     )
@@ -103,7 +115,9 @@ def page(visible: sa.Select, filters: Filters, language: str):
         query = query.where(Family.therapists.any(User.id == filters.therapist))
     if filters.status:
         query = query.where(Family.status == filters.status)
-    if filters.flag:
+    if filters.flag == UNANSWERED:
+        query = query.where(Family.id.in_(requests.families_past_reminder()))
+    elif filters.flag:
         query = query.where(getattr(FamilySummary, f"flag_{filters.flag}").is_(True))
     pagination = db.paginate(query, page=filters.page, per_page=PAGE_SIZE, error_out=False, count=True)
     shown = [f.id for f in pagination.items]
@@ -118,6 +132,7 @@ def page(visible: sa.Select, filters: Filters, language: str):
             "reasons": [prompts.render_reason(r, language, names.get(f.id, {})) for r in f.summary.reasons],
             "sparkline": charts.sparkline([b for _, b in f.summary.balance]),
             "balance": [(int(s), round(b)) for s, b in f.summary.balance],
+            "unanswered": bool(f.past_reminder),
         }
         for f in pagination.items
     ]

@@ -12,13 +12,14 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from familyalliance.core import plan, vocab
+from familyalliance.services import requests
 from familyalliance.store import summaries
 from familyalliance.store.db import db
 from familyalliance.store.models import (
     Attendance,
     Family,
     Member,
-    MemberLink,
+    QuestionnaireRequest,
     Response,
     ResponseChange,
     Team,
@@ -78,7 +79,7 @@ def erase_family(family: Family) -> dict[str, int]:
         "sessions": TherapySession,
         "answers": Response,
         "corrections": ResponseChange,
-        "links": MemberLink,
+        "requests": QuestionnaireRequest,
     }
     counts = {
         name: db.session.scalar(sa.select(sa.func.count()).select_from(model).where(model.family_id == family.id))
@@ -139,6 +140,7 @@ def record_session(
                 )
             )
     db.session.flush()
+    requests.sync_session(session)
     summaries.touch([family.id])
     return session
 

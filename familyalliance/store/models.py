@@ -136,6 +136,8 @@ class Family(db.Model):
     )
     #: The stored caseload summary (``summaries``); read-only here, written by ``summaries.refresh``.
     summary: Mapped[FamilySummary | None] = relationship(viewonly=True)
+    #: Whether a questionnaire is open past its reminder: loaded by the caseload's query (``with_expression``).
+    past_reminder: Mapped[bool | None] = sa.orm.query_expression()
 
     def __repr__(self) -> str:
         return f"<Family {self.code}>"
@@ -282,37 +284,67 @@ class ResponseChange(db.Model):
     changed_by: Mapped[User | None] = relationship()
 
 
-class MemberLink(db.Model):
-    """A personal, single-use link that opens one member's questionnaire for one session.
+class QuestionnaireRequest(db.Model):
+    """One member's questionnaire at one session about one target: the one thing every way of answering fulfils.
 
-    Only a hash of the token is stored: whoever reads the database cannot open a link.
+    Links, the tablet round, paper forms typed in, the therapist's grid and the import all answer
+    a request; its state (``core.requests.request_state``) is what every page shows. A request is
+    answered once; answering again is the therapist's explicit ``reopened`` step.
     """
 
+    __tablename__ = "questionnaire_request"
     __table_args__ = (
         sa.ForeignKeyConstraint(
             ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(["family_id", "member_id"], ["member.family_id", "member.id"], ondelete="CASCADE"),
+        sa.UniqueConstraint("session_id", "member_id", "instrument", "target"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: SHA-256 of the random token in the link, hex.
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), index=True)
     session_id: Mapped[int] = mapped_column()
     member_id: Mapped[int] = mapped_column()
-    #: The questionnaire the link opens, and whom the answers are about.
+    #: The questionnaire, and whom the answers are about.
     instrument: Mapped[str] = mapped_column(sa.String(32))
-    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "link_target"))
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "request_target"))
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
-    #: When the answers were sent; a used link opens nothing.
-    used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: Until when the newest link works (empty: no link made).
+    expires_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     #: Answers given so far (JSON, item code -> value), saved as the member goes; emptied when sent.
     draft: Mapped[str | None] = mapped_column(sa.Text)
+    #: When and how it was answered, and who typed it in (paper forms and the therapist's grid).
+    answered_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    answered_mode: Mapped[str | None] = mapped_column(_enum(vocab.MODES, "request_mode"))
+    answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    #: When it stopped being asked (the member no longer attends, or another questionnaire is planned).
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: The last "let them answer again": who and when; the answers that follow are kept as corrections.
+    reopened_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    reopened_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
 
     member: Mapped[Member] = relationship(foreign_keys=[family_id, member_id], viewonly=True)
     session: Mapped[TherapySession] = relationship(foreign_keys=[family_id, session_id], viewonly=True)
+    answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
+    reopened_by: Mapped[User | None] = relationship(foreign_keys=[reopened_by_id])
+
+
+class RequestToken(db.Model):
+    """A link's token, by its hash: the newest of a request opens it, older ones say a newer link was sent.
+
+    Only a hash of the token is stored: whoever reads the database cannot open a link.
+    """
+
+    __tablename__ = "request_token"
+
+    #: SHA-256 of the random token in the link, hex.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("questionnaire_request.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: When a newer link of the same request was made.
+    replaced_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    request: Mapped[QuestionnaireRequest] = relationship()
 
 
 class InstrumentDefinition(db.Model):

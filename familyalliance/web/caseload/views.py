@@ -6,6 +6,8 @@ count, ids and revisions), per user, language, thresholds and filters.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
@@ -40,6 +42,7 @@ def show():
         language,
         key,
         families_version,
+        dt.date.today().isoformat(),  # the reminder flag moves with the days
         tuple(sorted(request.args.items(multi=True))),
     )
     cache = pagecache.page_cache(cache_epoch)

@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from familyalliance.core import plan, vocab
 from familyalliance.core.charts import render
 from familyalliance.core.charts import tables as chart_tables
-from familyalliance.services import casework, pagecache, reports
+from familyalliance.services import casework, pagecache, reports, requests
 from familyalliance.store.db import db
 from familyalliance.store.models import (
     Family,
@@ -70,12 +70,15 @@ def show(code: str):
     if target not in vocab.TARGETS:
         abort(404)
     language = str(get_locale())
+    latest, latest_requests = requests.latest_session_states(family.id)
     return render_template(
         "families/family.html",
         family=family,
         target=target,
         dashboard=_dashboard(family, language, target),
         locale=render.embed_locale(language),
+        latest=latest,
+        latest_requests=latest_requests,
     )
 
 

@@ -1,11 +1,16 @@
-"""The questionnaire a member opens with a personal link: no login, nothing of the family shown."""
+"""The questionnaire a member opens with a personal link: no login, nothing of the family shown.
+
+Every send is answered: a thank-you when the answers are stored, else the reason in the
+member's language (already answered, a newer link was sent, too old, no longer asked).
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import get_locale
 
-from familyalliance.services import errors, links, responses
+from familyalliance.services import requests
+from familyalliance.services.responses import AnswersRejected
 from familyalliance.store.db import db
 from familyalliance.store.registry import installed_instruments
 from familyalliance.web import access, audit
@@ -19,43 +24,48 @@ def posted_answers(instrument) -> dict[str, str]:
     return {item.code: request.form.get(item.code, "") for item in instrument.items}
 
 
-def send(link, values: dict[str, str], instruments) -> dict[str, str]:
-    """Store a questionnaire's answers and close its link; returns {item: problem} (empty when stored).
+def send(questionnaire, values: dict[str, str], instruments, mode: str) -> dict[str, str]:
+    """Store a request's answers; returns {item: problem} (empty when stored).
 
-    Raises errors.OperationError when the link was used in the meantime, or its questionnaire
-    was answered through another link (which closes this one).
+    Raises requests.RequestClosed (nothing stored) with the reason the member is shown, when the
+    request was answered meanwhile, withdrawn, or is past its link's date.
     """
     try:
-        links.submit(link, values, instruments)
-    except responses.AnswersRejected as exc:
+        requests.submit(questionnaire, values, instruments, mode)
+    except AnswersRejected as exc:
         db.session.rollback()
-        items = instruments[link.instrument].items
+        items = instruments[questionnaire.instrument].items
         return {items[p.line - 1].code: p.message for p in exc.problems if p.line}
-    except links.AlreadyAnswered:
-        db.session.rollback()
-        links.close(link)
-        db.session.commit()
-        raise
-    except errors.OperationError:
+    except requests.RequestClosed:
         db.session.rollback()
         raise
-    detail = {"session": link.session.number, "member": link.member.code, "instrument": link.instrument}
-    audit.record("answers.submitted", family=link.session.family, detail=detail)
+    detail = {
+        "session": questionnaire.session.number,
+        "member": questionnaire.member.code,
+        "instrument": questionnaire.instrument,
+        "mode": mode,
+    }
+    audit.record("answers.submitted", family=questionnaire.session.family, detail=detail)
     db.session.commit()
     return {}
 
 
-def page_context(link, instrument, values: dict[str, str], problems: dict[str, str]) -> dict:
+def page_context(questionnaire, instrument, values: dict[str, str], problems: dict[str, str]) -> dict:
     """What the questions partial needs, worded in the current language."""
     language = str(get_locale())
     return {
         "instrument": instrument,
-        "questions": [(item, item.text_for(language, link.target)) for item in instrument.items],
+        "questions": [(item, item.text_for(language, questionnaire.target)) for item in instrument.items],
         "anchors": {value: label[language] for value, label in instrument.anchors},
         "values": values,
         "problems": problems,
-        "faces": link.member.role == "child",
+        "faces": questionnaire.member.role == "child",
     }
+
+
+def closed(reason: str):
+    """The page that says why a link or a send cannot be used (404 for an unknown link, else 410)."""
+    return render_template("questionnaire/closed.html", state=reason), 404 if reason == requests.UNKNOWN else 410
 
 
 def _link_limit() -> str:
@@ -76,23 +86,23 @@ _link_attempts = limiter.shared_limit(_link_limit, scope="member-links", deduct_
 @_link_attempts
 def answer(token: str):
     """Show the link's questionnaire; store the answers once, all or none (public: the token is the key)."""
-    link, state = links.find(token)
-    if state != "open":
-        return render_template("questionnaire/closed.html", state=state), 404 if state == "unknown" else 410
+    questionnaire, state = requests.find(token)
+    if state not in ("open", "in_progress"):
+        return closed(state)
     instruments = installed_instruments()
-    instrument = instruments[link.instrument]
+    instrument = instruments[questionnaire.instrument]
     problems: dict[str, str] = {}
     if request.method == "POST":
         values = posted_answers(instrument)
         try:
-            problems = send(link, values, instruments)
-        except errors.OperationError:
-            return render_template("questionnaire/closed.html", state="used"), 410
+            problems = send(questionnaire, values, instruments, "link")
+        except requests.RequestClosed as exc:
+            return closed(exc.reason)
         if not problems:
             return render_template("questionnaire/thanks.html")
     else:
-        values = {item.code: "" for item in instrument.items} | links.draft_values(link)
-    context = page_context(link, instrument, values, problems)
+        values = {item.code: "" for item in instrument.items} | requests.draft_values(questionnaire)
+    context = page_context(questionnaire, instrument, values, problems)
     return render_template("questionnaire/form.html", **context), (422 if problems else 200)
 
 
@@ -101,12 +111,12 @@ def answer(token: str):
 @_link_attempts
 def save_draft(token: str):
     """Keep the answers given so far (JSON: item code -> value), so a closed tab loses nothing."""
-    link, state = links.find(token)
-    if state != "open":
-        return {"saved": False, "state": state}, 404 if state == "unknown" else 410
+    questionnaire, state = requests.find(token)
+    if state not in ("open", "in_progress"):
+        return {"saved": False, "state": state}, 404 if state == requests.UNKNOWN else 410
     answers = request.get_json(silent=True)
     if not isinstance(answers, dict):
         return {"saved": False, "error": "send a JSON object of item codes and values"}, 400
-    problems = links.save_draft(link, answers, installed_instruments())
+    problems = requests.save_draft(questionnaire, answers, installed_instruments())
     db.session.commit()
     return {"saved": not problems, "problems": problems}, (422 if problems else 200)

@@ -12,10 +12,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from familyalliance.services import links, responses
+from familyalliance.services import requests, responses
+from familyalliance.services.errors import OperationError
 from familyalliance.store.db import db
 from familyalliance.store.registry import installed_instruments
-from familyalliance.web import access
+from familyalliance.web import access, audit
 
 bp = Blueprint("ratings", __name__)
 
@@ -23,10 +24,10 @@ bp = Blueprint("ratings", __name__)
 @bp.get("/families/<code>/sessions/<int:number>")
 @access.roles(*access.FAMILY_ROLES)
 def session_page(code: str, number: int):
-    """A session: who attended, which questionnaire each fills in, and their links."""
+    """A session: who attended, which questionnaire each fills in, and where each request stands."""
     family = access.family_or_404(code)
     session = access.session_or_404(family, number)
-    return render_template("families/session.html", family=family, session=session, **links.session_page(session))
+    return render_template("families/session.html", family=family, session=session, **requests.session_page(session))
 
 
 @bp.post("/families/<code>/sessions/<int:number>/links")
@@ -35,15 +36,38 @@ def create_links(code: str, number: int):
     """Make a personal link (and QR code) for each attendee; the links are shown this once."""
     family = access.family_or_404(code)
     session = access.session_or_404(family, number)
-    made = links.make_links(session)
+    made = requests.make_links(session)
     db.session.commit()
     fresh = []
-    for link, token in made:
+    for questionnaire, token in made:
         url = url_for("questionnaire.answer", token=token, _external=True)
-        fresh.append({"member_id": link.member_id, "url": url, "qr": segno.make(url, error="m").svg_inline(scale=3)})
+        fresh.append(
+            {"member_id": questionnaire.member_id, "url": url, "qr": segno.make(url, error="m").svg_inline(scale=3)}
+        )
     return render_template(
-        "families/session.html", family=family, session=session, fresh=fresh, **links.session_page(session)
+        "families/session.html", family=family, session=session, fresh=fresh, **requests.session_page(session)
     )
+
+
+@bp.post("/families/<code>/sessions/<int:number>/requests/<int:request_id>/reopen")
+@access.roles(*access.FAMILY_ROLES)
+def reopen(code: str, number: int, request_id: int):
+    """Let a member answer again (the earlier answers stay in the history as corrections)."""
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    found = next((r for r in requests.for_session(session) if r.id == request_id), None)
+    if found is None:
+        abort(404)
+    try:
+        requests.reopen(found, current_user)
+    except OperationError:
+        flash(_("This questionnaire is not answered yet."), "info")
+    else:
+        detail = {"session": session.number, "member": found.member.code, "instrument": found.instrument}
+        audit.record("answers.reopened", family=family, detail=detail)
+        db.session.commit()
+        flash(_("%(name)s may answer again: make a link or start a round.", name=found.member.display_name), "success")
+    return redirect(url_for("ratings.session_page", code=family.code, number=session.number))
 
 
 @bp.route("/families/<code>/sessions/<int:number>/grid/<instrument_code>", methods=["GET", "POST"])
@@ -70,7 +94,7 @@ def grid(code: str, number: int, instrument_code: str):
         values = {(m, code): request.form.get(f"v-{m}-{code}", "").strip() for m, code in cells}
         shown = {(m, code): request.form.get(f"o-{m}-{code}", "").strip() for m, code in cells}
         try:
-            added, corrected = responses.save_grid(session, instrument, values, current_user, instruments, shown)
+            added, corrected = requests.save_grid(session, instrument, values, current_user, instruments, shown)
         except responses.GridRejected as exc:
             db.session.rollback()
             errors, status = exc.errors, 422
