@@ -376,14 +376,18 @@ def _newest_link_made() -> sa.ScalarSelect:
 
 
 def past_reminder(now: dt.datetime | None = None, days: int | None = None) -> sa.Select:
-    """The requests still to answer whose newest link was made ``REMINDER_DAYS`` or more ago and still works."""
+    """The requests still to answer, with a working link, that got a reminder or whose newest link was made
+    ``REMINDER_DAYS`` or more ago."""
     now = now or utcnow()
     days = days if days is not None else current_app.config["REMINDER_DAYS"]
     return sa.select(QuestionnaireRequest).where(
         QuestionnaireRequest.answered_at.is_(None),
         QuestionnaireRequest.withdrawn_at.is_(None),
         QuestionnaireRequest.expires_at > now,
-        _newest_link_made() <= now - dt.timedelta(days=days),
+        sa.or_(
+            QuestionnaireRequest.reminded_at.is_not(None),
+            _newest_link_made() <= now - dt.timedelta(days=days),
+        ),
     )
 
 

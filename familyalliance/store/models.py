@@ -319,6 +319,9 @@ class QuestionnaireRequest(db.Model):
     answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     #: When it stopped being asked (the member no longer attends, or another questionnaire is planned).
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: When the link was last sent by e-mail, and when the last reminder went (one a day at most).
+    invited_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     #: The last "let them answer again": who and when; the answers that follow are kept as corrections.
     reopened_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     reopened_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))

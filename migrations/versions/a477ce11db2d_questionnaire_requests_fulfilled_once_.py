@@ -37,6 +37,8 @@ def upgrade():
     sa.Column('answered_mode', sa.Enum('link', 'round', 'paper', 'grid', 'import', name='request_mode', native_enum=False, create_constraint=True), nullable=True),
     sa.Column('answered_by_id', sa.Integer(), nullable=True),
     sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('invited_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('reopened_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('reopened_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['answered_by_id'], ['user.id'], name=op.f('fk_questionnaire_request_answered_by_id_user'), ondelete='SET NULL'),
