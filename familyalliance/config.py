@@ -52,6 +52,18 @@ DEFAULTS = {
     # Days after a link was made that a still unanswered questionnaire gets its reminder (`flask send-reminders`)
     # and counts as open past its reminder on the caseload.
     "REMINDER_DAYS": 3,
+    # Mail for the questionnaire links (docs/operations.md, "E-mail"). Without MAIL_SERVER no mail is sent
+    # and links are handed over by copy and QR code only. MAIL_USE_TLS: STARTTLS on a submission port
+    # (587); MAIL_USE_SSL: TLS from the first byte (465). MAIL_SENDER is the From address.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 587,
+    "MAIL_USE_TLS": True,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_SENDER": None,
+    # Seconds to wait for the mail server before giving up.
+    "MAIL_TIMEOUT": 10,
     # Uploads (the ratings import) up to 200 MB: about 4 million rows of the long CSV. Every other
     # request body (forms, questionnaire drafts) is far smaller: MAX_FORM_MEMORY_SIZE caps what a
     # form field may hold in memory.

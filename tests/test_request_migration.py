@@ -20,7 +20,7 @@ from familyalliance.store.models import QuestionnaireRequest
 
 from .conftest import base_config
 
-BEFORE = "3c1f0a9d2b7e"
+BEFORE = "b7e2d4f1a9c3"
 
 
 def digest(token: str) -> str:

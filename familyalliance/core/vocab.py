@@ -29,6 +29,9 @@ CLINICAL_ROLES = ("therapist", "team_lead")
 #: Where a family stands in treatment.
 FAMILY_STATUSES = ("active", "paused", "closed")
 
+#: The languages of the app's texts, a member's messages and questionnaires; English is the source language.
+LANGUAGES = ("nl", "en")
+
 
 def is_valid_code(value: str) -> bool:
     """Return whether ``value`` is a valid family or member code."""

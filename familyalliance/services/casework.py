@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+import email_validator
 import sqlalchemy as sa
 
 from familyalliance.core import plan, vocab
 from familyalliance.services import requests
+from familyalliance.services.errors import OperationError
 from familyalliance.store import summaries
 from familyalliance.store.db import db
 from familyalliance.store.models import (
@@ -89,8 +91,34 @@ def erase_family(family: Family) -> dict[str, int]:
     return counts
 
 
+def member_email(address: str | None) -> str | None:
+    """A member's e-mail address as stored: normalised, None when empty; OperationError when it is none."""
+    address = (address or "").strip()
+    if not address:
+        return None
+    try:
+        return email_validator.validate_email(address, check_deliverability=False).normalized
+    except email_validator.EmailNotValidError as exc:
+        raise OperationError(f"Not an e-mail address: {exc}") from None
+
+
+def _contact(fields: dict) -> dict:
+    """``fields`` with the address normalised and an empty language as none; checked before anything changes."""
+    checked = dict(fields)
+    if "email" in checked:
+        checked["email"] = member_email(checked["email"])
+    if "language" in checked:
+        checked["language"] = checked["language"] or None
+        if checked["language"] is not None and checked["language"] not in vocab.LANGUAGES:
+            raise OperationError(
+                f"Unknown language {checked['language']!r}; choose one of {', '.join(vocab.LANGUAGES)}."
+            )
+    return checked
+
+
 def add_member(family: Family, **fields) -> Member:
     """Add a member to ``family``; ``fields`` are Member columns."""
+    fields = _contact(fields)
     member = Member(family=family, **fields)
     db.session.add(member)
     db.session.flush()
@@ -100,6 +128,7 @@ def add_member(family: Family, **fields) -> Member:
 
 def update_member(member: Member, **fields) -> None:
     """Change a member's columns."""
+    fields = _contact(fields)
     for name, value in fields.items():
         setattr(member, name, value)
     db.session.flush()

@@ -168,6 +168,10 @@ class Member(db.Model):
     #: The period the member takes part in treatment; open ends are allowed.
     active_from: Mapped[dt.date | None]
     active_to: Mapped[dt.date | None]
+    #: Where the member's questionnaire links are mailed (for a child: a caregiver's address); optional.
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    #: The language of the member's messages and questionnaire (``nl`` or ``en``); empty: the installation's default.
+    language: Mapped[str | None] = mapped_column(_enum(vocab.LANGUAGES, "member_language"))
 
     family: Mapped[Family] = relationship(back_populates="members")
 

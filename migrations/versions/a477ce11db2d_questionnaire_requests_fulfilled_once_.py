@@ -6,7 +6,7 @@ stored (by link where a used link says so, by the therapist's grid for observer 
 unknown); each link's token kept, the newest of a request opening it and older ones replaced.
 
 Revision ID: a477ce11db2d
-Revises: 3c1f0a9d2b7e
+Revises: b7e2d4f1a9c3
 Create Date: 2026-12-02 13:34:47.616893
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a477ce11db2d'
-down_revision = '3c1f0a9d2b7e'
+down_revision = 'b7e2d4f1a9c3'
 branch_labels = None
 depends_on = None
 

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
+    EmailField,
     IntegerField,
     SelectField,
     StringField,
@@ -25,6 +26,8 @@ from wtforms.validators import (
 )
 
 from familyalliance.core import vocab
+from familyalliance.services import casework
+from familyalliance.services.errors import OperationError
 from familyalliance.store.db import db
 from familyalliance.store.models import Family, Member, Response, TherapySession
 from familyalliance.web.forms import (
@@ -82,12 +85,29 @@ class MemberForm(FlaskForm):
     )
     active_from = DateField(_l("Takes part from (optional)"), validators=[Optional()])
     active_to = DateField(_l("Takes part until (optional)"), validators=[Optional()])
+    email = EmailField(
+        _l("E-mail address (optional)"),
+        validators=[Length(max=254), no_control_characters],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    language = SelectField(
+        _l("Language of the messages and the questionnaire"),
+        # Language names stay in their own language, so everyone finds theirs.
+        choices=[
+            SelectChoice("", _l("The installation's default")),
+            SelectChoice("nl", "Nederlands"),
+            SelectChoice("en", "English"),
+        ],
+        default="",
+    )
     submit = SubmitField(_l("Save"))
 
     def __init__(self, *args, family: Family, member: Member | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._family = family
         self._member = member
+        if self.language.data is None:  # a member without a language of their own: the default's choice
+            self.language.data = ""
 
     def validate_code(self, field) -> None:
         """Member codes are unique within the family."""
@@ -111,6 +131,17 @@ class MemberForm(FlaskForm):
         """The period must not end before it starts."""
         if field.data and self.active_from.data and field.data < self.active_from.data:
             raise ValidationError(_l("The end date must not be before the start date."))
+
+    def validate_email(self, field) -> None:
+        """Empty, or an e-mail address (stored normalised); what was typed stays in the field when refused."""
+        if field.errors:
+            return
+        try:
+            casework.member_email(field.data)
+        except OperationError:
+            raise ValidationError(
+                _l("This is not an e-mail address. Enter one like name@example.org, or leave the field empty.")
+            ) from None
 
     def _member_has_responses(self) -> bool:
         query = sa.select(Response.family_id).where(

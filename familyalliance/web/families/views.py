@@ -117,7 +117,7 @@ def edit_family(code: str):
     return render_template("families/family_form.html", form=form, family=family)
 
 
-MEMBER_FIELDS = ("code", "display_name", "role", "birth_year", "active_from", "active_to")
+MEMBER_FIELDS = ("code", "display_name", "role", "birth_year", "active_from", "active_to", "email", "language")
 
 
 @bp.route("/<code>/members/new", methods=["GET", "POST"])
