@@ -1,13 +1,19 @@
-"""Fixtures in the style of Flask's tutorial: ``app``, ``client``, ``runner`` and ``auth``.
+"""Fixtures in the style of Flask's tutorial: ``app``, ``client``, ``runner`` and ``auth``, for every tier.
+
+The tests mirror the package's layers: ``core/`` (pure: no app, no database), ``store/``,
+``services/``, ``cli/``, ``web/`` and ``system/`` (browsers, processes, threads, fuzzing).
 
 The suite runs on SQLite by default and on PostgreSQL when ``TEST_DATABASE_URL`` names
 one. The schema is built once per run by the real migrations; each test then starts
-from empty tables.
+from empty tables. Every app of the run uses one temporary instance folder
+(``instance_folder``), never the checkout's ``instance/``. The people and families of a
+shared scenario come from ``scenarios.py`` (the ``scenario`` fixture).
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import flask_migrate
 import pytest
@@ -17,6 +23,29 @@ from familyalliance import create_app
 from familyalliance.store.db import db
 
 from .factories import PASSWORD
+
+pytest_plugins = ["tests.scenarios"]
+
+#: Where the app looks for its instance folder (``familyalliance.resources.instance_path``).
+INSTANCE_ENV = "FAMILYALLIANCE_INSTANCE_PATH"
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "scenario(*parts): the families the scenario fixture builds (scenarios.py)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def instance_folder(tmp_path_factory) -> Path:
+    """A temporary instance folder for every app of the run (secret keys, instance/config.py, the Vega cache).
+
+    Set before any app is made (session-scoped and autouse, it comes before ``schema``), so no test
+    reads the developer's settings or keys from the checkout's ``instance/`` or writes there;
+    processes the tests start inherit it.
+    """
+    folder = tmp_path_factory.mktemp("instance")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(INSTANCE_ENV, str(folder))
+        yield folder
 
 
 def base_config(database_url: str) -> dict:
