@@ -52,6 +52,9 @@ DEFAULTS = {
     # Days after a link was made that a still unanswered questionnaire gets its reminder (`flask send-reminders`)
     # and counts as open past its reminder on the caseload.
     "REMINDER_DAYS": 3,
+    # The address members reach the app at (https://alliance.example.org): `flask send-reminders` runs
+    # outside a web request and builds the links of its e-mails from it.
+    "PUBLIC_URL": None,
     # Mail for the questionnaire links (docs/operations.md, "E-mail"). Without MAIL_SERVER no mail is sent
     # and links are handed over by copy and QR code only. MAIL_USE_TLS: STARTTLS on a submission port
     # (587); MAIL_USE_SSL: TLS from the first byte (465). MAIL_SENDER is the From address.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from familyalliance.cli import accounts, backup, data, instruments
+from familyalliance.cli import accounts, backup, data, instruments, reminders
 
 COMMANDS = (
     accounts.create_user_command,
@@ -18,6 +18,7 @@ COMMANDS = (
     data.export_command,
     backup.backup_command,
     backup.restore_command,
+    reminders.send_reminders_command,
 )
 
 

@@ -366,7 +366,7 @@ def _fulfil(session: TherapySession, member_ids: Iterable[int], instrument: Inst
     db.session.flush()
 
 
-def _newest_link_made() -> sa.ScalarSelect:
+def newest_link_made() -> sa.ScalarSelect:
     """When a request's newest link was made (correlated to ``QuestionnaireRequest``)."""
     return (
         sa.select(sa.func.max(RequestToken.created_at))
@@ -375,18 +375,29 @@ def _newest_link_made() -> sa.ScalarSelect:
     )
 
 
+def reminder_cutoff(now: dt.datetime | None = None, days: int | None = None) -> dt.datetime:
+    """Links made before this moment are past their reminder: ``REMINDER_DAYS`` whole days (UTC) after the day made.
+
+    Whole days, so the caseload's flag moves once a day (its cached page is kept per day) and the
+    reminders of one day all see the same links.
+    """
+    now = now or utcnow()
+    days = days if days is not None else current_app.config["REMINDER_DAYS"]
+    midnight = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - dt.timedelta(days=days - 1)
+
+
 def past_reminder(now: dt.datetime | None = None, days: int | None = None) -> sa.Select:
     """The requests still to answer, with a working link, that got a reminder or whose newest link was made
     ``REMINDER_DAYS`` or more ago."""
     now = now or utcnow()
-    days = days if days is not None else current_app.config["REMINDER_DAYS"]
     return sa.select(QuestionnaireRequest).where(
         QuestionnaireRequest.answered_at.is_(None),
         QuestionnaireRequest.withdrawn_at.is_(None),
         QuestionnaireRequest.expires_at > now,
         sa.or_(
             QuestionnaireRequest.reminded_at.is_not(None),
-            _newest_link_made() <= now - dt.timedelta(days=days),
+            newest_link_made() < reminder_cutoff(now, days),
         ),
     )
 

@@ -42,7 +42,7 @@ def show():
         language,
         key,
         families_version,
-        dt.date.today().isoformat(),  # the reminder flag moves with the days
+        dt.datetime.now(dt.UTC).date().isoformat(),  # the reminder flag moves once a day (UTC)
         tuple(sorted(request.args.items(multi=True))),
     )
     cache = pagecache.page_cache(cache_epoch)

@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from familyalliance.services import requests, responses
+from familyalliance.services import invitations, mail, requests, responses
 from familyalliance.services.errors import OperationError
 from familyalliance.store.db import db
 from familyalliance.store.registry import installed_instruments
@@ -27,7 +27,13 @@ def session_page(code: str, number: int):
     """A session: who attended, which questionnaire each fills in, and where each request stands."""
     family = access.family_or_404(code)
     session = access.session_or_404(family, number)
-    return render_template("families/session.html", family=family, session=session, **requests.session_page(session))
+    return render_template(
+        "families/session.html",
+        family=family,
+        session=session,
+        mail_on=mail.mail_configured(),
+        **requests.session_page(session),
+    )
 
 
 @bp.post("/families/<code>/sessions/<int:number>/links")
@@ -45,8 +51,68 @@ def create_links(code: str, number: int):
             {"member_id": questionnaire.member_id, "url": url, "qr": segno.make(url, error="m").svg_inline(scale=3)}
         )
     return render_template(
-        "families/session.html", family=family, session=session, fresh=fresh, **requests.session_page(session)
+        "families/session.html",
+        family=family,
+        session=session,
+        fresh=fresh,
+        mail_on=mail.mail_configured(),
+        **requests.session_page(session),
     )
+
+
+@bp.post("/families/<code>/sessions/<int:number>/invite")
+@access.roles(*access.FAMILY_ROLES)
+def invite(code: str, number: int):
+    """E-mail each attendee who can still answer a fresh link, in their language; say who got one and who not."""
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    try:
+        outcome = invitations.invite(
+            session, lambda token: url_for("questionnaire.answer", token=token, _external=True)
+        )
+    except mail.MailError:
+        flash(
+            _("E-mail is not set up for this installation. Make personal links and give them by hand or QR code."),
+            "error",
+        )
+        return redirect(url_for("ratings.session_page", code=family.code, number=session.number))
+    audit.record_now(
+        "links.emailed",
+        family=family,
+        detail={"session": session.number, "sent": len(outcome.sent), "failed": len(outcome.failed)},
+    )
+    if outcome.sent:
+        flash(_("Sent by e-mail to %(names)s.", names=", ".join(outcome.sent)), "success")
+    for name, kind in outcome.failed:
+        flash(
+            _(
+                "Not sent to %(name)s: %(reason)s. Their earlier link still works.",
+                name=name,
+                reason=mail_problems().get(kind, mail_problems()["refused"]),
+            ),
+            "error",
+        )
+    if outcome.no_address:
+        flash(
+            _("No e-mail address for %(names)s: make a personal link for them.", names=", ".join(outcome.no_address)),
+            "info",
+        )
+    if not (outcome.sent or outcome.failed or outcome.no_address):
+        flash(_("Nobody is waiting for a link: everyone has answered."), "info")
+    return redirect(url_for("ratings.session_page", code=family.code, number=session.number))
+
+
+def mail_problems() -> dict[str, str]:
+    """The reasons a message was not sent, worded for the therapist."""
+    return {
+        "invalid_address": _("the address is not a valid e-mail address"),
+        "refused": _("the mail server refused it"),
+        "unreachable": _("the mail server could not be reached"),
+        "tls": _("the mail server's secure connection failed"),
+        "authentication": _("the mail server did not accept the app's login"),
+        "lost": _("the connection to the mail server was lost"),
+        "not_configured": _("e-mail is not set up"),
+    }
 
 
 @bp.post("/families/<code>/sessions/<int:number>/requests/<int:request_id>/reopen")

@@ -16,7 +16,7 @@ from familyalliance.services import casework, requests
 from familyalliance.store.db import db
 from familyalliance.store.models import Member, QuestionnaireRequest, Response, ResponseChange, TherapySession
 
-from .factories import commit, gen_family, gen_member, gen_session, gen_user
+from ..factories import commit, gen_family, gen_member, gen_session, gen_user
 
 CHECK4 = ("bond", "goals_tasks", "safety", "shared_purpose")
 

@@ -18,7 +18,7 @@ from familyalliance.services import requests
 from familyalliance.store.db import db
 from familyalliance.store.models import QuestionnaireRequest
 
-from .conftest import base_config
+from ..conftest import base_config
 
 BEFORE = "b7e2d4f1a9c3"
 
