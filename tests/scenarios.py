@@ -37,7 +37,7 @@ import sqlalchemy as sa
 
 from familyalliance.core import vocab
 from familyalliance.core.instruments import builtin_instruments
-from familyalliance.services import demo, links, responses
+from familyalliance.services import demo, requests, responses
 from familyalliance.store.db import db
 from familyalliance.store.models import Family, Member, Team, TherapySession, User
 
@@ -105,7 +105,7 @@ def _ids(family: Family, linked: TherapySession | None = None) -> FamilyIds:
     ids = FamilyIds(id=family.id, members=members, sessions=dict(db.session.execute(sessions).all()))
     if linked is not None:
         code = {member_id: member_code for member_code, member_id in members.items()}
-        ids.tokens = {code[link.member_id]: token for link, token in links.create_links(linked, 7)}
+        ids.tokens = {code[made.member_id]: token for made, token in requests.make_links(linked, 7)}
     return ids
 
 

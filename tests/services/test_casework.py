@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from familyalliance.core.instruments import builtin_instruments
-from familyalliance.services import casework, demo, links
+from familyalliance.services import casework, demo, requests
 from familyalliance.store.db import db
 from familyalliance.store.models import Family
 
@@ -22,8 +22,8 @@ def make_clinic() -> str:
     gen_user("team_lead", "Team B", "lead-b@example.org")
     demo.load_demo(ann, builtin_instruments())
     family = db.session.scalar(sa.select(Family).order_by(Family.code))
-    made = links.create_links(family.sessions[-1], 7)
-    links.save_draft(made[0][0], {"bond": "7"}, builtin_instruments())
+    made = requests.make_links(family.sessions[-1], 7)
+    requests.save_draft(made[0][0], {"bond": "7"}, builtin_instruments())
     commit()
     return family.code
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from familyalliance.core import invitations
-from familyalliance.services import links, mail
+from familyalliance.services import mail, requests
 from familyalliance.services.errors import OperationError
 
 from ..factories import commit, gen_family, gen_member, gen_session, gen_user
@@ -33,7 +33,7 @@ def member_link(app):
         family = gen_family("FAM-7731", [therapist])
         gen_member(family, "Y1", "youth", "Noor Jansen", birth_year=2011, email=ADDRESS)
         session = gen_session(family, 3)
-        ((link, token),) = links.create_links(session, 7)
+        ((link, token),) = requests.make_links(session, 7)
         expires = link.expires_at.date()
         instrument = link.instrument
         commit()

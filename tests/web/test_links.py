@@ -9,10 +9,19 @@ import pytest
 import sqlalchemy as sa
 
 from familyalliance.core.vocab import DIMENSIONS as DIMS
-from familyalliance.services import links
+from familyalliance.services import requests
 from familyalliance.store import queries
 from familyalliance.store.db import db
-from familyalliance.store.models import Attendance, Member, MemberLink, Response, ResponseChange, TherapySession, User
+from familyalliance.store.models import (
+    Attendance,
+    Member,
+    QuestionnaireRequest,
+    RequestToken,
+    Response,
+    ResponseChange,
+    TherapySession,
+    User,
+)
 
 from ..factories import commit, gen_family, gen_member, gen_session, gen_user
 
@@ -51,13 +60,13 @@ def test_links_made_once_and_stored_hashed(app, client, session_three):
     paths = make_links(client)
     assert set(paths) == {"Sandra", "Daan"}
     with app.app_context():
-        stored = db.session.scalars(sa.select(MemberLink.token_hash)).all()
+        stored = db.session.scalars(sa.select(RequestToken.token_hash)).all()
     tokens = [path.split("/r/")[1] for path in paths.values()]
     assert all(len(token) >= 40 for token in tokens)
-    assert sorted(stored) == sorted(links.token_hash(t) for t in tokens)
+    assert sorted(stored) == sorted(requests.token_hash(t) for t in tokens)
     assert not set(tokens) & set(stored)
     page = client.get("/families/FAM-1/sessions/3?lang=en").text
-    assert "sent, not answered yet" in page and "/r/" not in page  # not shown again
+    assert "link made, not answered yet" in page and "/r/" not in page  # not shown again
 
 
 def test_member_answers_check4_and_scores_appear(app, client, session_three):
@@ -77,7 +86,7 @@ def test_member_answers_check4_and_scores_appear(app, client, session_three):
     assert values == {"bond": 8, "goals_tasks": 6, "safety": 10, "shared_purpose": None}
     assert scores.iloc[0]["bond_pomp"] == 80.0 and scores.iloc[0]["member"] == "C1"
     again = anonymous.get(path + "?lang=en")
-    assert again.status_code == 410 and "Your answers were already sent with this link" in again.text
+    assert again.status_code == 410 and "Your answers are in" in again.text
     resent = anonymous.post(path, data={"csrf_token": token, "bond": "1"})
     assert resent.status_code == 410
     with app.app_context():
@@ -94,13 +103,15 @@ def test_bad_answer_refused_and_kept(app, client, session_three):
     assert re.search(r'name="bond_1" value="4" checked', response.text)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 0
-        assert db.session.scalar(sa.select(MemberLink.used_at).where(MemberLink.instrument == "alliance16")) is None
+        answered = sa.select(QuestionnaireRequest.answered_at).where(QuestionnaireRequest.instrument == "alliance16")
+        assert db.session.scalar(answered) is None
 
 
 def test_expired_and_unknown_links(app, client, session_three):
     path = make_links(client)["Daan"]
     with app.app_context():
-        db.session.execute(sa.update(MemberLink).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        db.session.execute(sa.update(QuestionnaireRequest).values(expires_at=past))
         commit()
     expired = app.test_client().get(path + "?lang=en")
     assert expired.status_code == 410 and "too old" in expired.text
@@ -113,7 +124,7 @@ def test_only_the_familys_therapists_make_links(app, client, auth, session_three
     auth.login("cas@example.org")
     assert client.post("/families/FAM-1/sessions/3/links").status_code == 404
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(MemberLink)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestToken)) == 0
         assert db.session.scalar(sa.select(TherapySession.target)) == "therapist"
 
 
@@ -185,7 +196,8 @@ def test_draft_kept_between_visits(app, client, session_three):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert member.post(path, data={"csrf_token": token, "bond": "7"}).status_code == 200
     with app.app_context():
-        assert db.session.scalar(sa.select(MemberLink.draft).where(MemberLink.instrument == "check4")) is None
+        draft = sa.select(QuestionnaireRequest.draft).where(QuestionnaireRequest.instrument == "check4")
+        assert db.session.scalar(draft) is None
     assert member.post(path + "/draft", json={"bond": "1"}).status_code == 410
 
 
@@ -247,7 +259,7 @@ def test_plan_configurable_per_family(app, client, session_three):
 
 
 def test_link_lifetime_is_a_setting(app, make_app, session_three):
-    """MEMBER_LINK_DAYS sets how long new links stay valid, for links and for rounds alike."""
+    """MEMBER_LINK_DAYS sets how long new links stay valid; a round makes no links (the device is in the room)."""
     short = make_app(MEMBER_LINK_DAYS=1)
     client = short.test_client()
     client.post("/login", data={"email": "ann@example.org", "password": "correct horse battery"})
@@ -255,7 +267,10 @@ def test_link_lifetime_is_a_setting(app, make_app, session_three):
     client.post("/round/start/FAM-1/3")
     with app.app_context():
         spans = {
-            round((link.expires_at.replace(tzinfo=None) - link.created_at.replace(tzinfo=None)).total_seconds())
-            for link in db.session.scalars(sa.select(MemberLink))
+            round(
+                (token.request.expires_at.replace(tzinfo=None) - token.created_at.replace(tzinfo=None)).total_seconds()
+            )
+            for token in db.session.scalars(sa.select(RequestToken))
         }
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestToken)) == 2  # the round's: none
     assert spans == {86400}

@@ -53,7 +53,7 @@ def test_erasing_a_family_removes_every_trace(app, client, auth, clinic):
         # One audit entry says what happened, with counts and no content.
         erased = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "family.erased"))
         assert (erased.user_email, erased.family_code, erased.family_id) == ("lead@example.org", clinic, family_id)
-        assert erased.detail["members"] == len(names) and erased.detail["answers"] > 0 and erased.detail["links"] > 0
+        assert erased.detail["members"] == len(names) and erased.detail["answers"] > 0 and erased.detail["requests"] > 0
         assert not any(name in repr(after["audit_event"]) for name in names)
         # Nothing of it is left in this process's page cache either.
         assert not pagecache.page_cache().items
