@@ -211,7 +211,7 @@ def test_member_link_on_a_phone(page, browser, app):
     member.get_by_role("button", name="Mijn antwoorden versturen").click()
     expect(member.get_by_role("heading", name="Dank je wel")).to_be_visible()
     member.goto(link)
-    expect(member.get_by_role("heading", name="Deze link werkt niet (meer)")).to_be_visible()
+    expect(member.get_by_role("heading", name="Je antwoorden zijn binnen")).to_be_visible()
     phone.close()
     page.goto(page.live + "/families/FAM-7")
     heat = page.locator("figure[aria-labelledby=heat-caption]")
