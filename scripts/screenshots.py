@@ -53,8 +53,23 @@ def main(out: Path) -> None:
             family = db.session.scalar(sa.select(Family).where(Family.code == codes[0]))
             number = max(s.number for s in family.sessions) + 1
             session = casework.record_session(family, number, family.sessions[-1].date, [m.id for m in family.members])
-            tokens = {link.member.role: token for link, token in requests.make_links(session)}
+            made = requests.make_links(session)
+            tokens = {link.member.role: token for link, token in made}
+            # Requests in every state for the session page: one answered by link, one in the round, one started.
+            instruments = builtin_instruments()
+            for (request, _token), mode in zip(made, ("link", "round"), strict=False):
+                answers = {
+                    item.code: str(instruments[request.instrument].scale_max)
+                    for item in instruments[request.instrument].items
+                }
+                requests.submit(request, answers, instruments, mode)
+            if len(made) > 2:
+                first_item = instruments[made[2][0].instrument].items[0].code
+                requests.save_draft(made[2][0], {first_item: "3"}, instruments)
+            for member in family.members:
+                member.email = f"{member.code.lower()}@example.org"
             db.session.commit()
+            states_url = f"/families/{family.code}/sessions/{number}"
         with serve(app) as url, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             for lang in ("en", "nl"):
@@ -74,6 +89,17 @@ def main(out: Path) -> None:
                 page.screenshot(path=out / f"export-{lang}.png", full_page=True)
                 page.goto(f"{url}/admin/users")
                 page.screenshot(path=out / f"team-{lang}.png", full_page=True)
+                page.goto(f"{url}{states_url}")
+                page.screenshot(path=out / f"session-states-{lang}.png", full_page=True)
+                page.get_by_role(
+                    "button",
+                    name={"en": "Start a round on this device", "nl": "Een rondje starten op dit apparaat"}[lang],
+                ).click()
+                page.wait_for_url("**/round/")
+                page.screenshot(path=out / f"round-done-{lang}.png", full_page=True)
+                page.goto(f"{url}/round/leave")
+                page.locator("#password").fill(PASSWORD)
+                page.locator("form button").click()
                 page.close()
                 admin = browser.new_page(viewport={"width": 1200, "height": 800}, locale=lang)
                 log_in(admin, url, lang, ADMIN)
@@ -87,10 +113,43 @@ def main(out: Path) -> None:
                 phone.goto(f"{url}/r/{tokens[role]}?lang=nl")
                 phone.screenshot(path=out / f"questionnaire-{role}-nl.png", full_page=role == "child")
             phone.close()
+            _email_as_received(browser, app, url, states_url, out)
             browser.close()
         with app.app_context():
             db.engine.dispose()
     print(f"Screenshots written to {out}")
+
+
+def _email_as_received(browser, app, url: str, states_url: str, out: Path) -> None:
+    """Send the session's links by e-mail to a local SMTP server and picture the Dutch message as received."""
+    from aiosmtpd.controller import Controller  # noqa: PLC0415
+
+    from tests.support_mail import Collector, MailServer, free_port  # noqa: PLC0415
+
+    handler = Collector()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app.config.update(MailServer("127.0.0.1", port, handler, controller).settings())
+        page = browser.new_page(viewport={"width": 1200, "height": 800}, locale="nl")
+        log_in(page, url, "nl", EMAIL)
+        page.wait_for_url("**/families/")
+        page.goto(f"{url}{states_url}")
+        page.get_by_role("button", name="Links per e-mail versturen").click()
+        page.close()
+        received = next(r for r in handler.received if "Een paar korte vragen" in str(r.message["Subject"]))
+        html = received.message.get_body(preferencelist=("html",)).get_content()
+        envelope = (
+            f"<p style='font:14px sans-serif;color:#444'>Van: {received.message['From']}<br>"
+            f"Aan: {received.message['To']}<br>Onderwerp: <b>{received.message['Subject']}</b></p><hr>"
+        )
+        mail_page = browser.new_page(viewport={"width": 600, "height": 700})
+        mail_page.set_content(envelope + html)
+        mail_page.screenshot(path=out / "email-invitation-nl.png", full_page=True)
+        mail_page.close()
+    finally:
+        controller.stop()
 
 
 if __name__ == "__main__":

@@ -40,13 +40,6 @@ class Outcome:
     no_address: list[str] = field(default_factory=list)
 
 
-def _local_last_day(expires_at: dt.datetime) -> dt.date:
-    """The last whole day a link works, in the clinic's time zone (it stops at a time of day after it)."""
-    moment = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC)
-    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    return (moment.astimezone(zone) - dt.timedelta(days=1)).date()
-
-
 def _language(member: Member) -> str:
     return member.language or current_app.config["BABEL_DEFAULT_LOCALE"]
 
@@ -61,7 +54,9 @@ def _send(kind: str, chosen: list[QuestionnaireRequest], link_url: LinkUrl, days
         expires = request.expires_at if days is None else now + dt.timedelta(days=days)
         db.session.add(RequestToken(token_hash=token_hash(token), request_id=request.id, created_at=now))
         language = _language(request.member)
-        text = invitations.compose(kind, f"{link_url(token)}?lang={language}", _local_last_day(expires), language)
+        text = invitations.compose(
+            kind, f"{link_url(token)}?lang={language}", requests.link_last_day(expires), language
+        )
         pending.append(
             (
                 request,

@@ -17,6 +17,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -373,6 +374,16 @@ def newest_link_made() -> sa.ScalarSelect:
         .where(RequestToken.request_id == QuestionnaireRequest.id)
         .scalar_subquery()
     )
+
+
+def link_last_day(expires_at: dt.datetime) -> dt.date:
+    """The last whole day a link works, in the clinic's time zone (it stops at a time of day after it).
+
+    The one date every page and message gives for a link: the session page, the family page, the e-mail.
+    """
+    moment = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC)
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return (moment.astimezone(zone) - dt.timedelta(days=1)).date()
 
 
 def reminder_cutoff(now: dt.datetime | None = None, days: int | None = None) -> dt.datetime:

@@ -18,6 +18,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from familyalliance import config, resources
+from familyalliance.services import requests
 from familyalliance.store.db import db
 from familyalliance.web import access, assets, audit, errors, health, i18n, security
 from familyalliance.web.admin.views import bp as admin_bp
@@ -53,7 +54,7 @@ AFTER_REQUEST = (
     security.add_headers,
 )
 CONTEXT_PROCESSORS = (i18n.template_globals, i18n.labels, auth.logout_form)
-TEMPLATE_GLOBALS = {"may": access.may, "vega_bundle_url": assets.bundle_url}
+TEMPLATE_GLOBALS = {"may": access.may, "vega_bundle_url": assets.bundle_url, "link_last_day": requests.link_last_day}
 
 
 def create_app(test_config: dict | None = None) -> Flask:
