@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 
 import flask_migrate
+import pytest
 import sqlalchemy as sa
 
 from familyalliance import create_app
@@ -27,8 +29,26 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def test_links_and_answers_become_requests(tmp_path):
-    app = create_app(base_config("sqlite:///" + str(tmp_path / "old.sqlite")))
+@pytest.fixture
+def scratch_database(tmp_path):
+    """An empty database of the suite's kind: a SQLite file, or a fresh PostgreSQL database beside the suite's."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield "sqlite:///" + str(tmp_path / "old.sqlite")
+        return
+    scratch = sa.engine.make_url(url).set(database=sa.engine.make_url(url).database + "_request_migration")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}"'))
+        connection.execute(sa.text(f'CREATE DATABASE "{scratch.database}"'))
+    yield scratch.render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_links_and_answers_become_requests(scratch_database):
+    app = create_app(base_config(scratch_database))
     with app.app_context():
         flask_migrate.upgrade(revision=BEFORE)
         run = db.session.execute
