@@ -51,6 +51,14 @@ POMP_LABELS = {
 }
 
 
+#: How a form was given (metrics.md section 3, ``vocab.MODES``).
+MODE_NAMES = {
+    "link": N_("by personal link"),
+    "round": N_("in the round on one device"),
+    "paper": N_("typed in from paper"),
+    "grid": N_("the therapist's grid"),
+    "import": N_("imported"),
+}
 SPLIT_LEVEL_NAMES = {"none": N_("None"), "mild": N_("Mild"), "moderate": N_("Moderate"), "severe": N_("Severe")}
 STATISTIC_NAMES = {
     "alpha": N_("Cronbach's alpha (complete forms)"),
@@ -107,6 +115,13 @@ def _registry() -> dict[str, Variable]:
         Variable("instrument", N_("Questionnaire"), "category", "nominal"),
         Variable("item", N_("Item code within the questionnaire"), "code", "nominal"),
         Variable("value", N_("Answer on the questionnaire's scale; empty when unanswered"), "integer", "ordinal"),
+        Variable(
+            "mode",
+            N_("How the form was given; empty when unknown"),
+            "category",
+            "nominal",
+            {mode: MODE_NAMES[mode] for mode in vocab.MODES},
+        ),
         Variable("dimension", N_("Dimension of the alliance"), "category", "nominal", DIMENSION_NAMES),
         Variable("n", N_("Number of members with a score"), "integer", "scale"),
         Variable("mean", N_("Mean of the members' scores"), "number", "scale"),

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from familyalliance.core.instruments import Instrument
-from familyalliance.core.vocab import CODE_PATTERN, INFORMANTS, ROLES, TARGETS
+from familyalliance.core.vocab import CODE_PATTERN, INFORMANTS, MODES, ROLES, TARGETS
 
 #: A whole number in ASCII digits (``\d`` would take any script's digits, which the import's reader cannot parse).
 INTEGER = re.compile(r"^[+-]?[0-9]+$")
@@ -136,7 +136,40 @@ def duplicate_keys(keyed: Iterable[tuple[tuple, int | None]]) -> list[Problem]:
 # --- The long CSV, checked a chunk of rows at a time (metrics.md section 3) -------------------
 
 LONG_HEADER = ["family", "member", "role", "session", "date", "informant", "target", "instrument", "item", "value"]
+#: The optional eleventh column: how the form was given (``vocab.MODES``), empty when unknown.
+MODE = "mode"
+#: The header with the mode column, as the ``long`` export writes it; the import takes either.
+LONG_HEADER_WITH_MODE = [*LONG_HEADER, MODE]
+LONG_HEADERS = (LONG_HEADER, LONG_HEADER_WITH_MODE)
+#: The columns that name one form (one member's questionnaire at one session); its items share one mode.
+FORM_KEY = ["family", "member", "session", "informant", "target", "instrument"]
 DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def header_problem(header: list[str] | None) -> str | None:
+    """What is wrong with a long CSV's header row, or None when it is one of ``LONG_HEADERS``."""
+    if header is None:
+        return f"the file is empty; expected the header {','.join(LONG_HEADER)} (optionally followed by ,{MODE})"
+    if header in LONG_HEADERS:
+        return None
+    return (
+        f"the header must be exactly {','.join(LONG_HEADER)} (optionally followed by ,{MODE}); found {','.join(header)}"
+    )
+
+
+def mode_text(mode: str) -> str:
+    """A mode as a problem names it: quoted, or ``empty (unknown)``."""
+    return repr(mode) if mode else "empty (unknown)"
+
+
+def mode_conflict(form: str, first_mode: str, first_line: int, mode: str, line: int) -> Problem:
+    """The problem of a line whose mode differs from the mode its form has on an earlier line."""
+    return Problem(
+        MODE,
+        f"form {form} has mode {mode_text(first_mode)} on line {first_line}; one mode per form, "
+        f"this line says {mode_text(mode)}",
+        line,
+    )
 
 
 def _valid(series: pd.Series, accept) -> np.ndarray:
@@ -163,8 +196,9 @@ def check_long_chunk(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mappin
     """Check rows of the long CSV (all columns text) against the contract; one Problem per fault.
 
     The same rules as :func:`check_answer`, applied to whole columns at once (each distinct
-    value is judged once). Cross-row rules (one date per session, one role per member, one
-    answer per key) are the caller's.
+    value is judged once). A chunk with the ``mode`` column has each mode checked too. Cross-row
+    rules (one date per session, one role per member, one answer per key, one mode per form) are
+    the caller's (:func:`mode_conflict` words the last).
     """
     problems: list[Problem] = []
 
@@ -238,5 +272,11 @@ def check_long_chunk(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mappin
         "value",
         lambda i: f"{cell('value', i)!r} is not a whole number; use a whole number, or leave it empty for unanswered",
     )
+    if MODE in chunk.columns:
+        flag(
+            _valid(chunk[MODE], lambda v: v == "" or v in MODES),
+            MODE,
+            lambda i: f"{cell(MODE, i)!r} is not a mode; use one of {', '.join(MODES)}, or leave it empty when unknown",
+        )
     problems.sort(key=lambda p: p.line or 0)
     return problems

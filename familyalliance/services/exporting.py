@@ -44,7 +44,8 @@ def export_table(
     from familyalliance.core import exports
 
     instruments = instruments if instruments is not None else installed_instruments()
-    table = exports.build(kind, responses_frame(family_ids), instruments, settings)
+    # Only the long table says how each form was given: the others do without the join to the requests.
+    table = exports.build(kind, responses_frame(family_ids, with_mode=kind == "long"), instruments, settings)
     return pseudonymiser.apply(table) if pseudonymiser is not None else table
 
 
@@ -54,7 +55,8 @@ def write_export(
     """Build and write one export; returns (rows, files written).
 
     The plain long CSV streams from the database to the file; every other export is built
-    as a table first (pseudonymising re-sorts by the new codes).
+    as a table first (pseudonymising re-sorts by the new codes). The long export, streamed or
+    built, has the ``mode`` column: how each form was given (its request's ``answered_mode``).
     """
     from familyalliance.core import exports
 

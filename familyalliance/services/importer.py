@@ -2,13 +2,25 @@
 
 The file is read a chunk of rows at a time with the csv module, checked with the shared
 rules of ``validation.check_long_chunk`` plus the rules across rows (one date per session,
-one role per member, one answer per key), and written in the same transaction straight into
-the response store. Any problem rolls everything back (families, members and sessions the
-import created included) and is reported with its line number. Memory holds one chunk and
-the codes of the families, members and sessions seen, never the whole file.
+one role per member, one answer per key, one mode per form), and written in the same
+transaction straight into the response store. Any problem rolls everything back (families,
+members and sessions the import created included) and is reported with its line number.
+Memory holds one chunk and the codes of the families, members and sessions seen, never the
+whole file.
 
-Answers the store already holds are refused as duplicates; with ``replace`` they are
-replaced, in the same transaction.
+Every form of the file (one member's questionnaire at one session about one target) becomes an
+answered questionnaire request in the same transaction, answered at the import's time in the
+file's ``mode`` (``import`` for a file without the column, unknown for an empty cell). In bulk,
+set-based at the end of the file, with the forms waiting in temporary tables of the database
+rather than in the importing process: a file with the mode column keeps each form's modes and
+first lines (to check one mode per form, to the end of the file even once a problem was found);
+a file without it keeps the forms of sessions stored before, while the forms of the sessions the
+import created are read back from their answers. An open request is answered; an answered one is
+refused, or with ``replace`` takes the file's mode.
+
+Answers the store already holds are refused as duplicates, and so is a form whose request is
+already answered; with ``replace`` they are replaced (the request keeps existing and takes the
+file's mode), in the same transaction.
 """
 
 from __future__ import annotations
@@ -25,16 +37,98 @@ import pandas as pd
 import sqlalchemy as sa
 
 from familyalliance.core.instruments import Instrument
-from familyalliance.core.validation import LONG_HEADER, Problem, check_long_chunk, parse_value
+from familyalliance.core.validation import (
+    FORM_KEY,
+    LONG_HEADERS,
+    MODE,
+    Problem,
+    check_long_chunk,
+    header_problem,
+    mode_conflict,
+    parse_value,
+)
 from familyalliance.store import bulk, summaries
 from familyalliance.store.db import db
-from familyalliance.store.models import Family, Member, Response, Team, TherapySession, User, family_therapist, utcnow
+from familyalliance.store.models import (
+    Family,
+    Member,
+    QuestionnaireRequest,
+    Response,
+    Team,
+    TherapySession,
+    User,
+    family_therapist,
+    utcnow,
+)
 
 CHUNK_ROWS = 50_000
 #: Problems reported in full; the rest are counted.
 MAX_REPORTED = 100
 KEY = ("family", "member", "session", "informant", "target", "instrument", "item")
 INSERT_COLUMNS = ("family_id", "member_id", "session_id", "informant", "target", "instrument", "item", "value")
+#: How a form of a file without the mode column was given.
+IMPORT_MODE = "import"
+
+# The file's forms by their codes, one row per form and mode with the first line that says it
+# (a form whose rows span chunks comes again and is kept once); mode '' is unknown. For a file with
+# the mode column: to check one mode per form, and then to answer the requests.
+_FORMS = sa.Table(
+    "import_forms",
+    sa.MetaData(),
+    sa.Column("family", sa.String(64), nullable=False),
+    sa.Column("member", sa.String(64), nullable=False),
+    sa.Column("session", sa.Integer, nullable=False),
+    sa.Column("informant", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(16), nullable=False),
+    sa.Column("instrument", sa.String(32), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("family", "member", "session", "informant", "target", "instrument", "mode"),
+    prefixes=["TEMPORARY"],
+    sqlite_with_rowid=False,
+)
+FORM_COLUMNS = tuple(c.name for c in _FORMS.c)
+# Forms whose request is looked up and answered at the end, by the request's key, with their codes for problems:
+# all forms of a file with the mode column, those of sessions stored before the import of a file without it.
+_ANSWERED = sa.Table(
+    "import_answered_forms",
+    sa.MetaData(),
+    sa.Column("session_id", sa.Integer, nullable=False),
+    sa.Column("member_id", sa.Integer, nullable=False),
+    sa.Column("instrument", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(16), nullable=False),
+    sa.Column("family_id", sa.Integer, nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("family", sa.String(64), nullable=False),
+    sa.Column("member", sa.String(64), nullable=False),
+    sa.Column("session", sa.Integer, nullable=False),
+    sa.Column("informant", sa.String(16), nullable=False),
+    sa.PrimaryKeyConstraint("session_id", "member_id", "instrument", "target"),
+    prefixes=["TEMPORARY"],
+    sqlite_with_rowid=False,
+)
+ANSWERED_COLUMNS = tuple(c.name for c in _ANSWERED.c)
+# The sessions the import created: their answers are all the file's.
+_NEW_SESSIONS = sa.Table(
+    "import_new_sessions",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("family_id", sa.Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+#: The columns of a request the import creates answered.
+REQUEST_COLUMNS = (
+    "family_id",
+    "session_id",
+    "member_id",
+    "instrument",
+    "target",
+    "created_at",
+    "answered_at",
+    "answered_mode",
+)
+_TEMPORARY = (_FORMS, _ANSWERED, _NEW_SESSIONS)
 
 
 class ImportRejected(Exception):
@@ -65,8 +159,9 @@ class _Problems:
         self.items: list[Problem] = []
         self.total = 0
 
-    def add(self, problems: Sequence[Problem]) -> None:
-        self.total += len(problems)
+    def add(self, problems: Sequence[Problem], total: int | None = None) -> None:
+        """Keep ``problems`` (as far as the cap allows), counting ``total`` of them (default: all given)."""
+        self.total += len(problems) if total is None else total
         room = MAX_REPORTED - len(self.items)
         if room > 0:
             self.items.extend(problems[:room])
@@ -90,36 +185,28 @@ def read_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.reader(f, strict=True)
             header = next(reader, None)
-            if header is None:
-                problems.add([Problem("file", "the file is empty; expected the header " + ",".join(LONG_HEADER), 1)])
-                return
-            if header != LONG_HEADER:
-                problems.add(
-                    [
-                        Problem(
-                            "header", f"the header must be exactly {','.join(LONG_HEADER)}; found {','.join(header)}", 1
-                        )
-                    ]
-                )
+            wrong = header_problem(header)
+            if wrong:
+                problems.add([Problem("file" if header is None else "header", wrong, 1)])
                 return
             rows: list[list[str]] = []
             lines: list[int] = []
             seen_rows = False
             for record in reader:
                 seen_rows = True
-                if len(record) != len(LONG_HEADER):
+                if len(record) != len(header):
                     if record:  # a blank line is no row
                         problems.add(
-                            [Problem("line", f"has {len(record)} fields; expected {len(LONG_HEADER)}", reader.line_num)]
+                            [Problem("line", f"has {len(record)} fields; expected {len(header)}", reader.line_num)]
                         )
                     continue
                 rows.append(record)
                 lines.append(reader.line_num)
                 if len(rows) >= CHUNK_ROWS:
-                    yield pd.DataFrame(rows, columns=LONG_HEADER), np.array(lines)
+                    yield pd.DataFrame(rows, columns=header), np.array(lines)
                     rows, lines = [], []
             if rows:
-                yield pd.DataFrame(rows, columns=LONG_HEADER), np.array(lines)
+                yield pd.DataFrame(rows, columns=header), np.array(lines)
             elif not seen_rows:
                 problems.add([Problem("file", "the file has a header but no rows", 1)])
     except UnicodeDecodeError:
@@ -142,7 +229,7 @@ def fast_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
             header = next(csv.reader(f), None)
     except (UnicodeDecodeError, csv.Error):
         raise _NeedsExactReader from None
-    if header != LONG_HEADER:
+    if header not in LONG_HEADERS:
         raise _NeedsExactReader  # the exact reader words the header problem
     irregular = []
 
@@ -158,7 +245,7 @@ def fast_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
                 newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=on_invalid_row
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(LONG_HEADER, pa.string()),
+                column_types=dict.fromkeys(header, pa.string()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -372,13 +459,21 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
     problems = _Problems()
     entities = _Entities(summary, team, therapists)
     connection = db.session.connection()
+    now = utcnow()
+    with_mode = False
     try:
+        for table in _TEMPORARY:
+            table.create(connection)
         for part in _checked(reader(path, problems), instruments):
+            with_mode = with_mode or part.with_mode
             problems.add(part.found)
             # Roles and dates across rows, on the rows whose codes, role, session and date are valid.
             entities.load(part.families)
             for family, member, role, session, date, line in part.combos:
                 problems.add(entities.observe(family, member, role, session, date, line))
+            if part.with_mode:
+                # Every form with each of its modes, for one mode per form (checked at the end).
+                bulk.insert(connection, _FORMS.name, FORM_COLUMNS, part.form_rows, skip_existing=True)
             if problems:
                 continue  # keep checking the rest of the file; store nothing more
             family_ids, member_ids, session_ids = _ids(part.chunk, entities)
@@ -401,6 +496,11 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
             bulk.insert(connection, "response", INSERT_COLUMNS, rows)
             summary.rows += len(rows)
             summary.unanswered += values.count(None)
+            if not part.with_mode:
+                # Forms in sessions stored before may have a request: kept for the end.
+                known = _known_forms(part, entities)
+                if known:
+                    bulk.insert(connection, _ANSWERED.name, ANSWERED_COLUMNS, known, skip_existing=True)
             if entities.new_sessions:
                 # Members with answers in a session this import created were present; a pair may recur in a
                 # later chunk, so pairs already stored are skipped.
@@ -421,8 +521,13 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
                     ),
                     skip_existing=True,
                 )
+        if with_mode:
+            problems.add(*_mode_conflicts(connection))
         if problems:
             raise ImportRejected(sorted(problems.items, key=lambda p: p.line or 0), problems.total)
+        _answer_requests(connection, entities, with_mode, replace, now)
+        for table in reversed(_TEMPORARY):
+            table.drop(connection)
         if summary.families_created:
             # A family the file created started with its first session.
             first = (
@@ -465,6 +570,51 @@ class _Part:
     families: list[str]
     #: informant, target, instrument, item and value columns as lists (only for a chunk without problems).
     columns: dict[str, list]
+    #: The rows' line numbers.
+    lines: np.ndarray
+    #: Whether the file has the mode column (else every form's mode is ``import``).
+    with_mode: bool
+    #: With the mode column: the chunk's forms with each mode they are given, as rows of ``_FORMS``.
+    form_rows: list[tuple]
+
+
+#: The fields that say which form a row belongs to, and how it was given.
+FORM_FIELDS = (*FORM_KEY, MODE)
+
+
+def _forms(chunk: pd.DataFrame, lines: np.ndarray, found: list[Problem]) -> pd.DataFrame:
+    """The chunk's distinct (form, mode) pairs with the first line of each, from rows whose form fields are valid.
+
+    Only the distinct rows are copied out of the chunk (a few per form, not every item).
+    """
+    with_mode = MODE in chunk.columns
+    keys = [*FORM_KEY, MODE] if with_mode else FORM_KEY
+    faulty = [p.line for p in found if p.field in FORM_FIELDS]
+    # Rows run in line order: the first row of each form and mode is its first line.
+    if faulty:
+        valid = ~np.isin(lines, faulty)
+        first = np.zeros(len(chunk), dtype=bool)
+        first[np.flatnonzero(valid)] = ~chunk.loc[valid, keys].duplicated().to_numpy()
+    else:
+        first = ~chunk.duplicated(keys).to_numpy()
+    forms = chunk.loc[first, keys].assign(line=lines[first])
+    forms["session"] = forms["session"].astype("int64")
+    return forms if with_mode else forms.assign(**{MODE: IMPORT_MODE})
+
+
+def _form_rows(forms: pd.DataFrame) -> list[tuple]:
+    """``_Part.forms`` as rows of ``_FORMS``."""
+    if forms.empty:
+        return []
+    return list(
+        zip(
+            *(_pylist(forms[c]) for c in FORM_KEY[:2]),
+            forms["session"].tolist(),
+            *(_pylist(forms[c]) for c in (*FORM_KEY[3:], MODE)),
+            forms["line"].tolist(),
+            strict=True,
+        )
+    )
 
 
 def _prepare(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mapping[str, Instrument]) -> _Part:
@@ -490,7 +640,17 @@ def _prepare(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mapping[str, I
         # The values as the shared check read them (" 5" and "+5" are 5), each distinct text parsed once.
         parsed = {text: parse_value(text)[0] for text in chunk["value"].unique()}
         columns["value"] = [parsed[text] for text in _pylist(chunk["value"])]
-    return _Part(chunk, found, entity_rows, _pylist(pd.Series(combos["family"].unique())), columns)
+    with_mode = MODE in chunk.columns
+    return _Part(
+        chunk,
+        found,
+        entity_rows,
+        _pylist(pd.Series(combos["family"].unique())),
+        columns,
+        lines,
+        with_mode,
+        _form_rows(_forms(chunk, lines, found)) if with_mode else [],
+    )
 
 
 def _checked(
@@ -569,6 +729,195 @@ def _ids(chunk: pd.DataFrame, entities: _Entities) -> tuple[np.ndarray, np.ndarr
         family_ids.to_numpy(dtype=np.int64),
         joined["member_id"].to_numpy(dtype=np.int64),
         joined["session_id"].to_numpy(dtype=np.int64),
+    )
+
+
+def _form_name(family, member, session, informant, target, instrument) -> str:
+    """A form as problems name it: F1/M1/1/self/therapist/check4."""
+    return "/".join(map(str, (family, member, session, informant, target, instrument)))
+
+
+def _mode_conflicts(connection: sa.Connection) -> tuple[list[Problem], int]:
+    """Forms of the file given two ways: the first lines of every mode after the form's first; and how many in all.
+
+    Set-based on the temporary table of the file's forms (one row per form and mode): the count is
+    one query, and only the forms with more than one mode are read back.
+    """
+    f = _FORMS.c
+    key = [f[name] for name in FORM_KEY]
+    twice = (
+        sa.select(*key, sa.func.count().label("modes"), sa.func.min(f.line).label("first"))
+        .group_by(*key)
+        .having(sa.func.count() > 1)
+        .subquery()
+    )
+    total = connection.execute(sa.select(sa.func.coalesce(sa.func.sum(twice.c.modes - 1), 0))).scalar_one()
+    if not total:
+        return [], 0
+    # Of the forms given two ways, those that begin first in the file.
+    forms = sa.select(*(twice.c[name] for name in FORM_KEY)).order_by(twice.c.first).limit(MAX_REPORTED).subquery()
+    rows = connection.execute(
+        sa.select(*key, f.mode, f.line)
+        .join(forms, sa.and_(*(column == forms.c[column.name] for column in key)))
+        .order_by(*key, f.line)
+    ).all()
+    problems = []
+    for _form, given in itertools.groupby(rows, key=lambda row: tuple(row[: len(FORM_KEY)])):
+        first, *others = given
+        problems += [
+            mode_conflict(_form_name(*_form), first.mode, first.line, other.mode, other.line) for other in others
+        ]
+    problems.sort(key=lambda p: p.line or 0)
+    return problems[:MAX_REPORTED], int(total)
+
+
+def _known_forms(part: _Part, entities: _Entities) -> list[tuple]:
+    """The forms of a clean chunk without the mode column in sessions stored before the import, as rows of
+    ``_ANSWERED``.
+
+    Decided per session (from the chunk's distinct entity rows): the forms are taken out of the
+    chunk only for the rows of sessions stored before, so nothing at all when the import created
+    every session the chunk names.
+    """
+    stored = {
+        (family, number)
+        for family, _member, _role, number, _date, _line in part.combos
+        if entities.sessions[(family, number)][0] not in entities.new_sessions
+    }
+    if not stored:
+        return []
+    chunk = part.chunk
+    rows = pd.MultiIndex.from_arrays([chunk["family"], chunk["session"].astype("int64")]).isin(list(stored))
+    forms = _forms(chunk[rows], part.lines[rows], [])
+    known = []
+    for family, member, session, informant, target, instrument, mode, line in _form_rows(forms):
+        session_id, member_id = entities.sessions[(family, session)][0], entities.members[(family, member)][0]
+        known.append(
+            (session_id, member_id, instrument, target, entities.families[family], mode, line)
+            + (family, member, session, informant)
+        )
+    return known
+
+
+def _answer_requests(
+    connection: sa.Connection, entities: _Entities, with_mode: bool, replace: bool, now: dt.datetime
+) -> None:
+    """Every form of the file as an answered questionnaire request, set-based: a handful of statements in all.
+
+    A file without the mode column: the forms of the sessions the import created get their
+    requests by one INSERT ... SELECT from their answers (mode ``import``). A file with it: all its
+    forms are matched to their family, member and session by one INSERT ... SELECT. Then the
+    forms kept for the end: an answered request is refused (ImportRejected, naming the form's
+    first line) unless ``replace`` (its answers were replaced, so it takes the file's mode); the
+    others (open, in progress, expired, withdrawn) are answered now in the file's mode by one
+    UPDATE, and the forms without a request get one, answered, by one INSERT ... SELECT.
+    """
+    a, q = _ANSWERED.c, QuestionnaireRequest.__table__.c
+    requests = QuestionnaireRequest.__table__
+    stamp = sa.literal(now, q.answered_at.type)
+    if with_mode:
+        f = _FORMS.c
+        connection.execute(
+            _ANSWERED.insert().from_select(
+                list(ANSWERED_COLUMNS),
+                sa.select(
+                    TherapySession.id,
+                    Member.id,
+                    f.instrument,
+                    f.target,
+                    Family.id,
+                    f.mode,
+                    f.line,
+                    f.family,
+                    f.member,
+                    f.session,
+                    f.informant,
+                )
+                .join(Family, Family.code == f.family)
+                .join(Member, (Member.family_id == Family.id) & (Member.code == f.member))
+                .join(TherapySession, (TherapySession.family_id == Family.id) & (TherapySession.number == f.session)),
+            )
+        )
+    elif entities.new_sessions:
+        bulk.insert(
+            connection,
+            _NEW_SESSIONS.name,
+            ("id", "family_id"),
+            [
+                (known[0], entities.families[family])
+                for (family, _number), known in entities.sessions.items()
+                if known[0] in entities.new_sessions
+            ],
+        )
+        r, n = Response.__table__.c, _NEW_SESSIONS.c
+        connection.execute(
+            requests.insert().from_select(
+                list(REQUEST_COLUMNS),
+                sa.select(
+                    r.family_id,
+                    r.session_id,
+                    r.member_id,
+                    r.instrument,
+                    r.target,
+                    stamp,
+                    stamp,
+                    sa.literal(IMPORT_MODE),
+                )
+                # By family, the key's first column; then the family's new sessions.
+                .where(r.family_id.in_(sa.select(n.family_id)), r.session_id.in_(sa.select(n.id)))
+                .group_by(r.family_id, r.member_id, r.session_id, r.informant, r.target, r.instrument),
+            )
+        )
+    same = (q.session_id == a.session_id) & (q.member_id == a.member_id) & (q.instrument == a.instrument)
+    same &= q.target == a.target
+    if not replace:
+        answered = (
+            sa.select(a.line, a.family, a.member, a.session, a.informant, a.target, a.instrument, q.answered_mode)
+            .join_from(_ANSWERED, requests, same)
+            .where(q.answered_at.is_not(None))
+        )
+        total = connection.execute(sa.select(sa.func.count()).select_from(answered.subquery())).scalar_one()
+        if total:
+            found = [
+                Problem(
+                    "instrument",
+                    f"form {_form_name(*form)} is already answered (mode {mode or 'unknown'}); "
+                    "import with --replace to replace it",
+                    line,
+                )
+                for line, *form, mode in connection.execute(answered.order_by(a.line).limit(MAX_REPORTED))
+            ]
+            raise ImportRejected(found, total)
+    mode = sa.func.nullif(a.mode, "")
+    # The requests by their ids (found through the form's key), each taking its form's mode: both
+    # lookups go by an index, whatever the sizes of the two tables.
+    matched = requests.alias("matched")
+    ids = sa.select(matched.c.id).join_from(
+        _ANSWERED,
+        matched,
+        (matched.c.session_id == a.session_id)
+        & (matched.c.member_id == a.member_id)
+        & (matched.c.instrument == a.instrument)
+        & (matched.c.target == a.target),
+    )
+    connection.execute(
+        sa.update(requests)
+        .where(q.id.in_(ids))
+        .values(
+            answered_at=stamp,
+            answered_mode=sa.select(mode).where(same).scalar_subquery(),
+            answered_by_id=None,
+            withdrawn_at=None,
+            draft=None,
+        )
+    )
+    connection.execute(
+        requests.insert().from_select(
+            list(REQUEST_COLUMNS),
+            sa.select(a.family_id, a.session_id, a.member_id, a.instrument, a.target, stamp, stamp, mode).where(
+                ~sa.exists().where(same)
+            ),
+        )
     )
 
 

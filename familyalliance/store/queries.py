@@ -9,28 +9,36 @@ import pandas as pd
 import sqlalchemy as sa
 
 from familyalliance.core.scoring import score_frame
+from familyalliance.core.validation import LONG_HEADER, LONG_HEADER_WITH_MODE
 from familyalliance.store.db import db
-from familyalliance.store.models import Family, Member, Response, TherapySession
+from familyalliance.store.models import Family, Member, QuestionnaireRequest, Response, TherapySession
 from familyalliance.store.registry import installed_instruments
 
-LONG_COLUMNS = ["family", "member", "role", "session", "date", "informant", "target", "instrument", "item", "value"]
+#: The long table of metrics.md section 3, without and with how each form was given (``mode``).
+LONG_COLUMNS = list(LONG_HEADER)
+LONG_COLUMNS_WITH_MODE = list(LONG_HEADER_WITH_MODE)
 
 
-def _long_query(family_ids: Sequence[int] | None) -> sa.Select:
-    """The long table's rows, sorted as the long export wants them (metrics.md section 9)."""
+def _long_query(family_ids: Sequence[int] | None, with_mode: bool = False) -> sa.Select:
+    """The long table's rows, sorted as the long export wants them (metrics.md section 9).
+
+    ``with_mode`` adds the ``mode`` column: how the answer's form was given, its questionnaire
+    request's ``answered_mode`` (NULL when unknown, or when the form has no request).
+    """
+    columns = [
+        Family.code,
+        Member.code,
+        Member.role,
+        TherapySession.number,
+        TherapySession.date,
+        Response.informant,
+        Response.target,
+        Response.instrument,
+        Response.item,
+        Response.value,
+    ]
     query = (
-        sa.select(
-            Family.code,
-            Member.code,
-            Member.role,
-            TherapySession.number,
-            TherapySession.date,
-            Response.informant,
-            Response.target,
-            Response.instrument,
-            Response.item,
-            Response.value,
-        )
+        sa.select(*columns)
         .join(Family, Family.id == Response.family_id)
         .join(Member, Member.id == Response.member_id)
         .join(TherapySession, TherapySession.id == Response.session_id)
@@ -44,29 +52,42 @@ def _long_query(family_ids: Sequence[int] | None) -> sa.Select:
             Response.item,
         )
     )
+    if with_mode:
+        query = query.add_columns(QuestionnaireRequest.answered_mode).outerjoin(
+            QuestionnaireRequest,
+            (QuestionnaireRequest.session_id == Response.session_id)
+            & (QuestionnaireRequest.member_id == Response.member_id)
+            & (QuestionnaireRequest.instrument == Response.instrument)
+            & (QuestionnaireRequest.target == Response.target),
+        )
     if family_ids is not None:
         query = query.where(Response.family_id.in_(family_ids))
     return query
 
 
-def iter_long_rows(family_ids: Sequence[int] | None = None, batch: int = 10_000) -> Iterator[tuple]:
-    """The long table as plain tuples, fetched a batch at a time (memory stays flat)."""
-    cursor = db.session.connection().execute(_long_query(family_ids)).cursor
+def iter_long_rows(
+    family_ids: Sequence[int] | None = None, batch: int = 10_000, with_mode: bool = True
+) -> Iterator[tuple]:
+    """The long table as plain tuples (``LONG_COLUMNS_WITH_MODE``, or ``LONG_COLUMNS`` without ``with_mode``),
+    fetched a batch at a time (memory stays flat)."""
+    cursor = db.session.connection().execute(_long_query(family_ids, with_mode)).cursor
     while rows := cursor.fetchmany(batch):
         yield from rows
 
 
-def responses_frame(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
+def responses_frame(family_ids: Sequence[int] | None = None, with_mode: bool = False) -> pd.DataFrame:
     """The long table of metrics.md section 3 for the given families (all when None), one row per answer.
 
+    ``with_mode`` adds the ``mode`` column (None when unknown); scoring and analytics do without.
     Rows are fetched as plain tuples and turned into columns at once: building a million ORM
     rows would cost more than the query.
     """
-    result = db.session.connection().execute(_long_query(family_ids))
+    names = LONG_COLUMNS_WITH_MODE if with_mode else LONG_COLUMNS
+    result = db.session.connection().execute(_long_query(family_ids, with_mode))
     columns = list(zip(*result.cursor.fetchall(), strict=True)) if result.returns_rows else []
     if not columns:
-        columns = [[] for _ in LONG_COLUMNS]
-    frame = pd.DataFrame(dict(zip(LONG_COLUMNS, columns, strict=True)))
+        columns = [[] for _ in names]
+    frame = pd.DataFrame(dict(zip(names, columns, strict=True)))
     frame["value"] = pd.array(frame["value"], dtype="Int64")
     frame["session"] = frame["session"].astype("int64")
     frame["date"] = _dates(frame["date"])

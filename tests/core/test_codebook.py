@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from familyalliance.core import analytics, codebook, exports, research
 from familyalliance.core.scoring import SCORES_EXPORT_COLUMNS
-from familyalliance.core.validation import LONG_HEADER
+from familyalliance.core.validation import LONG_HEADER_WITH_MODE
 
 EXPECTED_COLUMNS = {
-    "long": LONG_HEADER,
+    "long": LONG_HEADER_WITH_MODE,
     "scores": SCORES_EXPORT_COLUMNS,
     "family": analytics.FAMILY_COLUMNS,
     "ruptures": analytics.RUPTURE_COLUMNS,

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from familyalliance.core import analytics, exports
 from familyalliance.core.scoring import SCORES_EXPORT_COLUMNS
-from familyalliance.core.validation import LONG_HEADER
+from familyalliance.core.validation import LONG_HEADER_WITH_MODE
 from familyalliance.store.db import db
 from familyalliance.store.models import Family, Member
 
@@ -102,7 +102,7 @@ def test_formula_injection_neutralised_and_round_trip_kept(app, runner, tmp_path
     assert "\n'-F1,'-M1,mother" in text
     for row in csv.reader(io.StringIO(text)):
         for i, cell in enumerate(row):
-            if LONG_HEADER[i] != "value":
+            if LONG_HEADER_WITH_MODE[i] != "value":
                 assert not cell.startswith(("=", "+", "-", "@")), cell
     with app.app_context():
         from ..conftest import empty_tables

@@ -20,18 +20,20 @@ from familyalliance.core import analytics, research
 from familyalliance.core.analytics import Settings
 from familyalliance.core.instruments import Instrument
 from familyalliance.core.scoring import SCORE_KEY, SCORES_EXPORT_COLUMNS, score_frame
-from familyalliance.core.validation import LONG_HEADER
+from familyalliance.core.validation import LONG_HEADER_WITH_MODE, MODE
 
 KINDS = ("long", "scores", "family", "ruptures", "research")
 COLUMNS = {
-    "long": LONG_HEADER,
+    "long": LONG_HEADER_WITH_MODE,
     "scores": SCORES_EXPORT_COLUMNS,
     "family": analytics.FAMILY_COLUMNS,
     "ruptures": analytics.RUPTURE_COLUMNS,
     "research": research.RESEARCH_COLUMNS,
 }
 DESCRIPTIONS = {
-    "long": "Every item answer (and unanswered item), one row each (metrics.md section 3).",
+    "long": (
+        "Every item answer (and unanswered item), one row each, with how its form was given (metrics.md section 3)."
+    ),
     "scores": "Dimension, total and POMP scores per member, session, informant, target and instrument (section 4).",
     "family": "Family metrics per session, informant, target, instrument and dimension (section 5).",
     "ruptures": "Ruptures and their repair status per member and dimension (section 7).",
@@ -45,10 +47,15 @@ DESCRIPTIONS = {
 def build(
     kind: str, responses: pd.DataFrame, instruments: Mapping[str, Instrument], settings: Settings
 ) -> pd.DataFrame:
-    """One of the export tables from the long answers table, columns and order as metrics.md says."""
+    """One of the export tables from the long answers table, columns and order as metrics.md says.
+
+    ``long`` takes the answers' ``mode`` column when they have one (else every mode is unknown).
+    """
     if kind == "long":
         order = ["family", "member", "session", "informant", "target", "instrument", "item"]
-        return responses[LONG_HEADER].sort_values(order, kind="stable", ignore_index=True)
+        if MODE not in responses.columns:
+            responses = responses.assign(**{MODE: None})
+        return responses[LONG_HEADER_WITH_MODE].sort_values(order, kind="stable", ignore_index=True)
     scores = score_frame(responses, instruments)
     if kind == "scores":
         return scores

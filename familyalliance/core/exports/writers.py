@@ -20,7 +20,7 @@ from familyalliance.core import codebook
 from familyalliance.core.analytics import Settings
 from familyalliance.core.exports.tables import DESCRIPTIONS
 from familyalliance.core.instruments import Instrument
-from familyalliance.core.validation import LONG_HEADER
+from familyalliance.core.validation import LONG_HEADER_WITH_MODE
 
 FORMATS = ("csv", "xlsx", "sav")
 RISKY = ("=", "+", "-", "@")
@@ -64,14 +64,15 @@ def write_csv(table: pd.DataFrame, path: Path) -> None:
 
 
 def write_long_csv(rows: Iterable[tuple], path: Path) -> None:
-    """Stream the long table's rows (as ``queries.iter_long_rows`` gives them) to CSV.
+    """Stream the long table's rows (as ``queries.iter_long_rows`` gives them: eleven columns, ``mode`` last) to CSV.
 
-    The same bytes as ``write_csv(build("long", ...))``, without holding the table in memory.
-    Only the codes (family, member) can start with a character a spreadsheet would run.
+    The same bytes as ``write_csv(build("long", ...))``, without holding the table in memory; an
+    unknown mode (None) is an empty cell. Only the codes (family, member) can start with a
+    character a spreadsheet would run.
     """
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(LONG_HEADER)
+        writer.writerow(LONG_HEADER_WITH_MODE)
         for row in rows:
             family, member = row[0], row[1]
             if family.startswith(RISKY) or member.startswith(RISKY):
