@@ -23,6 +23,7 @@ from flask import current_app
 from familyalliance.core import invitations
 from familyalliance.services import mail, requests
 from familyalliance.services.requests import newest_link_made, token_hash
+from familyalliance.store import summaries
 from familyalliance.store.db import db
 from familyalliance.store.models import Member, QuestionnaireRequest, RequestToken, TherapySession, utcnow
 from familyalliance.store.registry import installed_instruments
@@ -88,6 +89,8 @@ def _send(kind: str, chosen: list[QuestionnaireRequest], link_url: LinkUrl, days
         else:
             request.invited_at = now
         outcome.sent.append(request.member.display_name)
+    # A fresh link resets the reminder clock: the caseload's flag and the family page read it.
+    summaries.touch(by_id[message.key][0].family_id for message in report.sent)
     for message, error in report.failed:
         request, token, _ = by_id[message.key]
         db.session.execute(sa.delete(RequestToken).where(RequestToken.token_hash == token_hash(token)))

@@ -334,8 +334,14 @@ def save_grid(
     typed in) or by the therapist's grid; a request answered before (by link, in the round) keeps
     how it was answered, and the grid's changes to it are corrections.
     """
+    before = responses.grid_answers(session, instrument) if shown is None else shown
+    # Only rows the user typed in answer a request: saving a grid unchanged does not close a reopened one.
+    typed = {
+        member_id
+        for (member_id, item), text in cells.items()
+        if text.strip() != (before.get((member_id, item)) or "").strip()
+    }
     added, corrected = responses.save_grid(session, instrument, cells, user, instruments, shown)
-    members = {member_id for member_id, _item in cells}
     stored = set(
         db.session.scalars(
             sa.select(Response.member_id)
@@ -343,7 +349,7 @@ def save_grid(
                 Response.session_id == session.id,
                 Response.instrument == instrument.code,
                 Response.target == session.target,
-                Response.member_id.in_(members),
+                Response.member_id.in_(typed),
             )
             .distinct()
         )
@@ -356,14 +362,18 @@ def _fulfil(session: TherapySession, member_ids: Iterable[int], instrument: Inst
     """Mark the requests of members whose answers a grid stored as answered (paper, or the therapist's grid)."""
     mode = "grid" if instrument.informant == "therapist" else "paper"
     now = utcnow()
+    answered = False
     for member_id in member_ids:
         request = _get_or_create(session, member_id, instrument.code)
         if request.answered_at is None:
+            answered = True
             request.answered_at = now
             request.answered_mode = mode
             request.answered_by_id = user.id if user else None
             request.withdrawn_at = None
             request.draft = None
+    if answered:  # the caseload's flag and the family page show which questionnaires are in
+        summaries.touch([session.family_id])
     db.session.flush()
 
 

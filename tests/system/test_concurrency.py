@@ -14,9 +14,9 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from familyalliance.services import links
+from familyalliance.services import requests
 from familyalliance.store.db import db
-from familyalliance.store.models import Response, TherapySession
+from familyalliance.store.models import QuestionnaireRequest, Response, TherapySession
 
 from ..factories import PASSWORD, commit, gen_family, gen_member, gen_session, gen_user
 
@@ -120,16 +120,24 @@ def test_the_same_answer_changed_at_once_is_not_overwritten_unseen(app, family):
 
 
 def test_a_member_link_sent_twice_at_once_stores_one_set_of_answers(app, family):
+    """One link sent from two phones at the same moment: one set of answers stored, the other told they are in."""
     with app.app_context():
         session = db.session.scalar(sa.select(TherapySession))
         for attendance in session.attendance:
             attendance.instrument = "check4"
-        made = links.create_links(session, 7)
+        made = requests.make_links(session, 7)  # the requests follow the attendance first
         commit()
-        token = made[0][1]
+        request_id, token = made[0][0].id, made[0][1]
     phones = [app.test_client(), app.test_client()]
     answers = {"bond": "7", "goals_tasks": "6", "safety": "8", "shared_purpose": "5"}
-    responses = at_once([lambda p=p: p.post(f"/r/{token}", data=answers) for p in phones])
+    responses = at_once([lambda p=p: p.post(f"/r/{token}?lang=en", data=answers) for p in phones])
     assert sorted(r.status_code for r in responses) == [200, 410]
+    winner, loser = sorted(responses, key=lambda r: r.status_code)
+    assert "Your answers have been saved" in winner.text
+    assert "Your answers are in" in loser.text  # the request's answered state, not a newer link or an error
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == len(answers)
+        request = db.session.get(QuestionnaireRequest, request_id)
+        assert requests.state(request) == "answered" and request.answered_mode == "link"
+        stored = dict(db.session.execute(sa.select(Response.item, Response.value)).all())
+    assert stored == {item: int(value) for item, value in answers.items()}

@@ -40,9 +40,18 @@ from hypothesis import strategies as st
 from familyalliance.core import plan, vocab
 from familyalliance.core.instruments import builtin_instruments
 from familyalliance.core.validation import LONG_HEADER
-from familyalliance.services import casework, importer, links
+from familyalliance.services import casework, importer, requests
 from familyalliance.store.db import db
-from familyalliance.store.models import Family, Member, MemberLink, Response, ResponseChange, TherapySession, User
+from familyalliance.store.models import (
+    Family,
+    Member,
+    QuestionnaireRequest,
+    RequestToken,
+    Response,
+    ResponseChange,
+    TherapySession,
+    User,
+)
 
 from ..factories import PASSWORD
 from ..scenarios import COURSE_MEMBERS, Scenario, course_answers, rebuild
@@ -74,10 +83,21 @@ pytestmark = pytest.mark.scenario("course")
 
 
 def restore_answers(app, scenario: Scenario) -> None:
-    """FAM-1's answers (and corrections) back to the scenario's."""
+    """FAM-1's answers (and corrections) back to the scenario's, and its questionnaire requests as they were
+    (open again, no links): an answered request takes no answers and gets no link, so each example starts afresh."""
+    requests_table = QuestionnaireRequest.__table__
     with app.app_context():
-        for model in (Response, ResponseChange):
+        if "requests" not in scenario.extra:  # the first call, before any example wrote
+            scenario.extra["requests"] = [
+                dict(r)
+                for r in db.session.execute(sa.select(requests_table)).mappings()
+                if r["family_id"] == scenario.fam1.id
+            ]
+        fam1_requests = sa.select(QuestionnaireRequest.id).where(QuestionnaireRequest.family_id == scenario.fam1.id)
+        db.session.execute(sa.delete(RequestToken).where(RequestToken.request_id.in_(fam1_requests)))
+        for model in (Response, ResponseChange, QuestionnaireRequest):
             db.session.execute(sa.delete(model).where(model.family_id == scenario.fam1.id))
+        db.session.execute(sa.insert(requests_table), scenario.extra["requests"])
         course_answers(scenario.fam1)
         db.session.commit()
         db.session.remove()
@@ -793,6 +813,45 @@ def check_session(after: dict, session_id: int, form: dict, old_target: str = "t
     assert attendance == expected
 
 
+def check_requests(before: dict, after: dict, session_id: int) -> None:
+    """The session's questionnaire requests follow its attendance (``requests.sync_session``), and nothing else changed.
+
+    One request per member present with a planned questionnaire, about the session's target, asked (not withdrawn);
+    every other self-report request not answered is withdrawn. A request changes only by being withdrawn or asked
+    again; none is removed; another session's requests stay as they were.
+    """
+    (session,) = rows(after, "therapy_session", id=session_id)
+    planned = {
+        (a["member_id"], a["instrument"])
+        for a in rows(after, "attendance", session_id=session_id, present=True)
+        if a["instrument"]
+    }
+    old = {r["id"]: r for r in rows(before, "questionnaire_request", session_id=session_id)}
+    new = {r["id"]: r for r in rows(after, "questionnaire_request", session_id=session_id)}
+    assert set(old) <= set(new)
+    for request_id, request in new.items():
+        wanted = (request["member_id"], request["instrument"]) in planned and request["target"] == session["target"]
+        withdrawable = request["answered_at"] is None and INSTRUMENTS[request["instrument"]].informant == "self"
+        if request_id in old:
+            unchanged = {k: v for k, v in old[request_id].items() if k != "withdrawn_at"}
+            assert {k: v for k, v in request.items() if k != "withdrawn_at"} == unchanged
+            if not wanted and (old[request_id]["withdrawn_at"] is not None or not withdrawable):
+                assert request["withdrawn_at"] == old[request_id]["withdrawn_at"]  # withdrawn once, or left alone
+        else:  # a new request: asked, nothing answered, no link yet
+            assert wanted and request["family_id"] == session["family_id"]
+            assert all(request[k] is None for k in ("expires_at", "draft", "answered_at", "withdrawn_at"))
+        if wanted:
+            assert request["withdrawn_at"] is None
+        elif withdrawable:
+            assert request["withdrawn_at"] is not None
+    asked = {(r["member_id"], r["instrument"]) for r in new.values() if r["target"] == session["target"]}
+    assert planned <= asked
+    elsewhere = [
+        {r for r in state["questionnaire_request"] if dict(r)["session_id"] != session_id} for state in (before, after)
+    ]
+    assert elsewhere[0] == elsewhere[1]
+
+
 NEW_SESSION_DATE = "2026-02-02"
 
 
@@ -812,10 +871,14 @@ def send_new_session(app, client, scenario: Scenario, form: dict) -> bool:
         return False
     response, before, after = sent
     change = changes(before, after)
-    assert set(change) <= {"therapy_session", "attendance", "family"}
     (session,) = change["therapy_session"].added
     assert not change["therapy_session"].removed and session["family_id"] == scenario.fam1.id
     check_session(after, session["id"], form)
+    # The session's requests are made with it: one per attendee with a planned questionnaire (none without).
+    asked = any(a["instrument"] for a in rows(after, "attendance", session_id=session["id"], present=True))
+    assert set(change) == {"therapy_session", "attendance", "family"} | ({"questionnaire_request"} if asked else set())
+    check_requests(before, after, session["id"])
+    assert not change.get("questionnaire_request", Change([], [])).removed
     assert_bumped(change["family"], scenario.fam1.id)
     assert client.get(f"/families/FAM-1/sessions/{session['number']}").status_code == 200
     if session["date"].isoformat() != NEW_SESSION_DATE:  # an odd date: the dashboard still shows
@@ -844,9 +907,11 @@ def send_session_edit(app, client, scenario: Scenario, form: dict) -> bool:
     if sent is None:  # refused cleanly, nothing written
         return False
     response, before, after = sent
-    assert set(changes(before, after)) <= {"therapy_session", "attendance", "family"}
+    # The requests follow the attendance (some withdrawn, some asked or made): they change with it, or not at all.
+    assert set(changes(before, after)) <= {"therapy_session", "attendance", "family", "questionnaire_request"}
     (old,) = rows(before, "therapy_session", id=scenario.fam1.sessions[3])
     check_session(after, scenario.fam1.sessions[3], form, old["target"])
+    check_requests(before, after, scenario.fam1.sessions[3])
     with app.app_context():
         family = db.session.get(Family, scenario.fam1.id)
         session = db.session.get(TherapySession, scenario.fam1.sessions[3])
@@ -959,11 +1024,11 @@ def test_grid(app, client, scenario, data):
         for a in rows(before, "attendance", session_id=session_id, present=True)
         if instrument.informant != "self" or a["instrument"] == code
     ]
-    expected, conflicts, corrected = {}, set(), 0
+    expected, olds, conflicts, corrected = {}, {}, set(), 0
     for member in present:
         typed = {i.code: whole(first(form, f"v-{member}-{i.code}") or "") for i in instrument.items}
         shown = {i.code: (first(form, f"o-{member}-{i.code}") or "").strip() for i in instrument.items}
-        old = {r["item"]: r["value"] for r in rows(before, "response", member_id=member, **key)}
+        old = olds[member] = {r["item"]: r["value"] for r in rows(before, "response", member_id=member, **key)}
         edited = {item for item, value in typed.items() if ("" if value is None else str(value)) != shown[item]}
         conflicts |= {
             (member, item) for item in edited if ("" if old.get(item) is None else str(old[item])) != shown[item]
@@ -975,7 +1040,13 @@ def test_grid(app, client, scenario, data):
     if conflicts:
         return assert_refused(response, before, after)
     change = changes(before, after)
-    assert set(change) <= {"response", "response_change", "family"}
+    fulfilled = check_grid_requests(before, after, scenario, present, key, instrument)
+    answers_changed = any(expected[member] != olds[member] for member in present)
+    assert set(change) == (
+        ({"response", "family"} if answers_changed else set())
+        | ({"response_change"} if corrected else set())
+        | ({"questionnaire_request"} if fulfilled else set())
+    )
     for member in present:
         new = {r["item"]: r["value"] for r in rows(after, "response", member_id=member, **key)}
         assert new == expected[member]
@@ -984,6 +1055,39 @@ def test_grid(app, client, scenario, data):
     assert not change.get("response_change", Change([], [])).removed
     others = {r["member_id"] for c in ("response",) if c in change for r in change[c].added + change[c].removed}
     assert others <= set(present)
+
+
+def check_grid_requests(before: dict, after: dict, scenario: Scenario, present: list, key: dict, instrument) -> set:
+    """A saved grid answers the requests of the members whose form it now holds, and no other: by paper (a
+    self-report typed in) or by the therapist's grid, typed by ann (a request it did not have yet is made so);
+    a request answered before keeps how it was answered. Returns the ids of the requests it answered."""
+    mode = "grid" if instrument.informant == "therapist" else "paper"
+    where = {"session_id": key["session_id"], "instrument": key["instrument"], "target": key["target"]}
+    old = {r["id"]: r for r in rows(before, "questionnaire_request", **where)}
+    new = {r["id"]: r for r in rows(after, "questionnaire_request", **where)}
+    holding = {member for member in present if rows(after, "response", member_id=member, **key)}
+    fulfilled = set()
+    for member in holding:
+        (request,) = [r for r in new.values() if r["member_id"] == member]
+        earlier = old.get(request["id"])
+        if earlier is not None and earlier["answered_at"] is not None:
+            assert request == earlier
+            continue
+        fulfilled.add(request["id"])
+        assert request["answered_at"] is not None and request["answered_mode"] == mode
+        assert request["answered_by_id"] == scenario.users["ann"]
+        assert request["withdrawn_at"] is None and request["draft"] is None
+        answered = ("answered_at", "answered_mode", "answered_by_id", "withdrawn_at", "draft")
+        if earlier is not None:
+            assert {k: v for k, v in request.items() if k not in answered} == {
+                k: v for k, v in earlier.items() if k not in answered
+            }
+        else:
+            assert request["family_id"] == scenario.fam1.id and request["expires_at"] is None
+    change = changes(before, after).get("questionnaire_request", Change([], []))
+    assert {r["id"] for r in change.added} == fulfilled
+    assert {r["id"] for r in change.removed} <= fulfilled  # answered in place (an update), never deleted
+    return fulfilled
 
 
 # --- Session links --------------------------------------------------------------------------------------
@@ -996,15 +1100,37 @@ def send_links(app, client, scenario: Scenario, code: str, number: int, body: di
         return False
     response, before, after = sent
     assert code == "FAM-1" and number in scenario.fam1.sessions
+    session_id = scenario.fam1.sessions[number]
     change = changes(before, after)
-    assert set(change) == {"member_link"} and not change["member_link"].removed
-    planned = {
-        a["member_id"]: a["instrument"]
-        for a in rows(before, "attendance", session_id=scenario.fam1.sessions[number], present=True)
-    }
-    made = {r["member_id"]: r["instrument"] for r in change["member_link"].added}
-    assert made == planned and len(change["member_link"].added) == len(planned)
-    assert all(r["used_at"] is None and r["draft"] is None for r in change["member_link"].added)
+    # A link is a new token of the request (the older one replaced), the request's expiry moves, and the family's
+    # revision is raised (the caseload's reminder flag follows links): nothing else.
+    assert set(change) == {"request_token", "questionnaire_request", "family"}
+    assert_bumped(change["family"], scenario.fam1.id)
+    planned = {a["member_id"]: a["instrument"] for a in rows(before, "attendance", session_id=session_id, present=True)}
+    # The requests linked: every request of the session still to answer, one per attendee with a questionnaire.
+    linked = {r["id"]: r for r in change["questionnaire_request"].added}
+    old = {r["id"]: r for r in change["questionnaire_request"].removed}
+    assert set(linked) == set(old)  # updated in place, none made or removed
+    assert {r["member_id"]: r["instrument"] for r in linked.values()} == planned and len(linked) == len(planned)
+    days = dt.timedelta(days=client.application.config["MEMBER_LINK_DAYS"])
+    for request_id, request in linked.items():
+        assert request["session_id"] == session_id
+        assert request["answered_at"] is None and request["withdrawn_at"] is None
+        assert {k: v for k, v in request.items() if k != "expires_at"} == {
+            k: v for k, v in old[request_id].items() if k != "expires_at"
+        }
+        made = [t for t in change["request_token"].added if t["request_id"] == request_id and t["replaced_at"] is None]
+        (token,) = made  # one new token each, the one that works
+        assert request["expires_at"] == token["created_at"] + days
+    tokens = change["request_token"]
+    new_tokens = {t["token_hash"] for t in tokens.added} - {t["token_hash"] for t in tokens.removed}
+    assert len(new_tokens) == len(linked)  # one token made per request
+    for replaced in tokens.removed:  # a token that worked before is kept, as replaced
+        (now,) = [t for t in tokens.added if t["token_hash"] == replaced["token_hash"]]
+        assert replaced["replaced_at"] is None and now["replaced_at"] is not None and replaced["request_id"] in linked
+    working = [t["request_id"] for t in rows(after, "request_token") if t["replaced_at"] is None]
+    assert all(working.count(request_id) == 1 for request_id in linked)  # the newest link of each, only
+    assert len(re.findall(r'<a href="http://localhost/r/', response.text)) == len(linked)  # each link shown once
     return True
 
 
@@ -1232,7 +1358,15 @@ def check_import(before: dict, after: dict, body: bytes, stored_rows: int) -> No
     answers, roles, dates = file_answers(body)
     assert stored_rows == sum(1 for line in csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")) if line) - 1
     change = changes(before, after)
-    assert set(change) <= {"family", "family_therapist", "member", "therapy_session", "attendance", "response"}
+    assert set(change) <= {
+        "family",
+        "family_therapist",
+        "member",
+        "therapy_session",
+        "attendance",
+        "response",
+        "questionnaire_request",
+    }
     codes = {r["id"]: r["code"] for r in rows(after, "family")}
     members = {r["id"]: (codes[r["family_id"]], r["code"], r["role"]) for r in rows(after, "member")}
     sessions = {r["id"]: (codes[r["family_id"]], r["number"], r["date"]) for r in rows(after, "therapy_session")}
@@ -1269,6 +1403,22 @@ def check_import(before: dict, after: dict, body: bytes, stored_rows: int) -> No
         if family["id"] not in {r["id"] for r in change["family"].removed}:  # created by the import
             first_date = min(date for (f, _), date in dates.items() if f == family["code"])
             assert family["start_date"] == first_date
+
+    # Every form of the file is an answered request (mode "import": the file has no mode column), and no other
+    # request changed.
+    def form_of(request: dict) -> tuple:
+        family, member, _ = members[request["member_id"]]
+        return family, member, sessions[request["session_id"]][1], request["target"], request["instrument"]
+
+    forms = {(family, member, number, target, code) for family, member, number, _, target, code, _ in answers}
+    asked = {form_of(r): r for r in rows(after, "questionnaire_request")}
+    for form in forms:
+        request = asked[form]
+        assert request["answered_at"] is not None and request["answered_mode"] == importer.IMPORT_MODE, form
+        assert request["answered_by_id"] is None and request["withdrawn_at"] is None and request["draft"] is None
+    answered = change.get("questionnaire_request", Change([], []))
+    assert {form_of(r) for r in answered.added} == forms
+    assert {form_of(r) for r in answered.removed} <= forms
 
 
 #: pyarrow decodes an irregular row for the importer's invalid-row handler; when that row is not UTF-8 the decoding
@@ -1348,15 +1498,22 @@ def test_import_page(app, client, scenario, data):
 # --- The member questionnaire -----------------------------------------------------------------------------
 
 
-def fresh_link(app, scenario: Scenario, member: str) -> tuple[str, str]:
-    """A new link to ``member``'s questionnaire of session 3; returns (token, instrument)."""
+def links_made(app, scenario: Scenario) -> dict[str, tuple[str, str]]:
+    """Links made again to session 3: member code -> (token, instrument), for those who can still answer."""
+    code = {member_id: member_code for member_code, member_id in scenario.fam1.members.items()}
     with app.app_context():
-        made = links.create_links(db.session.get(TherapySession, scenario.fam1.sessions[3]), 7)
+        made = requests.make_links(db.session.get(TherapySession, scenario.fam1.sessions[3]), 7)
         db.session.commit()
-        (link, token) = next((link, token) for link, token in made if link.member_id == scenario.fam1.members[member])
-        instrument = link.instrument
+        found = {code[request.member_id]: (token, request.instrument) for request, token in made}
         db.session.remove()
-    return token, instrument
+    return found
+
+
+def fresh_link(app, scenario: Scenario, member: str) -> tuple[str, str]:
+    """A new link to ``member``'s questionnaire of session 3 (the older one replaced); returns (token, instrument)."""
+    made = links_made(app, scenario)
+    assert member in made, f"{member} got no link: their request of session 3 is answered or withdrawn"
+    return made[member]
 
 
 def answer_fields(instrument) -> dict:
@@ -1369,10 +1526,13 @@ def valid_answers(data, instrument) -> dict:
     return {item.code: data.draw(scale) for item in instrument.items}
 
 
-def check_answers_stored(before: dict, after: dict, scenario: Scenario, member: str, instrument, form: dict) -> None:
-    """Every item stored once (unanswered ones empty), the link closed, the family's revision raised."""
+def check_answers_stored(
+    before: dict, after: dict, scenario: Scenario, member: str, instrument, form: dict, mode: str
+) -> None:
+    """Every item stored once (unanswered ones empty), the request answered (``mode``), the revision raised."""
     change = changes(before, after)
-    assert set(change) == {"response", "member_link", "family"}
+    # The request is answered (its links then say so); its tokens stay as they were.
+    assert set(change) == {"response", "questionnaire_request", "family"}
     assert not change["response"].removed
     stored = {r["item"]: r["value"] for r in change["response"].added}
     sent = {item.code: (first(form, item.code) or "").strip() for item in instrument.items}
@@ -1381,15 +1541,24 @@ def check_answers_stored(before: dict, after: dict, scenario: Scenario, member: 
         r["member_id"] == scenario.fam1.members[member] and r["session_id"] == scenario.fam1.sessions[3]
         for r in change["response"].added
     )
-    (link,) = change["member_link"].added
-    assert link["used_at"] is not None and link["draft"] is None and link["member_id"] == scenario.fam1.members[member]
+    (request,) = change["questionnaire_request"].added
+    (earlier,) = change["questionnaire_request"].removed
+    assert request["id"] == earlier["id"] and earlier["answered_at"] is None
+    assert request["member_id"] == scenario.fam1.members[member] and request["session_id"] == scenario.fam1.sessions[3]
+    assert request["instrument"] == instrument.code
+    assert request["answered_at"] is not None and request["answered_mode"] == mode and request["draft"] is None
+    assert request["answered_by_id"] is None
+    answered = ("answered_at", "answered_mode", "draft")
+    assert {k: v for k, v in request.items() if k not in answered} == {
+        k: v for k, v in earlier.items() if k not in answered
+    }
     assert_bumped(change["family"], scenario.fam1.id)
 
 
 @fuzz(80)
 @given(data=st.data(), member=st.sampled_from(["M1", "C1"]))
 def test_questionnaire(app, scenario, data, member):
-    """/r/<token>: random fields and values; all answers stored and the link closed, or a 422 and nothing."""
+    """/r/<token>: random fields and values; all answers stored and the request answered, or a 422 and nothing."""
     restore_answers(app, scenario)  # every example starts from the seeded answers, whatever the last one did
     token, code = fresh_link(app, scenario, member)
     instrument = INSTRUMENTS[code]
@@ -1401,9 +1570,9 @@ def test_questionnaire(app, scenario, data, member):
     after = snapshot(app)
     event(f"answer {response.status_code}")
     if response.status_code == 200 and "Thank you" in response.text:
-        check_answers_stored(before, after, scenario, member, instrument, form)
-        again = client.post(f"/r/{token}", data=form)
-        assert again.status_code == 410 and snapshot(app) == after
+        check_answers_stored(before, after, scenario, member, instrument, form, "link")
+        again = client.post(f"/r/{token}?lang=en", data=form)
+        assert again.status_code == 410 and "Your answers are in" in again.text and snapshot(app) == after
     else:
         assert response.status_code == 422
         assert_refused(response, before, after)
@@ -1479,15 +1648,16 @@ def test_questionnaire_draft(app, scenario, data):
     assert result["saved"] == (not result["problems"]) == (response.status_code == 200)
     assert set(result["problems"]) <= set(answers)
     change = changes(before, after)
-    assert set(change) <= {"member_link"}  # the draft, and only when what it keeps changed
-    (link_before,) = [r for r in before["member_link"] if dict(r)["token_hash"] == links.token_hash(token)]
-    (link_after,) = [r for r in after["member_link"] if dict(r)["token_hash"] == links.token_hash(token)]
-    link_before, link_after = dict(link_before), dict(link_after)
-    assert {k: v for k, v in link_before.items() if k != "draft"} == {
-        k: v for k, v in link_after.items() if k != "draft"
+    assert set(change) <= {"questionnaire_request"}  # the request's draft, and only when what it keeps changed
+    (link,) = rows(before, "request_token", token_hash=requests.token_hash(token))
+    (draft_before,) = rows(before, "questionnaire_request", id=link["request_id"])
+    (draft_after,) = rows(after, "questionnaire_request", id=link["request_id"])
+    assert {k: v for k, v in draft_before.items() if k != "draft"} == {
+        k: v for k, v in draft_after.items() if k != "draft"
     }
-    old = json.loads(link_before["draft"] or "{}")
-    new = json.loads(link_after["draft"] or "{}")
+    assert {r["id"] for r in change.get("questionnaire_request", Change([], [])).added} <= {link["request_id"]}
+    old = json.loads(draft_before["draft"] or "{}")
+    new = json.loads(draft_after["draft"] or "{}")
     assert (old != new) == bool(change)
     for item in set(old) | set(new) | set(answers):
         if item in result["problems"] or item not in answers:
@@ -1534,25 +1704,38 @@ def test_unknown_tokens(app, scenario, token, method, body):
     assert_refused(response, before, after)
 
 
-def test_used_and_expired_links_are_gone(app, scenario):
+def test_used_replaced_and_expired_links_are_gone(app, scenario):
     token, _ = fresh_link(app, scenario, "C1")
     client = app.test_client()
     assert client.post(f"/r/{token}", data={"bond": "5"}).status_code == 200
+    before = snapshot(app)
     for response in (
-        client.get(f"/r/{token}"),
-        client.post(f"/r/{token}", data={"bond": "6"}),
+        client.get(f"/r/{token}?lang=en"),
+        client.post(f"/r/{token}?lang=en", data={"bond": "6"}),
         client.post(f"/r/{token}/draft", json={"bond": 6}),
     ):
         assert response.status_code == 410
-    token, _ = fresh_link(app, scenario, "C1")
+    assert snapshot(app) == before
+    # An answered request gets no new link (before the requests, a second link of the same questionnaire was made).
+    assert "C1" not in links_made(app, scenario)
+    older, _ = fresh_link(app, scenario, "M1")
+    token, _ = fresh_link(app, scenario, "M1")
+    replaced = client.post(f"/r/{older}?lang=en", data={"bond": "5"})
+    assert replaced.status_code == 410 and "A newer link was made for you" in replaced.text
     with app.app_context():
+        (request_id,) = db.session.scalars(
+            sa.select(RequestToken.request_id).where(RequestToken.token_hash == requests.token_hash(token))
+        )
         db.session.execute(
-            sa.update(MemberLink)
-            .where(MemberLink.token_hash == links.token_hash(token))
+            sa.update(QuestionnaireRequest)
+            .where(QuestionnaireRequest.id == request_id)
             .values(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
         )
         db.session.commit()
-    assert client.post(f"/r/{token}", data={"bond": "5"}).status_code == 410
+    before = snapshot(app)
+    expired = client.post(f"/r/{token}?lang=en", data={"bond": "5"})
+    assert expired.status_code == 410 and "too old" in expired.text
+    assert snapshot(app) == before
 
 
 # --- The tablet round -------------------------------------------------------------------------------------
@@ -1568,7 +1751,7 @@ def test_round_answer(app, client, scenario, data):
         running = "round" in session
     if running:  # a running round keeps the browser in it: leave it (with the password) to start a new one
         assert client.post("/round/leave", data={"password": PASSWORD}).status_code == 302
-    assert client.post("/round/start/FAM-1/3").status_code == 302  # fresh links for everyone
+    assert client.post("/round/start/FAM-1/3").status_code == 302  # the session's requests, for everyone
     member = data.draw(st.sampled_from(["M1", "C1"]))
     code = plan.default_instrument(ROLE_OF[member], 3)
     instrument = INSTRUMENTS[code]
@@ -1587,7 +1770,7 @@ def test_round_answer(app, client, scenario, data):
         assert response.location == "/round/" and after == before
     elif response.status_code == 302:
         assert response.location == "/round/"
-        check_answers_stored(before, after, scenario, member, instrument, form)
+        check_answers_stored(before, after, scenario, member, instrument, form, "round")
     else:
         assert response.status_code in (404, 422)
         assert_refused(response, before, after)
@@ -1715,23 +1898,33 @@ def test_import_names_the_line_of_a_csv_error(app, scenario, tmp_path):
 def test_second_link_of_an_answered_questionnaire(app, client, scenario):
     """Links made twice (or a round after the links): answering through the second was an IntegrityError, a 500.
 
-    Now it answers 410 ("already sent"), closes that link and keeps the first answers.
+    With the requests, a second link replaces the first (on purpose): the first says a newer link was made and
+    stores nothing. Once answered, every link of the request answers 410 "your answers are in" and stores nothing
+    (there is no link to close any more: the request says it), links made again leave the member out, and a round
+    does not ask again. The first answers are kept.
     """
     first_token, _ = fresh_link(app, scenario, "C1")
     second_token, _ = fresh_link(app, scenario, "C1")
     member = app.test_client()
-    assert member.post(f"/r/{first_token}?lang=en", data={"bond": "5"}).status_code == 200
     before = snapshot(app)
-    again = member.post(f"/r/{second_token}?lang=en", data={"bond": "9"})
-    assert again.status_code == 410 and "already sent" in again.text
-    change = changes(before, snapshot(app))
-    assert set(change) == {"member_link"}  # the second link closed, nothing else
-    assert member.get(f"/r/{second_token}").status_code == 410
+    replaced = member.post(f"/r/{first_token}?lang=en", data={"bond": "9"})
+    assert replaced.status_code == 410 and "A newer link was made for you" in replaced.text
+    assert snapshot(app) == before
+    assert member.post(f"/r/{second_token}?lang=en", data={"bond": "5"}).status_code == 200
+    before = snapshot(app)
+    for token in (second_token, first_token):
+        again = member.post(f"/r/{token}?lang=en", data={"bond": "9"})
+        assert again.status_code == 410 and "Your answers are in" in again.text
+        assert member.get(f"/r/{token}").status_code == 410
+    assert snapshot(app) == before  # nothing written at all
+    assert "C1" not in links_made(app, scenario)
     login(client, "ann@example.org")  # a tablet round for the same session: the member is not asked again
     client.post("/round/start/FAM-1/3")
     sent = client.post(f"/round/{scenario.fam1.members['C1']}", data={"bond": "9"})
     assert sent.status_code == 302 and sent.location == "/round/"
-    assert "Daan" not in client.get("/round/").text
+    pick = client.get("/round/").text
+    assert f'href="/round/{scenario.fam1.members["C1"]}"' not in pick  # no button: shown as done
+    assert re.search(r"Daan\s*<span aria-hidden=\"true\">✓", pick)
     with app.app_context():
         stored = db.session.scalars(
             sa.select(Response.value).where(Response.member_id == scenario.fam1.members["C1"], Response.item == "bond")

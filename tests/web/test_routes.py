@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from familyalliance.core import exports
 from familyalliance.core.charts import render
 from familyalliance.store.db import db
-from familyalliance.store.models import Member
+from familyalliance.store.models import Member, QuestionnaireRequest
 from familyalliance.web import access
 
 pytestmark = pytest.mark.scenario("demo")
@@ -96,7 +96,7 @@ EXPECTED: dict[str, dict[str, str]] = {
             "session_report_pdf",
         )
     },
-    **{f"ratings.{name}": family_page() for name in ("session_page", "create_links", "grid")},
+    **{f"ratings.{name}": family_page() for name in ("session_page", "create_links", "invite", "reopen", "grid")},
     "ratings.round_start": family_page(),
     "ratings.round_pick": only("therapist", "other_therapist", "team_lead", "admin"),
     "ratings.round_leave": only("therapist", "other_therapist", "team_lead", "admin"),
@@ -125,11 +125,19 @@ EMAILS = {
 }
 
 
-def url_values(scenario) -> dict:
-    """A value for each argument of the URL rules: the first demo family, its first member and last session, a link."""
+def url_values(app, scenario) -> dict:
+    """A value for each argument of the URL rules: the first demo family, its first member and last session, a link,
+    and a questionnaire request of that session (so that its pages exist for whoever may use them)."""
     code = min(scenario.families)
     family = scenario.families[code]
     member_code = min(family.members)
+    with app.app_context():
+        request_id = db.session.scalar(
+            sa.select(sa.func.min(QuestionnaireRequest.id)).where(
+                QuestionnaireRequest.session_id == family.sessions[max(family.sessions)]
+            )
+        )
+    assert request_id is not None
     return {
         "code": code,
         "number": max(family.sessions),
@@ -138,6 +146,7 @@ def url_values(scenario) -> dict:
         "instrument_code": "observer4",
         "chart": "lines",
         "token": next(iter(family.tokens.values())),
+        "request_id": request_id,
         "user_id": scenario.users["ann"],
         "requested": render.version(),
         "filename": "app.css",
@@ -168,7 +177,7 @@ def test_every_view_declares_its_policy(app):
 @pytest.mark.parametrize("role", ROLES)
 def test_route_by_role(app, scenario, auth, client, role):
     """Every URL rule, requested as ``role``, meets the expected outcome; none answers 500."""
-    values = url_values(scenario)
+    values = url_values(app, scenario)
     if role != "anonymous":
         assert auth.login(EMAILS[role]).status_code == 302
     seen = {}
@@ -189,7 +198,7 @@ def test_route_by_role(app, scenario, auth, client, role):
 
 def test_researcher_never_sees_a_name(app, scenario, auth, client):
     """No page a researcher can open shows a member's display name, nor a case code of a family."""
-    values = url_values(scenario)
+    values = url_values(app, scenario)
     with app.app_context():
         names = list(db.session.scalars(sa.select(Member.display_name)))
     auth.login(EMAILS["researcher"])

@@ -1,8 +1,8 @@
 """The hardening, tested from outside: each test fails if its protection is taken away.
 
 Lockout and login rate limit, password rules and change, expiring sessions and the session
-cookie, security headers, CSRF on every form, error pages without traces, member links,
-uploads, tokens kept out of logs, and the tablet round's cookie.
+cookie, security headers, CSRF on every form, error pages without traces, questionnaire links
+(a request's tokens), uploads, tokens kept out of logs, and the tablet round's cookie.
 """
 
 from __future__ import annotations
@@ -20,8 +20,17 @@ import sqlalchemy as sa
 
 from familyalliance.core.charts import render
 from familyalliance.resources import CHECKOUT as ROOT
+from familyalliance.services import casework, requests
 from familyalliance.store.db import db
-from familyalliance.store.models import AuditEvent, MemberLink, Response, User
+from familyalliance.store.models import (
+    AuditEvent,
+    Member,
+    QuestionnaireRequest,
+    RequestToken,
+    Response,
+    TherapySession,
+    User,
+)
 from familyalliance.store.registry import installed_instruments
 from familyalliance.web import access, security
 
@@ -29,6 +38,7 @@ from ..factories import PASSWORD, commit
 from ..scenarios import Scenario
 
 pytestmark = pytest.mark.scenario("visit")  # FAM-1 of ann: Sandra (M1) and Daan (C1) at session 1, with links
+pytest_plugins = ["tests.support_mail"]  # a real SMTP server for the e-mailed links (ratings.invite)
 
 #: A password the rules accept (four unrelated words).
 NEW_PASSWORD = "lantern quarry pebble oxide"
@@ -340,6 +350,8 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
         {"data": {"number": "1", "date": "2026-01-13", "target": "therapist"}},
     ),
     "ratings.create_links": ("ann@example.org", {}),
+    "ratings.invite": ("ann@example.org", {}),
+    "ratings.reopen": ("ann@example.org", {}),
     "ratings.grid": ("ann@example.org", {}),
     "ratings.round_start": ("ann@example.org", {}),
     "ratings.round_answer": ("ann@example.org", {"data": {"bond": "9", "goals_tasks": "8"}}),
@@ -365,7 +377,36 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
 AUDIT_ONLY = {"auth.login": "login", "auth.logout": "logout", "data.export": "export"}
 
 
-def csrf_request(endpoint: str, scenario: Scenario) -> tuple[dict, dict]:
+def request_of(app, scenario: Scenario, member: str) -> QuestionnaireRequest:
+    """The member's questionnaire request at FAM-1's session 1 (the scenario has one per attendee)."""
+    with app.app_context():
+        (found,) = db.session.scalars(
+            sa.select(QuestionnaireRequest).where(QuestionnaireRequest.member_id == scenario.fam1.members[member])
+        )
+        db.session.expunge(found)
+        return found
+
+
+def prepare_case(app, endpoint: str, scenario: Scenario, request) -> dict:
+    """Store what an endpoint's case needs to have something to change; return settings for its app.
+
+    The e-mailed links need addresses and a mail server (a real one, on this machine); letting a member
+    answer again needs an answered request (Daan's, by his link).
+    """
+    if endpoint == "ratings.invite":
+        with app.app_context():
+            db.session.execute(sa.update(Member).values(email="ouder@example.org"))
+            commit()
+        return request.getfixturevalue("smtp_server").settings()
+    if endpoint == "ratings.reopen":
+        with app.app_context():
+            daan = db.session.get(QuestionnaireRequest, request_of(app, scenario, "C1").id)
+            requests.submit(daan, {"bond": 8}, installed_instruments(), "link")
+            commit()
+    return {}
+
+
+def csrf_request(app, endpoint: str, scenario: Scenario) -> tuple[dict, dict]:
     """The URL values and request arguments of an endpoint's case (ids and files filled in)."""
     token = scenario.fam1.tokens["M1"] if endpoint == "questionnaire.save_draft" else scenario.fam1.tokens["C1"]
     values = {
@@ -376,6 +417,7 @@ def csrf_request(endpoint: str, scenario: Scenario) -> tuple[dict, dict]:
         "user_id": scenario.users["bob"],
         "member_id": str(scenario.fam1.members["C1"]),
         "token": token,
+        "request_id": request_of(app, scenario, "C1").id,
     }
     kwargs = json.loads(json.dumps(CSRF_CASES[endpoint][1]))
     data = kwargs.setdefault("data", {}) if "json" not in kwargs else None
@@ -411,9 +453,9 @@ def test_every_post_rule_has_a_csrf_case(app):
 
 @pytest.mark.parametrize("csrf", [True, False], ids=["csrf", "control-without-csrf"])
 @pytest.mark.parametrize("endpoint", sorted(CSRF_CASES))
-def test_post_without_csrf_token_changes_nothing(app, make_app, scenario, endpoint, csrf):
+def test_post_without_csrf_token_changes_nothing(app, make_app, scenario, request, endpoint, csrf):
     """With CSRF on, a POST without a token gets 400 and changes nothing; the control (CSRF off) shows it would."""
-    checked = make_app(WTF_CSRF_ENABLED=csrf)
+    checked = make_app(WTF_CSRF_ENABLED=csrf, **prepare_case(app, endpoint, scenario, request))
     client = checked.test_client()
     email, _ = CSRF_CASES[endpoint]
     if email:
@@ -423,7 +465,7 @@ def test_post_without_csrf_token_changes_nothing(app, make_app, scenario, endpoi
     if endpoint.startswith("ratings.round_") and endpoint != "ratings.round_start":
         token = csrf_token(client.get("/families/").text) or ""
         assert client.post("/round/start/FAM-1/1", data={"csrf_token": token}).status_code == 302
-    values, kwargs = csrf_request(endpoint, scenario)
+    values, kwargs = csrf_request(app, endpoint, scenario)
     rule = next(rule for rule in checked.url_map.iter_rules() if rule.endpoint == endpoint)
     url = rule.build({arg: values[arg] for arg in rule.arguments})[1]
     with app.app_context():
@@ -447,14 +489,24 @@ def test_post_without_csrf_token_changes_nothing(app, make_app, scenario, endpoi
         assert all(status == 400 for _, status in new_events), new_events
         if endpoint == "ratings.round_leave":
             assert round_running(client)
+        if endpoint == "ratings.round_start":
+            assert not round_running(client)
+        if endpoint == "ratings.invite":
+            assert request.getfixturevalue("smtp_server").received == []  # and no message went out
     else:
         assert response.status_code != 400, (url, response.status_code)
         if endpoint == "ratings.round_leave":
             assert not round_running(client)  # the round ended (a browser session's matter, no table changes)
+        elif endpoint == "ratings.round_start":
+            # The round started. It used to make a link per attendee (rows to compare); a round now answers the
+            # session's requests, made when the session was recorded: the browser session is all it changes.
+            assert round_running(client) and after == before
         elif endpoint in AUDIT_ONLY:
             assert (AUDIT_ONLY[endpoint], None) in new_events, new_events
         else:
             assert after != before, f"{url} changed nothing even without CSRF ({response.status_code})"
+        if endpoint == "ratings.invite":
+            assert len(request.getfixturevalue("smtp_server").received) == 2  # Sandra's and Daan's new links
 
 
 # --- 7. Error pages ------------------------------------------------------------------------------------------
@@ -512,9 +564,18 @@ def test_404_405_413_pages_show_no_trace(make_app):
         assert_no_trace(response.text)
 
 
-# --- 8. Member links -----------------------------------------------------------------------------------------
+# --- 8. Questionnaire links ----------------------------------------------------------------------------------
 
 CHECK4_ANSWERS = {"bond": "8", "goals_tasks": "6", "safety": "10"}
+
+#: What the page of a link that cannot be used says, by the reason (``services.requests.find``).
+CLOSED_TEXTS = {
+    "answered": "Your answers are in",
+    "replaced": "A newer link was made for you",
+    "expired": "because it is too old",
+    "withdrawn": "These questions are no longer asked",
+    "unknown": "We do not know this link",
+}
 
 
 def item_texts(app) -> list[str]:
@@ -530,16 +591,30 @@ def item_texts(app) -> list[str]:
     ]
 
 
-def stored(app) -> tuple[list, list]:
-    """The answers and the links' drafts and use, as stored."""
+def stored(app) -> tuple[list, list, list]:
+    """The answers, the requests (drafts, whether and how answered, withdrawn, until when), and their tokens."""
     with app.app_context():
         answers = sorted(db.session.execute(sa.select(Response.member_id, Response.item, Response.value)).all())
-        linked = sorted(db.session.execute(sa.select(MemberLink.id, MemberLink.draft, MemberLink.used_at)).all())
-    return answers, linked
+        asked = db.session.execute(
+            sa.select(
+                QuestionnaireRequest.id,
+                QuestionnaireRequest.draft,
+                QuestionnaireRequest.answered_at,
+                QuestionnaireRequest.answered_mode,
+                QuestionnaireRequest.withdrawn_at,
+                QuestionnaireRequest.expires_at,
+            ).order_by(QuestionnaireRequest.id)
+        ).all()
+        tokens = db.session.execute(
+            sa.select(RequestToken.token_hash, RequestToken.request_id, RequestToken.replaced_at).order_by(
+                RequestToken.token_hash
+            )
+        ).all()
+    return answers, asked, tokens
 
 
 def assert_closed(app, token: str, state: str, status: int) -> None:
-    """GET, POST and draft of a link that cannot be used: the status, no questionnaire, nothing stored."""
+    """GET, POST and draft of a link that cannot be used: the status and reason, no questionnaire, nothing stored."""
     client = app.test_client()
     before = stored(app)
     for response in (
@@ -547,6 +622,7 @@ def assert_closed(app, token: str, state: str, status: int) -> None:
         client.post(f"/r/{token}?lang=en", data={"bond": "1", "goals_tasks": "2", "safety": "3"}),
     ):
         assert response.status_code == status
+        assert CLOSED_TEXTS[state] in response.text
         assert "<form" not in response.text and 'name="bond"' not in response.text
         assert not [text for text in item_texts(app) if text in response.text]
     draft = client.post(f"/r/{token}/draft", json={"bond": "1"})
@@ -554,25 +630,65 @@ def assert_closed(app, token: str, state: str, status: int) -> None:
     assert stored(app) == before
 
 
-def test_used_link_answers_410_and_stores_nothing_again(app, scenario):
+def daan_request(app, scenario: Scenario) -> tuple[str, str | None]:
+    """The state of Daan's request, and how it was answered."""
+    found = request_of(app, scenario, "C1")
+    return requests.state(found), found.answered_mode
+
+
+def test_answered_link_answers_410_and_stores_nothing_again(app, scenario):
     token = scenario.fam1.tokens["C1"]
     assert app.test_client().post(f"/r/{token}", data=CHECK4_ANSWERS).status_code == 200
-    answers, _ = stored(app)
+    answers = stored(app)[0]
     assert sorted((item, value) for _, item, value in answers) == [
         ("bond", 8),
         ("goals_tasks", 6),
         ("safety", 10),
         ("shared_purpose", None),
     ]
-    assert_closed(app, token, "used", 410)
+    assert daan_request(app, scenario) == ("answered", "link")
+    assert_closed(app, token, "answered", 410)
     assert stored(app)[0] == answers
+
+
+def test_replaced_link_answers_410(app, client, scenario):
+    """Links made again: the older link says a newer one was made, and stores nothing; the newer one works.
+
+    (Before the requests, a second link of the same questionnaire was a link of its own beside the first;
+    now the newer link replaces the older one of the same request.)
+    """
+    old = scenario.fam1.tokens["C1"]
+    login(client, "ann@example.org")
+    page = client.post("/families/FAM-1/sessions/1/links").text
+    fresh = dict(re.findall(r"<h3>(\w+)</h3>.*?<a href=\"http://localhost/r/([^\"]+)\"", page, re.S))
+    assert set(fresh) == {"Sandra", "Daan"} and old not in fresh.values()
+    assert_closed(app, old, "replaced", 410)
+    assert stored(app)[0] == []
+    new = fresh["Daan"]
+    assert app.test_client().get(f"/r/{new}").status_code == 200
+    assert app.test_client().post(f"/r/{new}", data=CHECK4_ANSWERS).status_code == 200
+    assert daan_request(app, scenario) == ("answered", "link")
+    assert_closed(app, old, "answered", 410)  # once answered, every link of the request says so
 
 
 def test_expired_link_answers_410(app, scenario):
     with app.app_context():
-        db.session.execute(sa.update(MemberLink).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        db.session.execute(
+            sa.update(QuestionnaireRequest).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
         commit()
     assert_closed(app, scenario.fam1.tokens["C1"], "expired", 410)
+    assert stored(app)[0] == []
+
+
+def test_withdrawn_link_answers_410(app, scenario):
+    """Daan no longer attends session 1: his request is withdrawn; his link says the questions are no longer asked."""
+    with app.app_context():
+        session = db.session.get(TherapySession, scenario.fam1.sessions[1])
+        casework.record_session(session.family, 1, session.date, [scenario.fam1.members["M1"]], session)
+        commit()
+    assert daan_request(app, scenario) == ("withdrawn", None)
+    assert_closed(app, scenario.fam1.tokens["C1"], "withdrawn", 410)
     assert stored(app)[0] == []
 
 
@@ -585,18 +701,21 @@ def test_unknown_token_answers_404(app, scenario):
 def test_tokens_are_long_random_and_stored_only_hashed(app, client, scenario):
     login(client, "ann@example.org")
     page = client.post("/families/FAM-1/sessions/1/links").text
-    tokens = set(TOKEN_RE.findall(page)) | {scenario.fam1.tokens["C1"], scenario.fam1.tokens["M1"]}
+    first = {scenario.fam1.tokens["C1"], scenario.fam1.tokens["M1"]}
+    tokens = set(TOKEN_RE.findall(page)) | first
     assert len(tokens) == 4
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{43,}", token) for token in tokens), tokens
     with app.app_context():
-        hashes = set(db.session.scalars(sa.select(MemberLink.token_hash)))
+        hashes = dict(db.session.execute(sa.select(RequestToken.token_hash, RequestToken.replaced_at)).all())
         everything = [
             value
             for table in db.metadata.sorted_tables
             for row in db.session.execute(sa.select(table))
             for value in row
         ]
-    assert hashes == {hashlib.sha256(token.encode()).hexdigest() for token in tokens}
+    digest = {token: hashlib.sha256(token.encode()).hexdigest() for token in tokens}
+    assert set(hashes) == set(digest.values())  # every link's token, the replaced ones too, only as its hash
+    assert {token for token in tokens if hashes[digest[token]] is not None} == first
     text = "\n".join(str(value) for value in everything)
     assert not [token for token in tokens if token in text]
 
@@ -734,8 +853,22 @@ def test_round_cookie_holds_no_name_and_no_token(app, client, scenario):
     for name in ("Sandra", "Daan", "FAM-1"):
         assert name not in text
     with app.app_context():
-        hashes = set(db.session.scalars(sa.select(MemberLink.token_hash)))
-        assert count(MemberLink) == 4  # the scenario's two links and the round's two
+        hashes = set(db.session.scalars(sa.select(RequestToken.token_hash)))
+        # The round makes no links now (it used to make one per attendee): the scenario's two are all there are.
+        assert count(RequestToken) == 2
+        asked = dict(
+            db.session.execute(
+                sa.select(QuestionnaireRequest.member_id, QuestionnaireRequest.id).where(
+                    QuestionnaireRequest.session_id == scenario.fam1.sessions[1]
+                )
+            ).all()
+        )
+    # Only ids: the session's, and member id -> request id of each attendee's request.
+    assert data["round"] == {
+        "session_id": scenario.fam1.sessions[1],
+        "requests": {str(member_id): request_id for member_id, request_id in asked.items()},
+    }
+    assert set(asked) == {scenario.fam1.members["M1"], scenario.fam1.members["C1"]}
     pieces = {piece for s in strings(data) for piece in re.split(r"[^A-Za-z0-9_-]", s) if piece} | set(strings(data))
     assert not {piece for piece in pieces if hashlib.sha256(piece.encode()).hexdigest() in hashes}
     assert not [piece for piece in pieces if len(piece) >= 43 and piece != data.get("_id")]
@@ -752,3 +885,4 @@ def test_round_cookie_holds_no_name_and_no_token(app, client, scenario):
             ).all()
         )
     assert answers == {"bond": 9, "goals_tasks": 8, "safety": None, "shared_purpose": None}
+    assert daan_request(app, scenario) == ("answered", "round")
