@@ -55,17 +55,15 @@ def main(out: Path) -> None:
             session = casework.record_session(family, number, family.sessions[-1].date, [m.id for m in family.members])
             made = requests.make_links(session)
             tokens = {link.member.role: token for link, token in made}
-            # Requests in every state for the session page: one answered by link, one in the round, one started.
+            # Requests in several states for the session page: the mother answered by link, the youth in the
+            # round (moderate answers, so the dashboard stays true to life); the child and the father still open.
             instruments = builtin_instruments()
-            for (request, _token), mode in zip(made, ("link", "round"), strict=False):
-                answers = {
-                    item.code: str(instruments[request.instrument].scale_max)
-                    for item in instruments[request.instrument].items
-                }
-                requests.submit(request, answers, instruments, mode)
-            if len(made) > 2:
-                first_item = instruments[made[2][0].instrument].items[0].code
-                requests.save_draft(made[2][0], {first_item: "3"}, instruments)
+            for request, _token in made:
+                mode = {"mother": "link", "youth": "round"}.get(request.member.role)
+                if mode:
+                    instrument = instruments[request.instrument]
+                    middle = (instrument.scale_min + instrument.scale_max * 2) // 3
+                    requests.submit(request, {item.code: str(middle) for item in instrument.items}, instruments, mode)
             for member in family.members:
                 member.email = f"{member.code.lower()}@example.org"
             db.session.commit()
