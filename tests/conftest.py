@@ -82,10 +82,16 @@ def database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def schema(database_url: str) -> str:
-    """Drop whatever a previous run left, then build the schema with the migrations."""
+    """Drop whatever a previous run left, then build the schema with the migrations.
+
+    The tables are read from the database, not taken from the models: a run of an older version
+    leaves tables today's models no longer know (``member_link``), which still hold foreign keys.
+    """
     app = create_app(base_config(database_url))
     with app.app_context():
-        db.drop_all()
+        left = sa.MetaData()
+        left.reflect(db.engine)
+        left.drop_all(db.engine)
         db.session.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
         db.session.commit()
         flask_migrate.upgrade()
