@@ -2,9 +2,9 @@
 
 Every way of answering goes through here: personal links (:func:`make_links`, :func:`find`,
 :func:`submit`), the tablet round (:func:`submit` with mode ``round``), paper forms and the
-therapist's grid (:func:`fulfil_by_grid`), the import (:func:`record_imported`). A send that cannot
-be stored raises :class:`RequestClosed` with the reason, which the member is shown in their
-language: nothing is dropped without a word.
+therapist's grid (:func:`save_grid`); the import answers its forms' requests in bulk
+(``services.importer``). A send that cannot be stored raises :class:`RequestClosed` with the
+reason, which the member is shown in their language: nothing is dropped without a word.
 
 A link's token is 32 random bytes (``secrets.token_urlsafe``); only its SHA-256 is stored. Making
 links again gives an open request a new token; the older one then says a newer link was sent.
@@ -227,7 +227,8 @@ def submit(
 
     Raises ``responses.AnswersRejected`` (nothing stored, the request still open) when an answer is
     invalid, and RequestClosed with the reason when the request was answered meanwhile (another
-    device, a paper form), withdrawn or is past its link's date: nothing is stored then. The request
+    device, a paper form) or withdrawn: nothing is stored then (a link past its date is refused
+    before, by :func:`find`; the round in the room is not bound to it). The request
     is marked answered in the same transaction as the answers, by a conditional update, so two
     devices sending at once store one form and the other is told it is in. Answers to a reopened
     request replace the earlier ones, each change kept as a correction by whoever reopened it.
@@ -238,8 +239,7 @@ def submit(
         for number, item in enumerate(instrument.items, start=1)
     ]
     # Validate first: a refused value leaves the request open, with nothing stored.
-    validation_only = [dict(row) for row in rows]
-    _validated(validation_only, instruments)
+    values = _validated(rows, instruments)
     now = utcnow()
     taken = db.session.execute(
         sa.update(QuestionnaireRequest)
@@ -266,7 +266,6 @@ def submit(
         db.session.refresh(request)
         return count
     # A reopened request: the new answers correct the stored ones, and the history keeps both.
-    values = _validated(rows, instruments)
     for item, value in values.items():
         answer = stored.get(item)
         if answer is not None and answer.value != value:
