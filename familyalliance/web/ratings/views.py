@@ -86,7 +86,7 @@ def invite(code: str, number: int):
     for name, kind in outcome.failed:
         flash(
             _(
-                "Not sent to %(name)s: %(reason)s. Their earlier link still works.",
+                "Not sent to %(name)s: %(reason)s. A link they got earlier still works.",
                 name=name,
                 reason=mail_problems().get(kind, mail_problems()["refused"]),
             ),
