@@ -105,13 +105,14 @@ class OneWay:
 
     @property
     def icc1(self) -> float:
-        """The share of the variance that lies between groups."""
-        return (self.msb - self.msw) / (self.msb + (self.k0 - 1) * self.msw)
+        """The share of the variance that lies between groups (NaN when there is no variance at all)."""
+        denominator = self.msb + (self.k0 - 1) * self.msw
+        return (self.msb - self.msw) / denominator if denominator else float("nan")
 
     @property
     def icc2(self) -> float:
-        """The reliability of the group means."""
-        return (self.msb - self.msw) / self.msb
+        """The reliability of the group means (NaN when the group means do not differ at all)."""
+        return (self.msb - self.msw) / self.msb if self.msb else float("nan")
 
 
 def one_way(values: pd.Series, groups: pd.Series) -> OneWay:

@@ -117,3 +117,12 @@ def test_alliance16_alpha_reverses_items_first():
     assert out.loc["safety", "alpha_listwise"] == pytest.approx(1.0)
     assert out.loc["shared_purpose", "alpha_pairwise"] == pytest.approx(1.0)
     assert (out["n_listwise"] == 4).all() and (out["items"] == 4).all()
+
+
+def test_icc_without_variance_is_empty_not_an_error():
+    """Families whose means do not differ (or nobody differs at all) have no ICC: NaN, written empty."""
+    no_difference = research.one_way(pd.Series([1.0, 3.0, 2.0, 2.0]), pd.Series(["a", "a", "b", "b"]))
+    assert no_difference.msb == 0 and np.isnan(no_difference.icc2)
+    assert no_difference.icc1 == pytest.approx(-1.0)  # all the variance lies within families
+    flat = research.one_way(pd.Series([2.0, 2.0, 2.0, 2.0]), pd.Series(["a", "a", "b", "b"]))
+    assert np.isnan(flat.icc1) and np.isnan(flat.icc2)

@@ -123,4 +123,5 @@ def test_links_and_answers_become_requests(scratch_database):
         db.session.remove()
         tokens = set(db.session.scalars(sa.text("SELECT token_hash FROM member_link")))
         assert tokens == {digest(t) for t in ("used-by-mother", "new-of-child", "expired-of-father")}
+        db.session.remove()  # give the connection back before the pool closes (PostgreSQL warns otherwise)
         db.engine.dispose()
