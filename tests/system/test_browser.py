@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from familyalliance.core.instruments import builtin_instruments
 from familyalliance.services import demo
@@ -15,17 +15,9 @@ from familyalliance.store.db import db
 from familyalliance.store.models import User
 
 from ..factories import PASSWORD, commit, gen_family, gen_member, gen_session, gen_user
-from ..livebrowser import axe_violations, launch_chromium, serve
+from ..livebrowser import axe_violations, serve
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from familyalliance.store.db import db
 from familyalliance.store.models import Family, Member, Response
 
 from ..factories import PASSWORD, commit, gen_family, gen_member, gen_session, gen_user
-from ..livebrowser import axe_violations, launch_chromium, serve
+from ..livebrowser import axe_violations, serve
 
 pytestmark = pytest.mark.browser
 
@@ -66,14 +66,6 @@ WORDS = {
         "listens": "luistert",
     },
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

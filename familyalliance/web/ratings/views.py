@@ -27,12 +27,18 @@ def session_page(code: str, number: int):
     """A session: who attended, which questionnaire each fills in, and where each request stands."""
     family = access.family_or_404(code)
     session = access.session_or_404(family, number)
+    return _render_session(family, session)
+
+
+def _render_session(family, session, **extra):
+    """The session page, with ``extra`` for the template (the links just made)."""
     return render_template(
         "families/session.html",
         family=family,
         session=session,
         mail_on=mail.mail_configured(),
         **requests.session_page(session),
+        **extra,
     )
 
 
@@ -50,14 +56,7 @@ def create_links(code: str, number: int):
         fresh.append(
             {"member_id": questionnaire.member_id, "url": url, "qr": segno.make(url, error="m").svg_inline(scale=3)}
         )
-    return render_template(
-        "families/session.html",
-        family=family,
-        session=session,
-        fresh=fresh,
-        mail_on=mail.mail_configured(),
-        **requests.session_page(session),
-    )
+    return _render_session(family, session, fresh=fresh)
 
 
 @bp.post("/families/<code>/sessions/<int:number>/invite")
