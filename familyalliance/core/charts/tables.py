@@ -156,6 +156,34 @@ def chart_texts(language: str, settings: Settings = DEFAULTS) -> dict[str, str]:
         "therapist": gettext(N_("therapist's view")),
         "view": gettext(N_("View")),
         "dimension": gettext(N_("Dimension")),
+        "balance_title": gettext(N_("Balance between the members over the sessions")),
+        "balance_note": gettext(
+            N_(
+                "Balance is 100 minus the range between the members. Below the dashed line (%(line)s) the family is split."
+            )
+        )
+        % {"line": f"{100 - settings.split_threshold:g}"},
+        "balance": gettext(N_("Balance (0-100)")),
+        "gap_title": gettext(N_("The members' view against the therapist's over the sessions")),
+        "gap_note": gettext(
+            N_(
+                "Above zero the member rates the alliance higher than the therapist does, below zero lower. "
+                "Beyond the dashed lines (%(threshold)s points) the difference is worth a conversation."
+            )
+        )
+        % {"threshold": f"{settings.gap_threshold:g}"},
+        "gap": gettext(N_("Member minus therapist (points)")),
+        "lines_alt": gettext(N_("Line chart of each member's alliance per dimension; the values are in the tables.")),
+        "heat_alt": gettext(N_("Heat map of the members' scores per session; the values are in the tables.")),
+        "views_alt": gettext(
+            N_("Dot chart of each member's own view and the therapist's view; the values are in the table.")
+        ),
+        "balance_alt": gettext(N_("Line chart of the family's balance per dimension; the values are in the table.")),
+        "gap_alt": gettext(
+            N_(
+                "Line chart of the difference between each member's view and the therapist's; the values are in the table."
+            )
+        ),
     }
     texts.update({f"dim_{d}": gettext(DIMENSION_NAMES[d]) for d in SCORE_DIMENSIONS})
     return texts
