@@ -144,6 +144,12 @@ def _registry() -> dict[str, Variable]:
         Variable("young_mean_pomp", N_("Mean POMP score of the young members"), "number", "scale"),
         Variable("youth_caregiver_gap", N_("Caregivers' minus young members' mean POMP score"), "number", "scale"),
         Variable("rwg", N_("Within-family agreement (rwg, 0 to 1)"), "number", "scale"),
+        Variable(
+            "previous_instrument",
+            N_("Questionnaire of the point before the rupture"),
+            "category",
+            "nominal",
+        ),
         Variable("drop_pomp", N_("Drop from the previous scored session, in POMP points"), "number", "scale"),
         Variable("repaired_session", N_("Session in which the rupture was repaired"), "integer", "ordinal"),
         Variable(
@@ -179,7 +185,7 @@ def variables(columns: Iterable[str], instruments: Iterable[str] = ()) -> list[V
     out = []
     for name in columns:
         variable = VARIABLES[name]
-        if name == "instrument":
+        if name in ("instrument", "previous_instrument"):
             variable = Variable(
                 variable.name,
                 variable.label,

@@ -1,6 +1,7 @@
 """Conversation prompts for the next session: plain-language observations from the flags.
 
-Pure: no Flask. :func:`conversation_prompts` turns a family's scores into a short list of
+Pure: no Flask. :func:`conversation_prompts` turns a family's analysis (``analytics.analyse``:
+the member's series, its ruptures, gaps and early alliance) into a short list of
 ``Prompt`` records (what, who, which dimension, since when, how large); :func:`render`
 words one in Dutch or English from the app's own message catalog. Prompts invite a
 conversation about the relationship; they never diagnose.
@@ -8,10 +9,11 @@ conversation about the relationship; they never diagnose.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import pandas as pd
+import babel.dates
 
 from familyalliance.core import analytics
 from familyalliance.core.analytics import DEFAULTS, EPS, Settings
@@ -80,38 +82,27 @@ class Prompt:
     target: str = "therapist"
 
 
-def conversation_prompts(scores: pd.DataFrame, settings: Settings = DEFAULTS) -> list[Prompt]:
-    """Prompts for one family's next session, from its scores (all sessions), most pressing first."""
-    if scores.empty:
+def conversation_prompts(analysis: analytics.Analysis, settings: Settings = DEFAULTS) -> list[Prompt]:
+    """Prompts for one family's next session, from its analysis (all sessions), most pressing first."""
+    series = analysis.series
+    if series.empty:
         return []
-    latest = int(scores["session"].max())
-    own_therapist = scores[scores["target"] == "therapist"]
+    latest = int(series["session"].max())
     prompts: list[Prompt] = []
 
-    breaks = analytics.ruptures(scores[scores["informant"] == "self"], settings)
-    recent = breaks[(breaks["status"] != "repaired") & (breaks["session"] > latest - analytics.RECENT_SESSIONS)]
+    recent = analysis.recent_ruptures()
     # One prompt per member: the largest drop, the overall alliance when drops are equal.
     recent = recent.assign(overall=recent["dimension"] == "total")
     recent = recent.sort_values(["drop_pomp", "overall"], ascending=False, kind="stable").drop_duplicates("member")
-    totals = analytics.long_scores(scores)
     for row in recent.itertuples():
-        series = totals[
-            (totals["member"] == row.member)
-            & (totals["instrument"] == row.instrument)
-            & (totals["dimension"] == row.dimension)
-            & (totals["target"] == row.target)
-            & (totals["informant"] == "self")
-        ].set_index("session")["pomp"]
-        after = series[row.session]
-        before = after + row.drop_pomp
         prompts.append(
             Prompt(
                 "rupture",
                 {
                     "drop": _points(row.drop_pomp),
                     "session": row.session,
-                    "before": _points(before),
-                    "after": _points(after),
+                    "before": _points(row.previous_pomp),
+                    "after": _points(row.pomp),
                 },
                 (row.member,),
                 row.dimension,
@@ -119,12 +110,14 @@ def conversation_prompts(scores: pd.DataFrame, settings: Settings = DEFAULTS) ->
             )
         )
 
-    patterns = analytics.split_patterns(own_therapist, settings)
+    about_therapist = series[series["target"] == "therapist"]
+    patterns = analytics.split_patterns(about_therapist, settings)
     if not patterns.empty:
         last = patterns[patterns["session"] == patterns["session"].max()].iloc[0]
         if last["member_split"] and last["session"] == latest:
-            views = analytics.member_session_totals(own_therapist)
-            views = views[(views["informant"] == "self") & (views["dimension"] == last["widest_dimension"])]
+            views = about_therapist[
+                (about_therapist["informant"] == "self") & (about_therapist["dimension"] == last["widest_dimension"])
+            ]
             by_session = views.groupby("session")["pomp"]
             ranges = (by_session.max() - by_session.min()).where(by_session.size() >= 2, 0.0)
             split_sessions = ranges[ranges >= settings.split_threshold - EPS].index.tolist()
@@ -154,14 +147,18 @@ def conversation_prompts(scores: pd.DataFrame, settings: Settings = DEFAULTS) ->
                 )
             )
 
-    gaps = analytics.perspective_gap(own_therapist)
-    gaps = gaps[(gaps["session"] == latest) & (gaps["gap"].abs() >= settings.gap_threshold - EPS)]
+    gaps = analysis.gaps
+    gaps = gaps[
+        (gaps["target"] == "therapist")
+        & (gaps["session"] == latest)
+        & (gaps["gap"].abs() >= settings.gap_threshold - EPS)
+    ]
     gaps = gaps.assign(size=gaps["gap"].abs()).sort_values("size", ascending=False).drop_duplicates("member")
     for row in gaps.itertuples():
         kind = "member_lower" if row.gap < 0 else "member_higher"
         prompts.append(Prompt(kind, {"session": latest, "size": _points(row.size)}, (row.member,), row.dimension))
 
-    early = analytics.early_alliance(scores, settings)
+    early = analysis.early
     for row in early[(early["informant"] == "self") & early["low"]].itertuples():
         kind = "low_early_team" if row.target == "team" else "low_early"
         prompts.append(Prompt(kind, {"value": _points(row.early_total_pomp)}, (row.member,), target=row.target))
@@ -226,6 +223,19 @@ REASONS = {
 }
 
 
+#: A rupture's reason once the therapist marked it as discussed (the same points; the words change).
+DISCUSSED_REASONS = {
+    "rupture_unrepaired": N_(
+        "Unrepaired rupture, discussed on %(discussed)s: %(name)s's %(dimension)s fell %(size)s points in "
+        "session %(session)s."
+    ),
+    "rupture_open": N_(
+        "Recent rupture, discussed on %(discussed)s, not repaired yet: %(name)s's %(dimension)s fell %(size)s "
+        "points in session %(session)s."
+    ),
+}
+
+
 def render_reason(reason: Mapping[str, object], language: str, names: Mapping[str, str]) -> str:
     """Word one reason of the concern ranking (``analytics.concern``) in ``language``."""
     gettext = translations(language).gettext
@@ -240,4 +250,49 @@ def render_reason(reason: Mapping[str, object], language: str, names: Mapping[st
         "dimension": gettext(phrases[dimension]),
         "name": names.get(member, member) if member else "",
     }
-    return gettext(REASONS[str(reason["kind"])]) % params
+    kind = str(reason["kind"])
+    if reason.get("discussed_on") and kind in DISCUSSED_REASONS:
+        params["discussed"] = format_date(dt.date.fromisoformat(str(reason["discussed_on"])), "long", language)
+        return gettext(DISCUSSED_REASONS[kind]) % params
+    return gettext(REASONS[kind]) % params
+
+
+def format_date(day: dt.date, format: str, language: str) -> str:
+    """``day`` written the way ``language`` writes dates (Babel's CLDR data)."""
+    return babel.dates.format_date(day, format=format, locale=language)
+
+
+# --- Safety signal --------------------------------------------------------------------------------
+
+SAFETY = {
+    "low_safety": N_(
+        "%(name)s rates their sense of safety in the sessions %(value)s out of 100 (session %(session)s)."
+    ),
+    "young_safety_rupture": N_(
+        "%(name)s's sense of safety fell %(drop)s points in session %(session)s and has not come back yet."
+    ),
+}
+#: Shown with every safety signal unless the installation sets its own (SAFEGUARDING_TEXT_NL/_EN).
+SAFEGUARDING_DEFAULT = N_(
+    "Check whether the family is safe at home and follow your organisation's reporting protocol; in the "
+    "Netherlands that is the meldcode huiselijk geweld en kindermishandeling (reporting code for domestic "
+    "violence and child abuse). Discuss it with your team lead or the safeguarding officer."
+)
+
+
+def render_safety(signal: Mapping[str, object], language: str, names: Mapping[str, str]) -> str:
+    """Word one row of ``analytics.safety_signals`` in ``language`` (for the therapist only)."""
+    gettext = translations(language).gettext
+    member = str(signal["member"])
+    params = {
+        "name": names.get(member, member),
+        "session": int(signal["session"]),
+        "value": _points(signal["pomp"]),
+        "drop": _points(signal["drop_pomp"]) if signal.get("drop_pomp") == signal.get("drop_pomp") else "",
+    }
+    return gettext(SAFETY[str(signal["kind"])]) % params
+
+
+def safeguarding_text(language: str, own: str | None = None) -> str:
+    """The installation's safeguarding text (``own``), else the default in ``language``."""
+    return own or translations(language).gettext(SAFEGUARDING_DEFAULT)

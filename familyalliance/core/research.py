@@ -134,15 +134,19 @@ ICC_COLUMNS = ["session", "families", "members", "k0", "msb", "msw", "icc1", "ic
 
 
 def member_icc(
-    scores: pd.DataFrame, dimension: str = "total", informant: str = "self", target: str = "therapist"
+    scores: pd.DataFrame,
+    dimension: str = "total",
+    informant: str = "self",
+    target: str = "therapist",
+    instruments: Mapping[str, Instrument] | None = None,
 ) -> pd.DataFrame:
     """ICC(1) and ICC(2) of members within families, per session number, on POMP.
 
-    A member's POMP at a session comes from the preferred instrument (alliance16, else
-    check4; observer4 for the therapist). Sessions where fewer than two families have two
+    A member's POMP at a session is their series point (metrics.md section 6: the instrument
+    with the most items for the dimension). Sessions where fewer than two families have two
     or more members scored give no ICC.
     """
-    views = analytics.member_session_totals(scores)
+    views = analytics.member_series(scores, instruments)
     if views.empty:
         return pd.DataFrame(columns=ICC_COLUMNS)
     views = views[(views["dimension"] == dimension) & (views["informant"] == informant) & (views["target"] == target)]
@@ -150,7 +154,7 @@ def member_icc(
 
 
 def _icc_by_session(views: pd.DataFrame) -> pd.DataFrame:
-    """ICCs per session of one informant, target and dimension of ``member_session_totals``."""
+    """ICCs per session of one informant, target and dimension of the member's series."""
     out = []
     for session, rows in views.groupby("session"):
         sizes = rows.groupby("family").size()
@@ -205,7 +209,7 @@ def research_table(
     ``n_families`` the families with two or more members scored. A statistic that cannot be
     computed (too few cases, no variance) is left empty.
     """
-    rows = _alpha_rows(responses, instruments) + _icc_rows(scores)
+    rows = _alpha_rows(responses, instruments) + _icc_rows(scores, instruments)
     table = pd.DataFrame(rows, columns=RESEARCH_COLUMNS)
     for column in _INTEGERS:
         table[column] = pd.array(table[column], dtype="Int64")
@@ -245,9 +249,9 @@ def _alpha_rows(responses: pd.DataFrame, instruments: Mapping[str, Instrument]) 
     return rows
 
 
-def _icc_rows(scores: pd.DataFrame) -> list[dict]:
+def _icc_rows(scores: pd.DataFrame, instruments: Mapping[str, Instrument]) -> list[dict]:
     """Two rows (ICC(1), ICC(2)) per informant, target, dimension and session that has an ICC."""
-    views = analytics.member_session_totals(scores)
+    views = analytics.member_series(scores, instruments)
     if views.empty:
         return []
     rows = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -236,11 +237,63 @@ def test_ruptures_columns_and_separate_series():
         ignore_index=True,
     )
     out = analytics.ruptures(scores)
-    assert list(out.columns) == analytics.RUPTURE_COLUMNS
-    assert out[["member", "informant", "instrument"]].values.tolist() == [
-        ["A", "self", "check4"],
-        ["B", "therapist", "observer4"],
+    assert list(out.columns) == [*analytics.RUPTURE_COLUMNS, *analytics.RUPTURE_DETAIL]
+    assert out[["member", "informant", "instrument", "previous_instrument"]].values.tolist() == [
+        ["A", "self", "check4", "check4"],
+        ["B", "therapist", "observer4", "observer4"],
     ]
+
+
+# --- The member's series across instruments (section 6) -------------------------------------------
+
+
+def test_series_takes_the_instrument_with_most_items_per_dimension():
+    """Both instruments at session 1: alliance16 speaks where it scored; check4 where alliance16 has no score."""
+    scores = frame(
+        row("M1", 1, bond=4.0, goals_tasks=3.0, safety=None, shared_purpose=5.0),
+        row("M1", 1, "check4", bond=9, goals_tasks=9, safety=6, shared_purpose=9),
+        row("M1", 2, "check4", bond=2, goals_tasks=9, safety=6, shared_purpose=9),
+    )
+    out = analytics.member_series(scores).set_index(["session", "dimension"])
+    assert list(analytics.member_series(scores).columns) == analytics.SERIES_COLUMNS
+    assert out.loc[(1, "bond")].instrument == "alliance16" and out.loc[(1, "bond")].pomp == 75.0
+    assert out.loc[(1, "safety")].instrument == "check4" and out.loc[(1, "safety")].pomp == 60.0
+    assert out.loc[(1, "total")].instrument == "check4"  # alliance16 has no total without safety
+    assert out.loc[(2, "bond")].instrument == "check4" and out.loc[(2, "bond")].pomp == 20.0
+    assert len(out) == 10  # one point per session and dimension
+
+
+def test_series_item_counts_come_from_the_instruments_and_ties_go_to_the_smallest_code():
+    """An organisation's own instrument with as many items as check4 ties with it: the smaller code speaks."""
+    base = INSTRUMENTS["check4"]
+    twin = dataclasses.replace(base, code="brief4")
+    scores = frame(row("M1", 1, "check4", bond=10, goals_tasks=10, safety=10, shared_purpose=10))
+    other = scores.assign(instrument="brief4", bond=0.0, bond_pomp=0.0)
+    both = pd.concat([scores, other], ignore_index=True)
+    out = analytics.member_series(both, {**INSTRUMENTS, "brief4": twin}).set_index("dimension")
+    assert out.loc["bond"].instrument == "brief4" and out.loc["bond"].pomp == 0.0
+    # Unknown to the mapping, an instrument counts as having no items: check4 speaks.
+    out = analytics.member_series(both, INSTRUMENTS).set_index("dimension")
+    assert out.loc["bond"].instrument == "check4"
+
+
+def test_rupture_across_instruments_names_both():
+    """alliance16 at 1 and 3, check4 at 2 and 4: one series; the drop from 3 to 4 crosses instruments."""
+    scores = frame(
+        row("M1", 1, bond=5.0, goals_tasks=5.0, safety=5.0, shared_purpose=5.0),  # 100
+        row("M1", 2, "check4", bond=10, goals_tasks=10, safety=10, shared_purpose=10),  # 100
+        row("M1", 3, bond=5.0, goals_tasks=5.0, safety=5.0, shared_purpose=5.0),  # 100
+        row("M1", 4, "check4", bond=5, goals_tasks=10, safety=10, shared_purpose=10),  # bond 50
+        row("M1", 4, bond=None, goals_tasks=5.0, safety=5.0, shared_purpose=5.0),  # alliance16 without bond
+    )
+    out = analytics.ruptures(analytics.member_series(scores))
+    assert out[analytics.RUPTURE_COLUMNS].values.tolist() == [
+        ["F", "M1", 4, "self", "therapist", "bond", "check4", "alliance16", 50.0, pd.NA, "open"],
+    ]
+    assert out["previous_session"].tolist() == [3]
+    # Walked per instrument (check4's points only), the previous point would be session 2's.
+    alone = analytics.ruptures(analytics.member_series(scores[scores["instrument"] == "check4"]))
+    assert alone[["session", "previous_session", "previous_instrument"]].values.tolist() == [[4, 2, "check4"]]
 
 
 # --- Flags ------------------------------------------------------------------------------------

@@ -58,7 +58,8 @@ def test_concern_ranks_and_explains():
     )
     calm = pd.concat([family_at(s, {"M1": ("mother", 8), "Y1": ("youth", 8)}, family="C") for s in (1, 2)])
     low_start = family_at(1, {"M1": ("mother", 3), "Y1": ("youth", 4)}, family="D")
-    out = analytics.concern(pd.concat([calm, rupture, split, low_start], ignore_index=True)).set_index("family")
+    out = analytics.concern(analytics.analyse(pd.concat([calm, rupture, split, low_start], ignore_index=True)))
+    out = out.set_index("family")
     assert list(out.index) == ["A", "D", "B", "C"]
     assert out.loc["A", "concern"] == 3 + 2  # severe split; F1's low early alliance (30)
     kinds = [r["kind"] for r in out.loc["A", "reasons"]]
@@ -92,7 +93,7 @@ def test_concern_ranks_and_explains():
 def test_concern_widening_gap():
     first = family_at(1, {"M1": ("mother", 6)}, {"M1": 1})  # 60 against 66.7
     second = family_at(2, {"M1": ("mother", 5)}, {"M1": 2})  # 50 against 83.3: gap 33, wider
-    out = analytics.concern(pd.concat([first, second], ignore_index=True)).iloc[0]
+    out = analytics.concern(analytics.analyse(pd.concat([first, second], ignore_index=True))).iloc[0]
     gap = next(r for r in out.reasons if r["kind"].startswith("gap"))
     assert gap["kind"] == "gap_widening" and gap["session"] == 2
     assert gap["size"] == pytest.approx(50 - 500 / 6) and gap["previous_size"] == pytest.approx(60 - 400 / 6)
@@ -104,7 +105,7 @@ def test_prompts_name_who_what_since_and_how_much():
         for s, f in ((1, 8), (2, 5), (3, 5), (4, 5))
     ]
     scores = pd.concat(sessions, ignore_index=True)
-    found = prompts.conversation_prompts(scores)
+    found = prompts.conversation_prompts(analytics.analyse(scores))
     kinds = [p.kind for p in found]
     assert kinds[:2] == ["rupture", "split"]
     names = {"M1": "Sandra", "F1": "Mehmet", "Y1": "Noor"}
@@ -134,7 +135,7 @@ def test_prompts_are_invitations_not_diagnoses():
 
 def test_no_prompts_for_a_calm_family():
     calm = pd.concat([family_at(s, {"M1": ("mother", 8), "Y1": ("youth", 8)}, {"M1": 2, "Y1": 2}) for s in (1, 2, 3)])
-    assert prompts.conversation_prompts(calm) == []
+    assert prompts.conversation_prompts(analytics.analyse(calm)) == []
 
 
 def test_every_reason_and_prompt_renders_in_both_languages():
@@ -143,6 +144,14 @@ def test_every_reason_and_prompt_renders_in_both_languages():
         for language in ("en", "nl"):
             text = prompts.render_reason(reason | {"kind": kind}, language, {"M1": "Sandra"})
             assert "%(" not in text and "%" not in text.replace("%%", "")
+    for kind in prompts.DISCUSSED_REASONS:
+        discussed = reason | {"kind": kind, "discussed_on": "2026-11-30"}
+        assert "30 november 2026" in prompts.render_reason(discussed, "nl", {"M1": "Sandra"})
+        assert "November 30, 2026" in prompts.render_reason(discussed, "en", {"M1": "Sandra"})
+    for kind in prompts.SAFETY:
+        signal = {"member": "M1", "session": 4, "kind": kind, "pomp": 20.0, "drop_pomp": 35.0}
+        for language in ("en", "nl"):
+            assert "%(" not in prompts.render_safety(signal, language, {"M1": "Sandra"})
     params = {"drop": 1, "session": 2, "before": 3, "after": 4, "since": 1, "size": 5, "low": 6, "high": 7, "value": 8}
     for kind in prompts.TEMPLATES:
         members = ("M1", "F1") if kind == "split" else ("M1",)

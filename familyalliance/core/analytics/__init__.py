@@ -10,10 +10,11 @@ The package's modules, each importing only the ones above it:
   ``SPLIT_LEVELS``, ``split_level``, ``with_categories``, ``long_scores``, ``role_group``;
 - ``family``: the family metrics of section 5 (``family_metrics``, ``FAMILY_COLUMNS``);
 - ``series``: the member's series and what is read from it, sections 6 to 8
-  (``member_session_totals``, ``perspective_gap``, ``ruptures``, ``low_alliance``,
-  ``early_alliance``, ``GAP_COLUMNS``, ``RUPTURE_COLUMNS``);
-- ``patterns``: split patterns across perspectives and the concern ranking
-  (``split_patterns``, ``concern``, ``CONCERN_POINTS``, ``RECENT_SESSIONS``).
+  (``member_series``, ``perspective_gap``, ``ruptures``, ``low_alliance``, ``early_alliance``,
+  ``SERIES_COLUMNS``, ``GAP_COLUMNS``, ``RUPTURE_COLUMNS``);
+- ``patterns``: split patterns across perspectives (``split_patterns``);
+- ``analysis``: the one ``Analysis`` of a set of families (``analyse``) that the concern
+  ranking (``concern``), the safety signal (``safety_signals``), the prompts and the charts read.
 
 Callers import the names from here (``analytics.ruptures``), not from the modules, so that a
 name can move between modules without touching them.
@@ -21,6 +22,17 @@ name can move between modules without touching them.
 
 from __future__ import annotations
 
+from familyalliance.core.analytics.analysis import (
+    CONCERN_COLUMNS,
+    CONCERN_POINTS,
+    FOLLOWUP_COLUMNS,
+    RECENT_SESSIONS,
+    SAFETY_COLUMNS,
+    Analysis,
+    analyse,
+    concern,
+    safety_signals,
+)
 from familyalliance.core.analytics.common import (
     CATEGORICAL,
     DEFAULTS,
@@ -34,24 +46,20 @@ from familyalliance.core.analytics.common import (
     with_categories,
 )
 from familyalliance.core.analytics.family import FAMILY_COLUMNS, FAMILY_KEY, family_metrics
-from familyalliance.core.analytics.patterns import (
-    CONCERN_COLUMNS,
-    CONCERN_POINTS,
-    PATTERN_COLUMNS,
-    PATTERNS,
-    RECENT_SESSIONS,
-    concern,
-    split_patterns,
-)
+from familyalliance.core.analytics.patterns import PATTERN_COLUMNS, PATTERNS, split_patterns
 from familyalliance.core.analytics.series import (
+    EARLY_COLUMNS,
     GAP_COLUMNS,
     RUPTURE_COLUMNS,
-    SELF_PREFERENCE,
+    RUPTURE_DETAIL,
+    RUPTURE_KEY,
+    SERIES_COLUMNS,
     SERIES_KEY,
-    THERAPIST_PREFERENCE,
+    as_series,
     early_alliance,
+    item_counts,
     low_alliance,
-    member_session_totals,
+    member_series,
     perspective_gap,
     ruptures,
 )
@@ -61,29 +69,38 @@ __all__ = [
     "CONCERN_COLUMNS",
     "CONCERN_POINTS",
     "DEFAULTS",
+    "EARLY_COLUMNS",
     "EPS",
     "FAMILY_COLUMNS",
     "FAMILY_KEY",
+    "FOLLOWUP_COLUMNS",
     "GAP_COLUMNS",
     "PATTERNS",
     "PATTERN_COLUMNS",
     "RECENT_SESSIONS",
     "RUPTURE_COLUMNS",
+    "RUPTURE_DETAIL",
+    "RUPTURE_KEY",
+    "SAFETY_COLUMNS",
     "SCORE_DIMENSIONS",
-    "SELF_PREFERENCE",
+    "SERIES_COLUMNS",
     "SERIES_KEY",
     "SPLIT_LEVELS",
-    "THERAPIST_PREFERENCE",
+    "Analysis",
     "Settings",
+    "analyse",
+    "as_series",
     "concern",
     "early_alliance",
     "family_metrics",
+    "item_counts",
     "long_scores",
     "low_alliance",
-    "member_session_totals",
+    "member_series",
     "perspective_gap",
     "role_group",
     "ruptures",
+    "safety_signals",
     "split_level",
     "split_patterns",
     "with_categories",

@@ -43,6 +43,8 @@ class Settings:
     gap_threshold: float = 25.0
     #: Sessions that make the early alliance.
     early_sessions: int = 3
+    #: POMP at or below which a member's own sense of safety raises the safety signal.
+    safety_threshold: float = 30.0
 
     def as_config(self) -> dict:
         """The settings as upper-case configuration keys."""

@@ -1,13 +1,13 @@
 """The tables behind the family dashboard, the caseload sparklines and the session report.
 
-Pure: the scores table of :func:`familyalliance.scoring.score_frame` in, tidy DataFrames
-out, ready for :mod:`familyalliance.charts` and for the text alternatives (tables) beside
-each chart. No Flask, no database, no Altair.
+Pure: the member's series and the rupture table of :func:`familyalliance.core.analytics.analyse`
+in, tidy DataFrames out, ready for :mod:`familyalliance.core.charts.builders` and for the text
+alternatives (tables) beside each chart. No Flask, no database, no Altair.
 
-A member's line uses, per session, their preferred instrument (alliance16, else check4;
-metrics.md section 6), so sessions with the quick check and with the full questionnaire
-sit on one POMP line. The family's range and balance per session are taken over those
-same values, the members' own view of the alliance with the chosen target.
+A member's line is their series (metrics.md section 6): per session, the instrument with the
+most items for the dimension, so quick checks and full questionnaires sit on one POMP line, and
+the rupture marks sit on its points. The family's range and balance per session are taken over
+those same points, the members' own view of the alliance with the chosen target.
 """
 
 from __future__ import annotations
@@ -27,14 +27,16 @@ BAND_COLUMNS = ["session", "dimension", "n", "low", "high", "range", "split"]
 MARK_COLUMNS = ["member", "session", "dimension", "pomp", "kind"]
 VIEW_COLUMNS = ["member", "dimension", "view", "pomp"]
 BALANCE_COLUMNS = ["family", "session", "balance"]
+FAMILY_BALANCE_COLUMNS = ["session", "dimension", "balance", "n", "split"]
+GAP_LINE_COLUMNS = ["member", "session", "dimension", "gap", "self_pomp", "therapist_pomp"]
 
 
-def member_lines(scores: pd.DataFrame, target: str = "therapist") -> pd.DataFrame:
-    """Each member's own POMP per session and dimension (the four and ``total``), about ``target``."""
-    totals = analytics.member_session_totals(scores)
-    if totals.empty:
+def member_lines(series: pd.DataFrame, target: str = "therapist") -> pd.DataFrame:
+    """Each member's own series per session and dimension (the four and ``total``), about ``target``."""
+    series = analytics.as_series(series)
+    own = series[(series["informant"] == "self") & (series["target"] == target)]
+    if own.empty:
         return pd.DataFrame(columns=LINE_COLUMNS)
-    own = totals[(totals["informant"] == "self") & (totals["target"] == target)]
     out = own[LINE_COLUMNS].astype({"member": str, "dimension": str})
     return out.sort_values(["dimension", "member", "session"], ignore_index=True)
 
@@ -51,51 +53,61 @@ def family_band(lines: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.DataFr
     return band.reset_index()[BAND_COLUMNS]
 
 
-def rupture_marks(scores: pd.DataFrame, settings: Settings = DEFAULTS, target: str = "therapist") -> pd.DataFrame:
-    """Where each member's ruptures (own view) happened and where they were repaired, with the POMP there."""
-    own = scores[(scores["informant"] == "self") & (scores["target"] == target)]
-    breaks = analytics.ruptures(own, settings)
-    if breaks.empty:
+def family_balance(band: pd.DataFrame) -> pd.DataFrame:
+    """The family's balance (100 minus the range between members) per session and dimension, from two members."""
+    rows = band[band["n"] >= 2]
+    out = rows.assign(balance=100 - rows["range"])[FAMILY_BALANCE_COLUMNS]
+    return out.sort_values(["dimension", "session"], ignore_index=True)
+
+
+def gap_lines(gaps: pd.DataFrame, target: str = "therapist") -> pd.DataFrame:
+    """Per member, session and dimension: own view minus the therapist's (metrics.md section 6a)."""
+    rows = gaps[gaps["target"] == target]
+    if rows.empty:
+        return pd.DataFrame(columns=GAP_LINE_COLUMNS)
+    out = rows[GAP_LINE_COLUMNS].astype({"member": str, "dimension": str})
+    return out.sort_values(["dimension", "member", "session"], ignore_index=True)
+
+
+def rupture_marks(breaks: pd.DataFrame, target: str = "therapist") -> pd.DataFrame:
+    """Where each member's ruptures (own view) happened and where they were repaired, on the member's line.
+
+    Reads the rupture table of ``analytics.analyse`` (its points are the series' points).
+    """
+    own = breaks[(breaks["informant"] == "self") & (breaks["target"] == target)]
+    if own.empty:
         return pd.DataFrame(columns=MARK_COLUMNS)
-    long = analytics.long_scores(own)
-    key = ["member", "session", "instrument", "dimension"]
-    values = long[[*key, "pomp"]].astype({"member": str, "instrument": str, "dimension": str})
-    breaks = breaks.astype({"member": str, "instrument": str, "dimension": str})
-    drops = breaks.merge(values, on=key)
-    drops["kind"] = "rupture_" + drops["status"]
-    repaired = breaks.dropna(subset=["repaired_session"]).copy()
-    repaired["session"] = repaired["repaired_session"].astype("int64")
-    repairs = repaired[key].merge(values, on=key).assign(kind="repair")
+    own = own.astype({"member": str, "dimension": str})
+    drops = own.assign(kind="rupture_" + own["status"])
+    repaired = own.dropna(subset=["repaired_session"])
+    repairs = repaired.assign(
+        session=repaired["repaired_session"].astype("int64"), pomp=repaired["repaired_pomp"], kind="repair"
+    )
     out = pd.concat([drops[MARK_COLUMNS], repairs[MARK_COLUMNS]], ignore_index=True)
-    # Sit on the member's line: where another instrument speaks for the member that session, take its score.
-    on_line = out.merge(
-        member_lines(scores, target), on=["member", "session", "dimension"], how="left", suffixes=("", "_line")
-    )["pomp_line"]
-    out["pomp"] = on_line.fillna(out["pomp"]).to_numpy()
     return out.drop_duplicates(["member", "session", "dimension", "kind"]).sort_values(
         ["dimension", "member", "session"], ignore_index=True
     )
 
 
-def session_views(scores: pd.DataFrame, session: int, target: str = "therapist") -> pd.DataFrame:
+def session_views(series: pd.DataFrame, session: int, target: str = "therapist") -> pd.DataFrame:
     """At one session, per member and dimension: the member's own view and the therapist's view of them."""
-    totals = analytics.member_session_totals(scores)
-    if totals.empty:
+    series = analytics.as_series(series)
+    rows = series[(series["session"] == session) & (series["target"] == target)]
+    if rows.empty:
         return pd.DataFrame(columns=VIEW_COLUMNS)
-    rows = totals[(totals["session"] == session) & (totals["target"] == target)]
     out = rows.assign(view=np.where(rows["informant"] == "self", "member", "therapist"))[VIEW_COLUMNS]
     return out.astype({"member": str, "dimension": str}).sort_values(["dimension", "member", "view"], ignore_index=True)
 
 
-def balance_series(scores: pd.DataFrame, last: int = 10, target: str = "therapist") -> pd.DataFrame:
+def balance_series(series: pd.DataFrame, last: int = 10, target: str = "therapist") -> pd.DataFrame:
     """Per family, the balance (100 minus the members' total POMP range) over its ``last`` rated sessions.
 
-    A session counts when at least two members rated their total.
+    A session counts when at least two members have a point on their total series.
     """
-    totals = analytics.member_session_totals(scores)
-    if totals.empty:
+    series = analytics.as_series(series)
+    own = series[(series["informant"] == "self") & (series["target"] == target) & (series["dimension"] == "total")]
+    if own.empty:
         return pd.DataFrame(columns=BALANCE_COLUMNS)
-    own = totals[(totals["informant"] == "self") & (totals["target"] == target) & (totals["dimension"] == "total")]
     per = own.groupby(["family", "session"], observed=True)["pomp"].agg(["size", "min", "max"]).reset_index()
     per = per[per["size"] >= 2]
     per["balance"] = 100 - (per["max"] - per["min"])
@@ -159,7 +171,8 @@ def chart_texts(language: str, settings: Settings = DEFAULTS) -> dict[str, str]:
         "balance_title": gettext(N_("Balance between the members over the sessions")),
         "balance_note": gettext(
             N_(
-                "Balance is 100 minus the range between the members. Below the dashed line (%(line)s) the family is split."
+                "Balance is 100 minus the range between the members. Below the dashed line (%(line)s) "
+                "the family is split."
             )
         )
         % {"line": f"{100 - settings.split_threshold:g}"},
@@ -181,7 +194,8 @@ def chart_texts(language: str, settings: Settings = DEFAULTS) -> dict[str, str]:
         "balance_alt": gettext(N_("Line chart of the family's balance per dimension; the values are in the table.")),
         "gap_alt": gettext(
             N_(
-                "Line chart of the difference between each member's view and the therapist's; the values are in the table."
+                "Line chart of the difference between each member's view and the therapist's; "
+                "the values are in the table."
             )
         ),
     }

@@ -36,7 +36,10 @@ DESCRIPTIONS = {
     ),
     "scores": "Dimension, total and POMP scores per member, session, informant, target and instrument (section 4).",
     "family": "Family metrics per session, informant, target, instrument and dimension (section 5).",
-    "ruptures": "Ruptures and their repair status per member and dimension (section 7).",
+    "ruptures": (
+        "Ruptures and their repair status on each member's series across instruments, per informant, target "
+        "and dimension (section 7)."
+    ),
     "research": (
         "Cronbach's alpha per instrument, target and dimension, and ICC(1)/ICC(2) of members within "
         "families per informant, target, dimension and session; no family or member codes, no dates."
@@ -62,7 +65,7 @@ def build(
     if kind == "family":
         return analytics.family_metrics(scores, instruments, settings)
     if kind == "ruptures":
-        return analytics.ruptures(scores, settings)
+        return analytics.ruptures(analytics.member_series(scores, instruments), settings)[analytics.RUPTURE_COLUMNS]
     if kind == "research":
         return research.research_table(responses, scores, instruments)
     raise ValueError(f"unknown export {kind!r}; choose one of {', '.join(KINDS)}")
