@@ -434,3 +434,56 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(sa.String(45))
     #: Further facts without clinical content (JSON object), e.g. an export's kind and format.
     detail: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+
+#: The dimensions a rupture can be in: the four of the alliance and their total (metrics.md section 7).
+RUPTURE_DIMENSIONS = (*vocab.DIMENSIONS, "total")
+#: The longest note a therapist can keep on a rupture.
+FOLLOW_UP_NOTE_MAX_LENGTH = 1000
+
+
+class RuptureFollowUp(db.Model):
+    """The therapist's follow-up of a rupture: when it was discussed with the family, and a short note.
+
+    A rupture is not stored (it is computed from the scores, metrics.md section 7); the
+    follow-up names it by its key: (family, member, session, informant, target, dimension).
+    The note is clinical content: shown to the family's team only, erased with the family
+    (ON DELETE CASCADE), never exported and never in the audit log.
+    """
+
+    __tablename__ = "rupture_follow_up"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["family_id", "member_id"], ["member.family_id", "member.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
+        ),
+        # One follow-up per rupture; named here, as the convention's name would pass PostgreSQL's 63 characters.
+        sa.UniqueConstraint(
+            "family_id", "member_id", "session_id", "informant", "target", "dimension", name="uq_rupture_follow_up_key"
+        ),
+        sa.CheckConstraint("discussed_on IS NOT NULL OR note IS NOT NULL", name="discussed_or_noted"),
+        sa.CheckConstraint(f"note IS NULL OR length(note) <= {FOLLOW_UP_NOTE_MAX_LENGTH}", name="note_length"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column()
+    session_id: Mapped[int] = mapped_column()
+    #: The rupture's key besides member and session: who rated, about whom, in which dimension.
+    informant: Mapped[str] = mapped_column(_enum(vocab.INFORMANTS, "follow_up_informant"))
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "follow_up_target"))
+    dimension: Mapped[str] = mapped_column(_enum(RUPTURE_DIMENSIONS, "follow_up_dimension"))
+    #: When the rupture was discussed with the family (empty: not yet).
+    discussed_on: Mapped[dt.date | None]
+    #: The therapist's short note (at most ``FOLLOW_UP_NOTE_MAX_LENGTH`` characters); clinical content.
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    #: Who saved it last, and when (the account kept as an empty reference when removed).
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    member: Mapped[Member] = relationship(foreign_keys=[family_id, member_id], viewonly=True)
+    session: Mapped[TherapySession] = relationship(foreign_keys=[family_id, session_id], viewonly=True)
+    updated_by: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<RuptureFollowUp {self.dimension} of member {self.member_id} at session {self.session_id}>"

@@ -8,10 +8,18 @@ from collections.abc import Iterator, Sequence
 import pandas as pd
 import sqlalchemy as sa
 
+from familyalliance.core import analytics
 from familyalliance.core.scoring import score_frame
 from familyalliance.core.validation import LONG_HEADER, LONG_HEADER_WITH_MODE
 from familyalliance.store.db import db
-from familyalliance.store.models import Family, Member, QuestionnaireRequest, Response, TherapySession
+from familyalliance.store.models import (
+    Family,
+    Member,
+    QuestionnaireRequest,
+    Response,
+    RuptureFollowUp,
+    TherapySession,
+)
 from familyalliance.store.registry import installed_instruments
 
 #: The long table of metrics.md section 3, without and with how each form was given (``mode``).
@@ -105,3 +113,40 @@ def _dates(column: pd.Series) -> pd.Series:
 def scores(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """Scores per form (metrics.md section 4) for the given families."""
     return score_frame(responses_frame(family_ids), installed_instruments())
+
+
+def followups(family_ids: Sequence[int]) -> pd.DataFrame:
+    """The therapists' follow-ups of ruptures (``analytics.FOLLOWUP_COLUMNS``) of the given families."""
+    query = (
+        sa.select(
+            Family.code,
+            Member.code,
+            TherapySession.number,
+            RuptureFollowUp.informant,
+            RuptureFollowUp.target,
+            RuptureFollowUp.dimension,
+            RuptureFollowUp.discussed_on,
+            RuptureFollowUp.note,
+        )
+        .join(Family, Family.id == RuptureFollowUp.family_id)
+        .join(Member, (Member.family_id == RuptureFollowUp.family_id) & (Member.id == RuptureFollowUp.member_id))
+        .join(
+            TherapySession,
+            (TherapySession.family_id == RuptureFollowUp.family_id) & (TherapySession.id == RuptureFollowUp.session_id),
+        )
+        .where(RuptureFollowUp.family_id.in_(list(family_ids)))
+    )
+    frame = pd.DataFrame(db.session.execute(query).all(), columns=analytics.FOLLOWUP_COLUMNS)
+    frame["discussed_on"] = _dates(frame["discussed_on"].dropna()).reindex(frame.index)
+    return frame
+
+
+def analysis(family_ids: Sequence[int], settings: analytics.Settings, up_to: int | None = None) -> analytics.Analysis:
+    """The analysis of the given families (series, ruptures with their follow-ups, gaps, early alliance).
+
+    ``up_to``: as the data stood at that session number (the session report of an earlier session).
+    """
+    scored = scores(family_ids)
+    if up_to is not None:
+        scored = scored[scored["session"] <= up_to]
+    return analytics.analyse(scored, installed_instruments(), settings, followups(family_ids))

@@ -75,10 +75,10 @@ def stale_families(family_query: sa.Select, key: str) -> list[tuple[int, int]]:
     return [(fid, rev) for fid, rev in db.session.execute(query)]
 
 
-def compute(scores, settings: analytics.Settings) -> dict[str, dict]:
-    """Per family code, the summary's values (pure apart from taking the scores table)."""
-    ranking = analytics.concern(scores, settings)
-    balance = chart_tables.balance_series(scores, SPARKLINE_SESSIONS)
+def compute(analysis: analytics.Analysis, settings: analytics.Settings) -> dict[str, dict]:
+    """Per family code, the summary's values (pure apart from taking the families' analysis)."""
+    ranking = analytics.concern(analysis, settings)
+    balance = chart_tables.balance_series(analysis.series, SPARKLINE_SESSIONS)
     series: dict[str, list] = {}
     for family, session, value in balance.itertuples(index=False):
         series.setdefault(family, []).append([int(session), round(float(value), 2)])
@@ -101,7 +101,7 @@ def refresh(stale: list[tuple[int, int]], settings: analytics.Settings, key: str
         return 0
     revisions = dict(stale)
     codes = dict(db.session.execute(sa.select(Family.id, Family.code).where(Family.id.in_(revisions))).all())
-    values = compute(queries.scores(list(revisions)), settings)
+    values = compute(queries.analysis(list(revisions), settings), settings)
     now = utcnow()
     empty = {
         "concern": 0,

@@ -94,6 +94,7 @@ EXPECTED: dict[str, dict[str, str]] = {
             "session_report",
             "session_report_chart",
             "session_report_pdf",
+            "rupture_follow_up",
         )
     },
     **{f"ratings.{name}": family_page() for name in ("session_page", "create_links", "invite", "reopen", "grid")},
@@ -150,6 +151,9 @@ def url_values(app, scenario) -> dict:
         "user_id": scenario.users["ann"],
         "requested": render.version(),
         "filename": "app.css",
+        "informant": "self",
+        "target": "therapist",
+        "dimension": "goals_tasks",
     }
 
 

@@ -14,6 +14,7 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
@@ -26,7 +27,7 @@ from wtforms.validators import (
 )
 
 from familyalliance.core import vocab
-from familyalliance.services import casework
+from familyalliance.services import casework, followups
 from familyalliance.services.errors import OperationError
 from familyalliance.store.db import db
 from familyalliance.store.models import Family, Member, Response, TherapySession
@@ -182,3 +183,35 @@ class SessionForm(FlaskForm):
             query = query.where(TherapySession.id != self._session.id)
         if db.session.scalar(query) is not None:
             raise ValidationError(_l("This family already has a session with this number."))
+
+
+class RuptureFollowUpForm(FlaskForm):
+    """The therapist's follow-up of a rupture: when it was discussed with the family, and a short note.
+
+    Either may stay empty (a note before it is discussed, a date without a note); both empty removes it.
+    """
+
+    discussed_on = DateField(_l("Discussed on"), validators=[Optional()])
+    note = TextAreaField(
+        _l("Note (optional)"),
+        render_kw={"maxlength": followups.NOTE_MAX_LENGTH, "rows": 5},
+    )
+    submit = SubmitField(_l("Save"))
+
+    def validate_discussed_on(self, field) -> None:
+        """A rupture is discussed on a day that has come (checked per request, so it stays right at midnight)."""
+        if field.data is not None and field.data > dt.date.today():
+            raise ValidationError(_l("The date cannot be in the future."))
+
+    def validate_note(self, field) -> None:
+        """At most ``NOTE_MAX_LENGTH`` characters, a line break counting as one.
+
+        Control characters are refused, but for line breaks and tabs (``followups.clean_note``).
+        """
+        text = (field.data or "").replace("\r\n", "\n").strip()
+        if len(text) > followups.NOTE_MAX_LENGTH:
+            raise ValidationError(_l("Use at most %(n)s characters.", n=followups.NOTE_MAX_LENGTH))
+        try:
+            followups.clean_note(text)
+        except OperationError:
+            raise ValidationError(_l("Remove the control characters (such as NUL).")) from None
