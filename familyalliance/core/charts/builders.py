@@ -9,11 +9,21 @@ to SVG or PDF with vl-convert.
 Members keep the same colour and point shape on every chart: both come from the
 member's position in the family (:func:`member_scale`). The colours are the Okabe-Ito
 hues, darkened where needed so that each has at least 3:1 contrast on white (WCAG 2.2,
-1.4.11); the shapes make the lines tell apart without colour as well.
+1.4.11); the shapes make the lines tell apart without colour as well. Where a chart shows
+whose view a score is, fill tells: the member's own view is a filled marker, the
+therapist's view of that member an open one of the same shape and colour, with a legend
+of its own.
+
+Every scale a chart draws has an explicit domain (sessions from the data, scores fixed
+with a little room beyond 0 and 100), so a layer whose data happens to be empty (no
+splits, no ruptures) computes no extent and Vega has nothing to warn about; the session
+axis labels whole sessions, each once. Each chart carries its text alternative as the
+Vega-Lite ``description`` (Vega sets it as the chart's ``aria-label``).
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import altair as alt
@@ -23,11 +33,30 @@ import pandas as pd
 PALETTE = ("#0072B2", "#D55E00", "#007A5A", "#B3005E", "#8A6100", "#1F6F9F", "#5D3A9B", "#000000")
 #: Point shapes, one fewer than the colours, so that colour and shape together stay unique for 56 members.
 SHAPES = ("circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "triangle-right")
-BAND_COLOURS = {"balanced": "#E8E8E8", "split": "#F3B27A"}
+BAND_COLOURS = {"balanced": "#E8E8E8", "split": "#F3B27A", "split_line": "#A34500"}
 HEAT_SCHEME = "viridis"
 #: How ruptures and repairs are marked on the lines (the subtitle names them).
 GLYPHS = {"rupture": "▼", "repair": "▲"}
 WIDTH = 520
+#: Point size (area in square pixels) of the members' markers.
+MARKER = 60
+#: Point size of the markers on the session views (one session: room for larger marks).
+VIEW_MARKER = 80
+#: Neutral colour of what is not a member (the view legend, the balance line, reference lines).
+NEUTRAL = "#333333"
+#: Padding of the score scales beyond 0 and 100 (a fraction of the range), so markers there stay in the plot.
+PAD = 0.04
+POMP_TICKS = [0, 25, 50, 75, 100]
+GAP_TICKS = [-100, -50, 0, 50, 100]
+#: Narrowest heat-map cell (pixels) that still shows its score as text.
+CELL_TEXT = 26
+#: Fewest pixels between two session labels before the axis labels only a regular few.
+TICK_SPACING = 28
+#: Height of one dimension's panel on the line charts, and on the balance chart (one line each).
+LINES_HEIGHT = 150
+BALANCE_HEIGHT = 110
+#: Height of a member's row within a dimension on the session views.
+STEP = 22
 FONT = "Liberation Sans, Arial, sans-serif"
 
 
@@ -43,6 +72,127 @@ def _config(chart):
     return chart.configure(font=FONT).configure_view(stroke=None).configure_axis(labelFontSize=12, titleFontSize=12)
 
 
+def sessions_of(*frames: pd.DataFrame) -> list[int]:
+    """The session numbers in the frames' ``session`` columns, sorted, each once."""
+    found = {int(s) for frame in frames if "session" in frame for s in frame["session"].dropna()}
+    return sorted(found)
+
+
+def session_ticks(sessions: Sequence[int], width: int = WIDTH) -> list[int]:
+    """The session numbers to label on the axis: each session, or for many a regular few with the first and last.
+
+    Whole numbers, each once. When the sessions would stand closer than :data:`TICK_SPACING`
+    pixels, the labels are the first and last session and the multiples of a round step
+    (2, 5, 10, 20, 50, ...) between them, leaving out a multiple that would crowd the
+    first or the last label.
+    """
+    sessions = sorted({int(s) for s in sessions})
+    if len(sessions) <= 1:
+        return sessions
+    low, high = sessions[0], sessions[-1]
+    pixels = width / (high - low + 1)  # one session's width on the padded domain
+    closest = min(b - a for a, b in zip(sessions, sessions[1:], strict=False))
+    if closest * pixels >= TICK_SPACING:
+        return sessions
+    step = next(s for s in _round_steps() if s * pixels >= TICK_SPACING)
+    middle = [
+        s
+        for s in range((low // step + 1) * step, high, step)
+        if (s - low) * pixels >= TICK_SPACING and (high - s) * pixels >= TICK_SPACING
+    ]
+    return [low, *middle, high]
+
+
+def _round_steps():
+    """1, 2, 5, 10, 20, 50, 100, ..."""
+    scale = 1
+    while True:
+        for base in (1, 2, 5):
+            yield base * scale
+        scale *= 10
+
+
+def session_x(sessions: Sequence[int], title: str, width: int = WIDTH) -> alt.X:
+    """The session axis: an explicit domain half a session beyond the first and last, whole-number labels.
+
+    The explicit domain means no layer computes an extent from its data, so layers that
+    happen to be empty (no splits, no ruptures) draw nothing instead of warning.
+    """
+    sessions = sorted({int(s) for s in sessions}) or [1]
+    return alt.X(
+        "session:Q",
+        title=title,
+        scale=alt.Scale(domain=[sessions[0] - 0.5, sessions[-1] + 0.5], nice=False, zero=False),
+        # Whole-number labels come from the values; ".1~f" (not "d") keeps the axis's own aria
+        # description true to the domain ("from 0.5 to 3.5", where "d" would round it to 1 to 4).
+        axis=value_axis(session_ticks(sessions, width), format=".1~f"),
+    )
+
+
+def value_axis(values: Sequence[float], **kwargs) -> alt.Axis:
+    """An axis with exactly these tick values (a tick count as large, or Vega thins them to its default count)."""
+    return alt.Axis(values=list(values), tickCount=max(len(values), 1), **kwargs)
+
+
+def _bar_width(sessions: Sequence[int], width: int) -> float:
+    """The width of a bar across a session's range: 7 pixels, narrower where the sessions stand close."""
+    span = (sessions[-1] - sessions[0] + 1) if sessions else 1
+    return max(2.0, min(7.0, width / span / 2))
+
+
+def pomp_scale(low: float = 0, high: float = 100) -> alt.Scale:
+    """A fixed score scale with a little room beyond ``low`` and ``high``, so markers there stay in the plot."""
+    pad = (high - low) * PAD
+    return alt.Scale(domain=[low - pad, high + pad], nice=False, zero=False)
+
+
+def chart_title(title: str, subtitle: str | None, width: int = WIDTH) -> alt.Title:
+    """A title at the start, its subtitle broken into lines about as wide as the plot."""
+    lines = textwrap.wrap(subtitle, width=max(40, int(width / 6))) if subtitle else None
+    return alt.Title(title, subtitle=lines or alt.Undefined, anchor="start")
+
+
+def axis_title(text: str, length: int) -> str | list[str]:
+    """An axis title broken into lines that fit along an axis ``length`` pixels long."""
+    lines = textwrap.wrap(text, width=max(12, int(length / 7)))
+    return lines if len(lines) > 1 else text
+
+
+def _text_columns(rows: pd.DataFrame, text: Sequence[str], numbers: Sequence[str]) -> pd.DataFrame:
+    """Empty text where a layer has no value (NaN is not valid JSON); numbers as floats (NaN becomes null)."""
+    rows = rows.copy()
+    text = [c for c in text if c in rows]
+    rows[text] = rows[text].astype(object).where(rows[text].notna(), "")
+    numbers = [c for c in numbers if c in rows]
+    rows[numbers] = rows[numbers].astype("float64")
+    return rows
+
+
+def _row_facet(order: Sequence[str]) -> alt.Row:
+    return alt.Row(
+        "dimension_label:N",
+        sort=list(order),
+        title=None,
+        header=alt.Header(
+            labelAngle=0,
+            labelAlign="left",
+            labelAnchor="start",
+            labelOrient="top",
+            labelFontSize=13,
+            labelFontWeight="bold",
+        ),
+    )
+
+
+def _member_encodings(members: Sequence[str], texts: Mapping[str, str]) -> tuple[alt.Color, alt.Shape]:
+    """Colour and shape by member, one legend for both (same field, title and domain)."""
+    colour, shape = member_scale(members)
+    return (
+        alt.Color("label:N", title=texts["member"], scale=colour, sort=list(members)),
+        alt.Shape("label:N", title=texts["member"], scale=shape, sort=list(members)),
+    )
+
+
 def member_lines(
     lines: pd.DataFrame,
     band: pd.DataFrame,
@@ -56,9 +206,10 @@ def member_lines(
 
     The band behind the lines runs from the lowest to the highest member; it is coloured
     where that range reaches the split threshold. Ruptures and repairs are marked on the
-    lines (``marks``: rupture_open, rupture_unrepaired, rupture_repaired, repair).
+    lines (``marks``: rupture_open, rupture_unrepaired, rupture_repaired, repair). The
+    points are filled: they are the members' own view.
     """
-    colour, shape = member_scale(members)
+    member, shape = _member_encodings(members, texts)
     rows = pd.concat(
         [
             lines.assign(layer="line"),
@@ -87,26 +238,30 @@ def member_lines(
         "glyph",
     )
     rows = rows[[c for c in columns if c in rows.columns]]
-    # Text columns are empty on the other layers' rows; NaN there would not be valid JSON.
-    text = [c for c in ("member", "label", "dimension", "dimension_label", "state", "event", "glyph") if c in rows]
-    rows[text] = rows[text].astype(object).where(rows[text].notna(), "")
-    numbers = [c for c in ("pomp", "low", "high", "range") if c in rows]
-    rows[numbers] = rows[numbers].astype("float64")  # float NaN becomes null in the spec
-    x = alt.X("session:Q", title=texts["session"], axis=alt.Axis(tickMinStep=1, format="d"))
-    y_scale = alt.Scale(domain=[0, 100])
-    base = alt.Chart().encode(x=x)
-    area = (
-        base.transform_filter(alt.datum.layer == "band")
-        .mark_area(color=BAND_COLOURS["balanced"])
-        .encode(
-            y=alt.Y("low:Q", scale=y_scale, title=texts["pomp"]),
-            y2="high:Q",
-        )
+    rows = _text_columns(
+        rows,
+        ("member", "label", "dimension", "dimension_label", "state", "event", "glyph"),
+        ("pomp", "low", "high", "range"),
+    )
+    y_scale = pomp_scale()
+    y_axis = value_axis(POMP_TICKS)
+    sessions = sessions_of(lines, band, marks)
+    base = alt.Chart().encode(x=session_x(sessions, texts["session"], width))
+    # One session has no width for an area: the range is a grey bar there, like a split's orange one.
+    bar = _bar_width(sessions, width)
+    in_band = base.transform_filter(alt.datum.layer == "band")
+    if len(sessions) > 1:
+        in_band = in_band.mark_area(color=BAND_COLOURS["balanced"])
+    else:
+        in_band = in_band.mark_rule(strokeWidth=bar, color=BAND_COLOURS["balanced"])
+    area = in_band.encode(
+        y=alt.Y("low:Q", scale=y_scale, axis=y_axis, title=axis_title(texts["pomp"], LINES_HEIGHT)),
+        y2="high:Q",
     )
     # A split session gets a bar across the whole range, so the threshold shows where it is crossed.
     splits = (
         base.transform_filter((alt.datum.layer == "band") & (alt.datum.state == texts["split"]))
-        .mark_rule(strokeWidth=7, opacity=0.8, color=BAND_COLOURS["split"])
+        .mark_rule(strokeWidth=bar, opacity=0.8, color=BAND_COLOURS["split"])
         .encode(
             y=alt.Y("low:Q", scale=y_scale),
             y2="high:Q",
@@ -118,7 +273,6 @@ def member_lines(
             ],
         )
     )
-    member = alt.Color("label:N", title=texts["member"], scale=colour, sort=list(members))
     line = (
         base.transform_filter(alt.datum.layer == "line")
         .mark_line(strokeWidth=2)
@@ -126,11 +280,11 @@ def member_lines(
     )
     points = (
         base.transform_filter(alt.datum.layer == "line")
-        .mark_point(filled=True, size=45, opacity=1)
+        .mark_point(filled=True, size=MARKER, opacity=1)
         .encode(
             y=alt.Y("pomp:Q", scale=y_scale),
             color=member,
-            shape=alt.Shape("label:N", title=texts["member"], scale=shape, sort=list(members)),
+            shape=shape,
             tooltip=[
                 alt.Tooltip("label:N", title=texts["member"]),
                 alt.Tooltip("session:Q", title=texts["session"]),
@@ -153,23 +307,12 @@ def member_lines(
             ],
         )
     )
-    layered = alt.layer(area, splits, line, points, events, data=rows).properties(width=width, height=150)
-    chart = layered.facet(
-        row=alt.Row(
-            "dimension_label:N",
-            sort=[texts[f"dim_{d}"] for d in dimensions],
-            title=None,
-            header=alt.Header(
-                labelAngle=0,
-                labelAlign="left",
-                labelAnchor="start",
-                labelOrient="top",
-                labelFontSize=13,
-                labelFontWeight="bold",
-            ),
-        ),
+    layered = alt.layer(area, splits, line, points, events, data=rows).properties(width=width, height=LINES_HEIGHT)
+    chart = layered.facet(row=_row_facet([texts[f"dim_{d}"] for d in dimensions]))
+    return chart.properties(
+        title=chart_title(texts["lines_title"], texts["band_note"], width),
+        description=texts["lines_alt"],
     )
-    return chart.properties(title=alt.Title(texts["lines_title"], subtitle=texts["band_note"], anchor="start"))
 
 
 def heatmap(
@@ -195,8 +338,14 @@ def heatmap(
     else:
         data = lines[lines["dimension"] == dimension]
         where = None
+    sessions = sessions_of(lines)
     base = alt.Chart(data).encode(
-        x=alt.X("session:O", title=texts["session"], axis=alt.Axis(labelAngle=0)),
+        x=alt.X(
+            "session:O",
+            title=texts["session"],
+            scale=alt.Scale(domain=sessions),
+            axis=value_axis(session_ticks(sessions, width), labelAngle=0),
+        ),
         y=alt.Y("label:N", title=None, sort=list(members)),
     )
     if where is not None:
@@ -213,12 +362,41 @@ def heatmap(
         text=alt.Text("pomp:Q", format=".0f"),
         color=alt.condition(alt.datum.pomp < 55, alt.value("#FFFFFF"), alt.value("#000000")),
     )
-    chart = alt.layer(cells, values).properties(
-        width=width, height=alt.Step(28), title=alt.Title(texts["heat_title"], anchor="start")
+    # The scores in the cells where they fit (many sessions: colour only; the values are in the table).
+    layers = [cells, values] if width / max(len(sessions), 1) >= CELL_TEXT else [cells]
+    chart = alt.layer(*layers).properties(
+        width=width,
+        height=alt.Step(28),
+        title=alt.Title(texts["heat_title"], anchor="start"),
+        description=texts["heat_alt"],
     )
     if choose:
         chart = chart.add_params(pick)
     return chart
+
+
+def view_legend(texts: Mapping[str, str]) -> alt.Chart:
+    """A layer that draws nothing but the view's legend: a filled and an open marker in a neutral colour.
+
+    Its own channel (``fill``), so it never merges with the members' colour and shape legend;
+    Vega-Lite draws no legend for ``fillOpacity``, which would otherwise say the same.
+    """
+    labels = [texts["own"], texts["therapist"]]
+    return (
+        alt.Chart(pd.DataFrame({"view_label": labels}))
+        .mark_point(shape="circle", filled=True, stroke=NEUTRAL, strokeWidth=2, opacity=0, size=0)
+        .encode(
+            fill=alt.Fill(
+                "view_label:N",
+                title=texts["view"],
+                sort=labels,
+                scale=alt.Scale(domain=labels, range=[NEUTRAL, "#FFFFFF"]),
+                legend=alt.Legend(
+                    symbolOpacity=1, symbolSize=VIEW_MARKER, symbolStrokeColor=NEUTRAL, symbolStrokeWidth=2
+                ),
+            )
+        )
+    )
 
 
 def session_views(
@@ -227,38 +405,52 @@ def session_views(
     dimensions: Sequence[str],
     texts: Mapping[str, str],
     width: int = WIDTH,
-) -> alt.Chart:
+) -> alt.LayerChart:
     """One session: per dimension, each member's own view (filled) and the therapist's view of them (open).
 
-    A grey rule runs from the lowest to the highest member's own view, so a split shows as a
-    long rule and a perspective gap as a filled and an open mark of one colour far apart.
+    Each member has a row of their own within a dimension, so members with the same score
+    stay apart. A grey band runs from the lowest to the highest member's own view (a split
+    shows as a wide band) and a thin line in the member's colour joins their own view and
+    the therapist's (a perspective gap shows as a long line).
     """
-    colour, _shape = member_scale(members)
+    member, shape = _member_encodings(members, texts)
     order = [texts[f"dim_{d}"] for d in dimensions]
-    y = alt.Y("dimension_label:N", title=None, sort=order, scale=alt.Scale(type="band", paddingInner=0.3))
-    x_scale = alt.Scale(domain=[0, 100])
+    y = alt.Y(
+        "dimension_label:N",
+        title=None,
+        sort=order,
+        scale=alt.Scale(domain=order, paddingInner=0.25, paddingOuter=0.1),
+        axis=alt.Axis(labelFontWeight="bold", ticks=False, domain=False),
+    )
+    y_offset = alt.YOffset("label:N", sort=list(members), scale=alt.Scale(domain=list(members), paddingOuter=0.3))
+    x_scale = pomp_scale()
+    x_axis = value_axis(POMP_TICKS)
     views = views.assign(view_label=views["view"].map({"member": texts["own"], "therapist": texts["therapist"]}))
     own = views[views["view"] == "member"]
     spread = own.groupby("dimension_label", as_index=False)["pomp"].agg(low="min", high="max")
-    rule = (
+    band = (
         alt.Chart(spread)
-        .mark_rule(color="#767676", strokeWidth=3)
-        .encode(
-            y=alt.Y("dimension_label:N", title=None, sort=order, bandPosition=0.5),
-            x=alt.X("low:Q", scale=x_scale, title=texts["pomp"]),
-            x2="high:Q",
-        )
+        .mark_bar(color=BAND_COLOURS["balanced"])
+        .encode(y=y, x=alt.X("low:Q", scale=x_scale, axis=x_axis, title=texts["pomp"]), x2="high:Q")
     )
-    shape = alt.Shape(
-        "view_label:N",
-        title=texts["view"],
-        scale=alt.Scale(domain=[texts["own"], texts["therapist"]], range=["circle", "diamond"]),
+    pairs = (
+        views.pivot_table(index=["label", "dimension_label"], columns="view", values="pomp", aggfunc="first")
+        .reindex(columns=["member", "therapist"])
+        .dropna()
+        .reset_index()
+        .rename(columns={"member": "own_pomp", "therapist": "therapist_pomp"})
+    )
+    gap = (
+        alt.Chart(pairs)
+        .mark_rule(strokeWidth=1.5)
+        .encode(y=y, yOffset=y_offset, x=alt.X("own_pomp:Q", scale=x_scale), x2="therapist_pomp:Q", color=member)
     )
     encoding = dict(
         y=y,
+        yOffset=y_offset,
         x=alt.X("pomp:Q", scale=x_scale),
+        color=member,
         shape=shape,
-        color=alt.Color("label:N", title=texts["member"], scale=colour, sort=list(members)),
         tooltip=[
             alt.Tooltip("label:N", title=texts["member"]),
             alt.Tooltip("view_label:N", title=texts["view"]),
@@ -266,12 +458,193 @@ def session_views(
             alt.Tooltip("pomp:Q", format=".0f", title=texts["pomp"]),
         ],
     )
-    filled = alt.Chart(own).mark_point(size=150, filled=True, opacity=1).encode(**encoding)
+    filled = alt.Chart(own).mark_point(size=VIEW_MARKER, filled=True, opacity=1).encode(**encoding)
+    # The open marks on top and larger: where both views agree, a ring shows round the filled mark.
     therapist = views[views["view"] == "therapist"]
-    hollow = alt.Chart(therapist).mark_point(size=150, strokeWidth=2.5, filled=False, opacity=1).encode(**encoding)
-    dots = alt.layer(filled, hollow)
-    return alt.layer(rule, dots).properties(
-        width=width, height=alt.Step(44), title=alt.Title(texts["views_title"], anchor="start")
+    hollow = (
+        alt.Chart(therapist)
+        .mark_point(size=VIEW_MARKER * 2.5, filled=False, strokeWidth=2, opacity=1)
+        .encode(**encoding)
+    )
+    return alt.layer(band, gap, filled, hollow, view_legend(texts)).properties(
+        width=width,
+        # A number, not a step: the band layer has no member offset, and two steps would conflict.
+        height=len(order) * (len(members) + 1) * STEP,
+        title=alt.Title(texts["views_title"], anchor="start"),
+        description=texts["views_alt"],
+    )
+
+
+def _rules(frame: pd.DataFrame, lines: Mapping[str, float]) -> pd.DataFrame:
+    """Reference-line rows for a layered facet: one per dimension label in ``frame`` and per named value."""
+    labels = list(dict.fromkeys(frame["dimension_label"])) if "dimension_label" in frame else []
+    return pd.DataFrame(
+        [
+            {"layer": "rule", "rule": name, "value": value, "dimension_label": d}
+            for d in labels
+            for name, value in lines.items()
+        ],
+        columns=["layer", "rule", "value", "dimension_label"],
+    )
+
+
+def balance_lines(
+    balance: pd.DataFrame,
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    threshold: float,
+    width: int = WIDTH,
+) -> alt.FacetChart:
+    """The family's balance (100 minus the range between the members) per dimension over the sessions.
+
+    ``balance``: session, dimension, dimension_label, balance, split (``n`` may be there; it is
+    not drawn). One row per dimension
+    in ``dimensions`` order, each with a dashed line at ``100 - threshold``: below it the
+    family is split. Rows rather than one panel of five lines: no colour has to tell the
+    dimensions apart, and the rows line up with the members' lines.
+    """
+    order = [texts[f"dim_{d}"] for d in dimensions]
+    data = balance[balance["dimension"].isin(list(dimensions))] if "dimension" in balance else balance
+    data = data.assign(
+        layer="line",
+        range=100 - data["balance"],
+        state=data["split"].map(lambda s: texts["split"] if s else texts["balanced"]) if "split" in data else "",
+    )
+    rows = pd.concat([data, _rules(data, {"split": 100 - threshold})], ignore_index=True)
+    columns = ("layer", "rule", "value", "session", "dimension", "dimension_label", "balance", "range", "state")
+    rows = _text_columns(
+        rows[[c for c in columns if c in rows]],
+        ("layer", "rule", "dimension", "dimension_label", "state"),
+        ("value", "balance", "range"),
+    )
+    y_scale = pomp_scale()
+    base = alt.Chart().encode(x=session_x(sessions_of(balance), texts["session"], width))
+    rule = (
+        alt.Chart()
+        .transform_filter(alt.datum.layer == "rule")
+        .mark_rule(color=BAND_COLOURS["split_line"], strokeDash=[6, 4], strokeWidth=1.5)
+        .encode(
+            y=alt.Y(
+                "value:Q",
+                scale=y_scale,
+                axis=value_axis(POMP_TICKS),
+                title=axis_title(texts["balance"], BALANCE_HEIGHT),
+            )
+        )
+    )
+    line = (
+        base.transform_filter(alt.datum.layer == "line")
+        .mark_line(color=NEUTRAL, strokeWidth=2)
+        .encode(y=alt.Y("balance:Q", scale=y_scale))
+    )
+    points = (
+        base.transform_filter(alt.datum.layer == "line")
+        .mark_point(filled=True, size=MARKER, opacity=1)
+        .encode(
+            y=alt.Y("balance:Q", scale=y_scale),
+            # A split session's point in the dashed line's colour (it also lies below that line).
+            color=alt.Color(
+                "state:N",
+                scale=alt.Scale(
+                    domain=[texts["balanced"], texts["split"]], range=[NEUTRAL, BAND_COLOURS["split_line"]]
+                ),
+                legend=None,
+            ),
+            tooltip=[
+                alt.Tooltip("dimension_label:N", title=texts["dimension"]),
+                alt.Tooltip("session:Q", title=texts["session"]),
+                alt.Tooltip("balance:Q", format=".0f", title=texts["balance"]),
+                alt.Tooltip("range:Q", format=".0f", title=texts["range"]),
+            ],
+        )
+    )
+    layered = alt.layer(rule, line, points, data=rows).properties(width=width, height=BALANCE_HEIGHT)
+    chart = layered.facet(row=_row_facet(order))
+    return chart.properties(
+        title=chart_title(texts["balance_title"], texts["balance_note"], width),
+        description=texts["balance_alt"],
+    )
+
+
+def gap_lines(
+    gaps: pd.DataFrame,
+    members: Sequence[str],
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    threshold: float,
+    width: int = WIDTH,
+) -> alt.FacetChart:
+    """Per dimension in ``dimensions`` (pass ``["total"]`` for the total only), each member's gap over the sessions.
+
+    ``gaps``: member, label, session, dimension, dimension_label, gap (the member's own POMP
+    minus the therapist's view of them, -100..100), self_pomp, therapist_pomp. A solid line
+    at 0, dashed lines at ``threshold`` and ``-threshold``; members keep their colour and shape.
+    """
+    member, shape = _member_encodings(members, texts)
+    order = [texts[f"dim_{d}"] for d in dimensions]
+    data = gaps[gaps["dimension"].isin(list(dimensions))] if "dimension" in gaps else gaps
+    rules = _rules(data, {"zero": 0.0, "above": float(threshold), "below": -float(threshold)})
+    rows = pd.concat([data.assign(layer="line"), rules], ignore_index=True)
+    columns = (
+        "layer",
+        "rule",
+        "value",
+        "member",
+        "label",
+        "session",
+        "dimension",
+        "dimension_label",
+        "gap",
+        "self_pomp",
+        "therapist_pomp",
+    )
+    rows = _text_columns(
+        rows[[c for c in columns if c in rows]],
+        ("layer", "rule", "member", "label", "dimension", "dimension_label"),
+        ("value", "gap", "self_pomp", "therapist_pomp"),
+    )
+    y_scale = pomp_scale(-100, 100)
+    base = alt.Chart().encode(x=session_x(sessions_of(gaps), texts["session"], width))
+    zero = (
+        alt.Chart()
+        .transform_filter((alt.datum.layer == "rule") & (alt.datum.rule == "zero"))
+        .mark_rule(color=NEUTRAL, strokeWidth=1)
+        .encode(
+            y=alt.Y("value:Q", scale=y_scale, axis=value_axis(GAP_TICKS), title=axis_title(texts["gap"], LINES_HEIGHT))
+        )
+    )
+    limits = (
+        alt.Chart()
+        .transform_filter((alt.datum.layer == "rule") & (alt.datum.rule != "zero"))
+        .mark_rule(color=BAND_COLOURS["split_line"], strokeDash=[6, 4], strokeWidth=1.5)
+        .encode(y=alt.Y("value:Q", scale=y_scale))
+    )
+    line = (
+        base.transform_filter(alt.datum.layer == "line")
+        .mark_line(strokeWidth=2)
+        .encode(y=alt.Y("gap:Q", scale=y_scale), color=member, detail="member:N")
+    )
+    points = (
+        base.transform_filter(alt.datum.layer == "line")
+        .mark_point(filled=True, size=MARKER, opacity=1)
+        .encode(
+            y=alt.Y("gap:Q", scale=y_scale),
+            color=member,
+            shape=shape,
+            tooltip=[
+                alt.Tooltip("label:N", title=texts["member"]),
+                alt.Tooltip("session:Q", title=texts["session"]),
+                alt.Tooltip("gap:Q", format="+.0f", title=texts["gap"]),
+                alt.Tooltip("self_pomp:Q", format=".0f", title=texts["own"]),
+                alt.Tooltip("therapist_pomp:Q", format=".0f", title=texts["therapist"]),
+            ],
+        )
+    )
+    layered = alt.layer(zero, limits, line, points, data=rows).properties(width=width, height=LINES_HEIGHT)
+    chart = layered.facet(row=_row_facet(order))
+    return chart.properties(
+        title=chart_title(texts["gap_title"], texts["gap_note"], width),
+        description=texts["gap_alt"],
     )
 
 
@@ -285,8 +658,17 @@ def spec(chart) -> dict:
 
 
 def report(parts: Sequence, title: str) -> alt.VConcatChart:
-    """Several charts one below the other under a title: the session report as one page."""
-    return alt.vconcat(*parts, spacing=36).properties(title=alt.Title(title, anchor="start", fontSize=16))
+    """Several charts one below the other under a title: the session report as one page.
+
+    Each chart keeps its own colour, shape and fill scales and legends: shared, Vega-Lite
+    would merge the members' shapes with another chart's and one legend would mix them.
+    """
+    chart = alt.vconcat(*parts, spacing=36).properties(
+        title=alt.Title(title, anchor="start", fontSize=16),
+        description=" ".join(p.description for p in parts if isinstance(p.description, str)) or alt.Undefined,
+    )
+    independent = dict.fromkeys(("color", "fill", "stroke", "shape", "strokeDash", "opacity", "size"), "independent")
+    return chart.resolve_scale(**independent).resolve_legend(**independent)
 
 
 def sparkline(values: Sequence[float], width: int = 96, height: int = 24, low: float = 0.0, high: float = 100.0) -> str:
