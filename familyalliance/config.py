@@ -75,6 +75,11 @@ DEFAULTS = {
     # The thresholds of metrics.md (SPLIT_THRESHOLD, RUPTURE_DROP, ...), with analytics.Settings' defaults;
     # FAMILYALLIANCE_SPLIT_THRESHOLD=30 changes one.
     **analytics.DEFAULTS.as_config(),
+    # The safety signal (SAFETY_THRESHOLD above) shows the organisation's safeguarding text to the therapist:
+    # SAFEGUARDING_TEXT_NL and SAFEGUARDING_TEXT_EN replace the default, which points to the reporting
+    # protocol (in the Netherlands the meldcode huiselijk geweld en kindermishandeling).
+    "SAFEGUARDING_TEXT_NL": None,
+    "SAFEGUARDING_TEXT_EN": None,
     # Argon2id parameters (RFC 9106 "second recommended option"); tests lower them.
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 64 * 1024,
@@ -137,6 +142,11 @@ def configure(app: Flask, test_config: dict | None) -> None:
 def analytics_settings(app: Flask) -> analytics.Settings:
     """The analytics thresholds configured for ``app`` (metrics.md defaults where not set)."""
     return analytics.Settings.from_mapping(app.config)
+
+
+def safeguarding_text(app: Flask, language: str) -> str | None:
+    """The installation's own safeguarding text in ``language``, or None for the default."""
+    return app.config.get(f"SAFEGUARDING_TEXT_{language.upper()}") or None
 
 
 def pseudonym_key(app: Flask) -> bytes:

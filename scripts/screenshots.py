@@ -5,6 +5,9 @@ Usage: python scripts/screenshots.py OUTPUT_DIR   (or `make screenshots`)
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -17,8 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 from familyalliance import create_app
+from familyalliance.core import analytics
 from familyalliance.core.instruments import builtin_instruments
-from familyalliance.services import accounts, casework, demo, requests
+from familyalliance.services import accounts, casework, demo, followups, requests
+from familyalliance.store import queries
 from familyalliance.store.db import db
 from familyalliance.store.models import Family
 from tests.livebrowser import launch_chromium, serve  # noqa: E402
@@ -68,6 +73,7 @@ def main(out: Path) -> None:
                 member.email = f"{member.code.lower()}@example.org"
             db.session.commit()
             states_url = f"/families/{family.code}/sessions/{number}"
+            _sized_families(owner)
         with serve(app) as url, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             for lang in ("en", "nl"):
@@ -112,10 +118,73 @@ def main(out: Path) -> None:
                 phone.screenshot(path=out / f"questionnaire-{role}-nl.png", full_page=role == "child")
             phone.close()
             _email_as_received(browser, app, url, states_url, out)
+            _alliance_shots(browser, url, out)
             browser.close()
         with app.app_context():
             db.engine.dispose()
     print(f"Screenshots written to {out}")
+
+
+#: The family page's charts at these numbers of sessions, on a phone and a tablet, in Dutch.
+SIZES = (1, 2, 3, 40)
+DEVICES = {"phone": {"width": 390, "height": 844}, "tablet": {"width": 820, "height": 1180}}
+
+
+def _sized_families(owner) -> None:
+    """Families SIZE-01 .. SIZE-40; the youth's safety rupture of SIZE-40 followed up by the therapist."""
+    instruments = builtin_instruments()
+    for sessions in SIZES:
+        demo.load_family(demo.sized_family(sessions), f"SIZE-{sessions:02d}", owner, instruments, dt.date.today())
+    db.session.commit()
+    family = db.session.scalar(sa.select(Family).where(Family.code == "SIZE-40"))
+    breaks = queries.analysis([family.id], analytics.DEFAULTS).ruptures
+    noor = breaks[(breaks["member"] == "Y1") & (breaks["dimension"] == "safety") & (breaks["informant"] == "self")]
+    rupture = noor.iloc[-1]
+    member = next(m for m in family.members if m.code == "Y1")
+    session = next(s for s in family.sessions if s.number == rupture["session"])
+    followups.save(
+        family,
+        member,
+        session,
+        "self",
+        "therapist",
+        "safety",
+        session.date,
+        "Met Noor apart gesproken: thuis is het onrustig. Met de aandachtsfunctionaris overlegd.",
+        owner,
+    )
+    db.session.commit()
+
+
+def _alliance_shots(browser, url: str, out: Path) -> None:
+    """The family page at 1, 2, 3 and 40 sessions on a phone and a tablet, the followed-up rupture and the
+    safety signal on a desktop, and the printed session report's pages (its PDF rendered by pdftoppm)."""
+    for device, viewport in DEVICES.items():
+        page = browser.new_page(viewport=viewport, locale="nl", is_mobile=device == "phone")
+        log_in(page, url, "nl", EMAIL)
+        page.wait_for_url("**/families/")
+        for sessions in SIZES:
+            page.goto(f"{url}/families/SIZE-{sessions:02d}")
+            page.wait_for_function("[...document.querySelectorAll('.chart')].every(c => c.dataset.rendered === 'true')")
+            page.screenshot(path=out / f"charts-{sessions}-{device}-nl.png", full_page=True)
+        page.close()
+    page = browser.new_page(viewport={"width": 1200, "height": 800}, locale="nl")
+    log_in(page, url, "nl", EMAIL)
+    page.wait_for_url("**/families/")
+    page.goto(f"{url}/families/SIZE-40")
+    page.wait_for_function("[...document.querySelectorAll('.chart')].every(c => c.dataset.rendered === 'true')")
+    page.locator(".safety-signal").screenshot(path=out / "safety-signal-nl.png")
+    page.locator("#ruptures").screenshot(path=out / "ruptures-nl.png")
+    report = page.request.get(f"{url}/families/SIZE-40/sessions/40/report.pdf")
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = Path(tmp) / "report.pdf"
+        pdf.write_bytes(report.body())
+        subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(Path(tmp) / "page")], check=True)
+        for old in out.glob("report-page-*-nl.png"):
+            old.unlink()
+        for number, png in enumerate(sorted(Path(tmp).glob("page-*.png")), start=1):
+            shutil.copy(png, out / f"report-page-{number}-nl.png")
+    page.close()
 
 
 def _email_as_received(browser, app, url: str, states_url: str, out: Path) -> None:

@@ -54,3 +54,17 @@ def axe_violations(page) -> list[str]:
         for v in results.response["violations"]
         for node in v["nodes"]
     ]
+
+
+def watch(page) -> list[str]:
+    """Record the page's console errors and warnings, script errors and any request off this machine."""
+    from urllib.parse import urlsplit
+
+    problems: list[str] = []
+    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on(
+        "request",
+        lambda r: urlsplit(r.url).hostname not in ("127.0.0.1", None) and problems.append(f"request: {r.url}"),
+    )
+    return problems

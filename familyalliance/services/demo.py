@@ -128,6 +128,28 @@ def build_demo_families() -> list[DemoFamily]:
     return [split, rupture, team, large, low_start]
 
 
+def sized_family(sessions: int) -> DemoFamily:
+    """A family of four over ``sessions`` sessions, for the screenshots of the charts at 1, 2, 3 and 40 sessions.
+
+    From four sessions on, the youth's sense of safety drops at the last session but one (a rupture,
+    and the safety signal) and the father's bond dips halfway and comes back (a repaired rupture).
+    """
+    last = sessions
+    youth_dips = {last - 1: 45, last: 35} if sessions >= 4 else {}
+    father_dips = {sessions // 2: 30} if sessions >= 6 else {}
+    return DemoFamily(
+        f"S{sessions:02d}",
+        "active",
+        sessions,
+        [
+            DemoMember("M1", "Sandra", "mother", 1984, _levels(sessions, _flat(72, 85))),
+            DemoMember("F1", "Mehmet", "father", 1981, _levels(sessions, _flat(60, 70), dips=father_dips)),
+            DemoMember("Y1", "Noor", "youth", 2010, _levels(sessions, _flat(70, 72), dips=youth_dips)),
+            DemoMember("C1", "Daan", "child", 2016, _levels(sessions, _flat(70, 80))),
+        ],
+    )
+
+
 def _to_scale(pomp: float, instrument: Instrument, rng: random.Random) -> int:
     lo, hi = instrument.scale_min, instrument.scale_max
     raw = lo + (hi - lo) * pomp / 100 + rng.gauss(0, 0.3)
@@ -147,50 +169,57 @@ def answers(instrument: Instrument, levels: dict[str, float], rng: random.Random
     return result
 
 
+def load_family(
+    spec: DemoFamily, code: str, owner: User, instruments: Mapping[str, Instrument], today: dt.date
+) -> Family:
+    """Store one described family as ``code`` for ``owner``, its last session a few days before ``today``."""
+    team = owner.team or accounts.get_or_create_team("Demo team")
+    rng = random.Random(f"{code}")
+    start = today - dt.timedelta(days=7 * spec.sessions + 3)
+    family = casework.create_family(code, start, [owner], team, status=spec.status)
+    members = {
+        m.code: casework.add_member(
+            family, code=m.code, display_name=m.display_name, role=m.role, birth_year=m.birth_year
+        )
+        for m in spec.members
+    }
+    rows = []
+    for number in range(1, spec.sessions + 1):
+        present = [members[m.code].id for m in spec.members if number not in m.absent]
+        session = casework.record_session(family, number, start + dt.timedelta(days=7 * number), present)
+        for m in spec.members:
+            if number in m.absent:
+                continue
+            key = {"family_id": family.id, "member_id": members[m.code].id, "session_id": session.id}
+            for target in spec.targets:
+                offset = spec.team_offset.get(m.code, 0.0) if target == "team" else 0.0
+                levels = {d: v - offset for d, v in m.level[number].items()}
+                instrument = plan.default_instrument(m.role, number)
+                for item, value in answers(instruments[instrument], levels, rng):
+                    rows.append(
+                        key | dict(informant="self", target=target, instrument=instrument, item=item, value=value)
+                    )
+                # The therapist sees the alliance a little rosier than a struggling member does.
+                observed = {d: v + (10 if v < 55 else 0) for d, v in levels.items()}
+                for item, value in answers(instruments["observer4"], observed, rng):
+                    rows.append(
+                        key | dict(informant="therapist", target=target, instrument="observer4", item=item, value=value)
+                    )
+    responses.store_answers(rows, instruments)
+    return family
+
+
 def load_demo(owner: User, instruments: Mapping[str, Instrument], today: dt.date | None = None) -> list[str]:
     """Store the demo families for ``owner``; return the codes of the families created.
 
     The answers go through the same validation as every other entry path.
     """
     today = today or dt.date.today()
-    team = owner.team or accounts.get_or_create_team("Demo team")
     created = []
     for spec in build_demo_families():
         code = f"DEMO{owner.id:02d}-{spec.suffix}"
         if db.session.scalar(sa.select(Family.id).where(Family.code == code)) is not None:
             continue
-        rng = random.Random(f"{code}")
-        start = today - dt.timedelta(days=7 * spec.sessions + 3)
-        family = casework.create_family(code, start, [owner], team, status=spec.status)
-        members = {
-            m.code: casework.add_member(
-                family, code=m.code, display_name=m.display_name, role=m.role, birth_year=m.birth_year
-            )
-            for m in spec.members
-        }
-        rows = []
-        for number in range(1, spec.sessions + 1):
-            present = [members[m.code].id for m in spec.members if number not in m.absent]
-            session = casework.record_session(family, number, start + dt.timedelta(days=7 * number), present)
-            for m in spec.members:
-                if number in m.absent:
-                    continue
-                key = {"family_id": family.id, "member_id": members[m.code].id, "session_id": session.id}
-                for target in spec.targets:
-                    offset = spec.team_offset.get(m.code, 0.0) if target == "team" else 0.0
-                    levels = {d: v - offset for d, v in m.level[number].items()}
-                    instrument = plan.default_instrument(m.role, number)
-                    for item, value in answers(instruments[instrument], levels, rng):
-                        rows.append(
-                            key | dict(informant="self", target=target, instrument=instrument, item=item, value=value)
-                        )
-                    # The therapist sees the alliance a little rosier than a struggling member does.
-                    observed = {d: v + (10 if v < 55 else 0) for d, v in levels.items()}
-                    for item, value in answers(instruments["observer4"], observed, rng):
-                        rows.append(
-                            key
-                            | dict(informant="therapist", target=target, instrument="observer4", item=item, value=value)
-                        )
-        responses.store_answers(rows, instruments)
+        load_family(spec, code, owner, instruments, today)
         created.append(code)
     return created

@@ -33,6 +33,12 @@ MARK_LABELS = {
     "rupture_repaired": N_("rupture, repaired later"),
     "repair": N_("repair"),
 }
+#: A rupture's status as the data says it (metrics.md section 7), beside the therapist's follow-up.
+STATUS_LABELS = {
+    "open": N_("open"),
+    "repaired": N_("repaired"),
+    "unrepaired": N_("not repaired"),
+}
 
 
 @dataclass
@@ -43,15 +49,24 @@ class FamilyCharts:
     band: pd.DataFrame
     marks: pd.DataFrame
     views: pd.DataFrame
+    balance: pd.DataFrame
+    gaps: pd.DataFrame
     session: int | None
     members: list[str]
     texts: dict[str, str]
     prompts: list[str]
     #: Whom the family's members rated: ``therapist``, and ``team`` where sessions were about the team.
     targets: list[str]
+    #: The members' ruptures (own view, about the chosen target), each with its status and follow-up.
+    ruptures: list[dict]
+    #: The safety signal, worded for the therapist (empty: none), and the safeguarding text beside it.
+    safety: list[str]
+    safeguarding_text: str
+    threshold: float
+    gap_threshold: float
 
     def build(self, choose: bool = True) -> dict:
-        """The Altair charts: member lines, heat map and the session's views (when there are scores)."""
+        """The Altair charts: member lines, heat map, the session's views, balance and gap over time."""
         if self.lines.empty:
             return {}
         dims = chart_tables.dimension_order()
@@ -61,6 +76,10 @@ class FamilyCharts:
         }
         if not self.views.empty:
             out["views"] = charts.session_views(self.views, self.members, dims, self.texts)
+        if not self.balance.empty:
+            out["balance"] = charts.balance_lines(self.balance, dims, self.texts, self.threshold)
+        if not self.gaps.empty:
+            out["gap"] = charts.gap_lines(self.gaps, self.members, ["total"], self.texts, self.gap_threshold)
         return out
 
     def specs(self, choose: bool = True) -> dict[str, dict]:
@@ -71,34 +90,88 @@ class FamilyCharts:
 def family_charts(
     family: Family, language: str, settings: analytics.Settings, target: str = "therapist", up_to: int | None = None
 ) -> FamilyCharts:
-    """Build the tables and texts of a family's charts from its scores (up to session ``up_to``)."""
-    scores = queries.scores([family.id])
-    if up_to is not None:
-        scores = scores[scores["session"] <= up_to]
+    """Build the tables and texts of a family's charts from its analysis (as of session ``up_to``)."""
+    analysis = queries.analysis([family.id], settings, up_to)
     names = {m.code: m.display_name for m in family.members}
     texts = chart_tables.chart_texts(language, settings)
     dimension_labels = {d: texts[f"dim_{d}"] for d in chart_tables.dimension_order()}
-    lines = chart_tables.member_lines(scores, target)
+    lines = chart_tables.member_lines(analysis.series, target)
     scored = sorted(set(lines["session"])) if not lines.empty else []
     session = up_to if up_to is not None else (scored[-1] if scored else None)
-    views = chart_tables.session_views(scores, session, target) if session is not None else pd.DataFrame()
+    views = chart_tables.session_views(analysis.series, session, target) if session is not None else pd.DataFrame()
     texts["views_title"] = texts["views_title"] % {"session": session}
+    band = chart_tables.family_band(lines, settings)
 
     def label(frame: pd.DataFrame) -> pd.DataFrame:
         return chart_tables.labelled(frame, names, dimension_labels)
 
     members = [m.display_name for m in family.members]
+    targets = set(analysis.series["target"].astype(str)) if not analysis.series.empty else set()
+    own_ruptures = analysis.ruptures[
+        (analysis.ruptures["informant"] == "self") & (analysis.ruptures["target"] == target)
+    ]
     return FamilyCharts(
         lines=label(lines),
-        band=label(chart_tables.family_band(lines, settings)),
-        marks=label(chart_tables.rupture_marks(scores, settings, target)),
+        band=label(band),
+        marks=label(chart_tables.rupture_marks(analysis.ruptures, target)),
         views=label(views) if not views.empty else views,
+        balance=label(chart_tables.family_balance(band)),
+        gaps=label(chart_tables.gap_lines(analysis.gaps, target)),
         session=session,
         members=members,
         texts=texts,
-        prompts=[prompts.render(p, language, names) for p in prompts.conversation_prompts(scores, settings)],
-        targets=[t for t in vocab.TARGETS if t == "therapist" or (scores["target"] == t).any()],
+        prompts=[prompts.render(p, language, names) for p in prompts.conversation_prompts(analysis, settings)],
+        targets=[t for t in vocab.TARGETS if t == "therapist" or t in targets],
+        ruptures=_ruptures(own_ruptures, names, dimension_labels, language),
+        safety=[
+            prompts.render_safety(row, language, names)
+            for row in analytics.safety_signals(analysis, settings).to_dict("records")
+        ],
+        safeguarding_text=prompts.safeguarding_text(language, config.safeguarding_text(current_app, language)),
+        threshold=settings.split_threshold,
+        gap_threshold=settings.gap_threshold,
     )
+
+
+def safety(family: Family, language: str, up_to: int | None = None) -> dict:
+    """The safety signal of a family as of session ``up_to`` (the session page), with the safeguarding text."""
+    settings = config.analytics_settings(current_app)
+    analysis = queries.analysis([family.id], settings, up_to)
+    names = {m.code: m.display_name for m in family.members}
+    signals = analytics.safety_signals(analysis, settings).to_dict("records")
+    return {
+        "safety": [prompts.render_safety(row, language, names) for row in signals],
+        "safeguarding_text": prompts.safeguarding_text(language, config.safeguarding_text(current_app, language)),
+    }
+
+
+def _ruptures(breaks: pd.DataFrame, names: dict, dimension_labels: dict, language: str) -> list[dict]:
+    """The rupture table as the pages show it: latest first, with the data's status and the follow-up."""
+    rows = []
+    for r in breaks.sort_values(["session", "member", "dimension"], ascending=[False, True, True]).itertuples():
+        rows.append(
+            {
+                "member": r.member,
+                "member_name": names.get(r.member, r.member),
+                "dimension": r.dimension,
+                "dimension_label": dimension_labels[r.dimension],
+                "informant": r.informant,
+                "target": r.target,
+                "session": int(r.session),
+                "previous_session": int(r.previous_session),
+                "before": float(r.previous_pomp),
+                "after": float(r.pomp),
+                "drop": float(r.drop_pomp),
+                "status": r.status,
+                "status_label": catalog.gettext(STATUS_LABELS[r.status], language),
+                "repaired_session": None if pd.isna(r.repaired_session) else int(r.repaired_session),
+                "instrument": r.instrument,
+                "previous_instrument": r.previous_instrument,
+                "discussed_on": r.discussed_on,
+                "note": r.note,
+            }
+        )
+    return rows
 
 
 def cache_key(family: Family, *rest) -> tuple:
@@ -130,6 +203,9 @@ def dashboard(family: Family, language: str, target: str) -> dict:
         "threshold": settings.split_threshold,
         "dimensions": chart_tables.dimension_order(),
         "mark_label": lambda kind: catalog.gettext(MARK_LABELS[kind], language),
+        "ruptures": built.ruptures,
+        "safety": built.safety,
+        "safeguarding_text": built.safeguarding_text,
     }
 
 
@@ -150,7 +226,23 @@ def _tables(built: FamilyCharts) -> dict:
     views = {}
     for row in built.views.itertuples(index=False):
         views.setdefault(row.label, {}).setdefault(row.dimension, {})[row.view] = row.pomp
-    return {"dimensions": per_dimension, "band": built.band, "marks": built.marks, "views": views}
+    return {
+        "dimensions": per_dimension,
+        "band": built.band,
+        "marks": built.marks,
+        "views": views,
+        "balance": _by_session(built.balance, "dimension_label", "balance", [built.texts[f"dim_{d}"] for d in dims]),
+        "gaps": _by_session(built.gaps[built.gaps["dimension"] == "total"], "label", "gap", built.members),
+    }
+
+
+def _by_session(frame: pd.DataFrame, row: str, value: str, order: list[str]) -> dict | None:
+    """``frame`` as rows (``row``, in ``order``) by sessions, for the ``sessions_table`` macro; None when empty."""
+    if frame.empty:
+        return None
+    table = frame.pivot_table(index=row, columns="session", values=value, aggfunc="first")
+    rows = [label for label in order if label in table.index]
+    return {"sessions": [int(s) for s in table.columns], "rows": [(label, list(table.loc[label])) for label in rows]}
 
 
 def _present_names(family: Family) -> dict[int, list[str]]:
@@ -190,9 +282,11 @@ def session_report(family: Family, session, language: str) -> dict:
     report = {
         "charts": built,
         "specs": {name: charts.spec(chart) for name, chart in parts.items()},
-        "pdf_spec": charts.spec(charts.report(list(parts.values()), title)) if parts else None,
         "title": title,
         "tables": _tables(built),
+        "ruptures": built.ruptures,
+        "safety": built.safety,
+        "safeguarding_text": built.safeguarding_text,
     }
     cache.put(key, report)
     return report

@@ -185,12 +185,9 @@ def test_heat_map_lets_the_reader_choose_the_dimension():
 def test_specs_render_through_vl_convert_with_the_dutch_locale():
     texts = chart_tables.chart_texts("nl")
     lines, band, marks, views, members = chart_frames()
-    chart = charts.report(
-        [charts.member_lines(lines, band, marks, members, DIMS, texts), charts.heatmap(lines, members, DIMS, texts)],
-        "Gezin F",
-    )
+    chart = charts.member_lines(lines, band, marks, members, DIMS, texts)
     svg = vl_convert.vegalite_to_svg(charts.spec(chart), vl_version="6.4", format_locale="nl-NL")
-    assert svg.startswith("<svg") and "Gezin F" in svg and "Sessie" in svg
+    assert svg.startswith("<svg") and texts["lines_title"] in svg and "Sessie" in svg
 
 
 def test_sparkline_points_scale_to_the_box():
@@ -403,16 +400,6 @@ def test_lines_and_gaps_draw_members_filled_in_their_colour_and_shape():
         assert member_points["mark"]["filled"] is True  # the members' own view (or their gap)
         assert member_points["encoding"]["shape"]["scale"] == shape.to_dict()
         assert member_points["encoding"]["color"]["scale"] == colour.to_dict()
-
-
-def test_report_keeps_each_charts_legends_apart():
-    report = charts.report(list(family_charts(3).values()), "Gezin F")
-    report.to_dict(validate=True)
-    compiled = vega(report)
-    titles = [legend.get("title") for group in find(compiled, "legends") for legend in group]
-    assert TEXTS["view"] in titles and TEXTS["member"] in titles
-    assert not any(", " in str(t) for t in titles)  # no legend merged from two charts ("Member, View")
-    assert compiled["description"].startswith(TEXTS["lines_alt"])
 
 
 def test_balance_lines_draw_the_split_line_and_gap_lines_the_limits():

@@ -196,11 +196,12 @@ def test_a_therapist_sees_only_their_families_in_the_filters(client, app, auth):
 # --- the family dashboard and the session report --------------------------------------------------
 
 
-def test_dashboard_embeds_three_charts_with_tables_and_prompts(client, lead):
+def test_dashboard_embeds_five_charts_with_tables_and_prompts(client, lead):
     html = client.get(f"/families/{lead[0]}?lang=en").text
-    for chart in ("chart-lines", "chart-heat", "chart-views"):
+    charts = ("chart-lines", "chart-heat", "chart-views", "chart-balance", "chart-gap")
+    for chart in charts:
         assert f'<script type="application/json" data-chart="{chart}">' in html
-    assert html.count('<details class="chart-table">') == 3
+    assert html.count('<details class="chart-table">') == len(charts)
     assert "For the next session" in html
     assert 'src="/assets/vega-' in html and 'src="/static/charts.js"' in html
     assert "</script" not in html.split('data-chart="chart-lines">')[1].split("</script>")[0]
@@ -234,7 +235,7 @@ def test_chart_specs_in_the_page_are_strict_json(client, app, auth):
     auth.login("ann@example.org")
     html = client.get("/families/CALM-1").text
     specs = re.findall(r'data-chart="[^"]+">(.*?)</script>', html)
-    assert len(specs) == 3
+    assert len(specs) == 4  # lines, heat, balance and the session's views; no gap without the therapist's view
 
     def refuse(constant):
         raise ValueError(f"{constant} is not JSON")

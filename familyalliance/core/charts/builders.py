@@ -4,7 +4,7 @@ The frames come from :mod:`familyalliance.dashboard` with ``label`` and ``dimens
 columns added; every text shown on a chart (titles, axis and legend names) comes in as a
 ``texts`` mapping already translated, so the builders know no language. The view turns
 a chart into a Vega-Lite dict with :func:`spec`; the session report renders the same dicts
-to SVG or PDF with vl-convert.
+to SVG with vl-convert (also for its PDF).
 
 Members keep the same colour and point shape on every chart: both come from the
 member's position in the family (:func:`member_scale`). The colours are the Okabe-Ito
@@ -655,20 +655,6 @@ def spec(chart) -> dict:
     chart); the tests validate every builder's output.
     """
     return _config(chart).to_dict(validate=False)
-
-
-def report(parts: Sequence, title: str) -> alt.VConcatChart:
-    """Several charts one below the other under a title: the session report as one page.
-
-    Each chart keeps its own colour, shape and fill scales and legends: shared, Vega-Lite
-    would merge the members' shapes with another chart's and one legend would mix them.
-    """
-    chart = alt.vconcat(*parts, spacing=36).properties(
-        title=alt.Title(title, anchor="start", fontSize=16),
-        description=" ".join(p.description for p in parts if isinstance(p.description, str)) or alt.Undefined,
-    )
-    independent = dict.fromkeys(("color", "fill", "stroke", "shape", "strokeDash", "opacity", "size"), "independent")
-    return chart.resolve_scale(**independent).resolve_legend(**independent)
 
 
 def sparkline(values: Sequence[float], width: int = 96, height: int = 24, low: float = 0.0, high: float = 100.0) -> str:

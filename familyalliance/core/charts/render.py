@@ -1,8 +1,8 @@
-"""Vega, Vega-Lite and Vega-Embed through vl-convert: the browser bundle and server-side SVG and PDF.
+"""Vega, Vega-Lite and Vega-Embed through vl-convert: the browser bundle and server-side SVG.
 
 Nothing is loaded from a CDN. The JavaScript bundle is produced by vl-convert (which carries
 the libraries), written once into a cache folder; ``web.assets`` serves it at a versioned URL.
-Server-side SVG and PDF (the session report) come from the same vl-convert, with the Dutch
+Server-side SVG (the session report's charts, also inside its PDF) comes from the same vl-convert, with the Dutch
 number and date locale when the page is Dutch.
 """
 
@@ -58,8 +58,3 @@ def _locale_args(language: str) -> dict:
 def to_svg(spec: dict, language: str) -> str:
     """Render a Vega-Lite spec to SVG on the server."""
     return vl_convert.vegalite_to_svg(spec, vl_version=VL_VERSION, **_locale_args(language))
-
-
-def to_pdf(spec: dict, language: str) -> bytes:
-    """Render a Vega-Lite spec to PDF on the server."""
-    return vl_convert.vegalite_to_pdf(spec, vl_version=VL_VERSION, **_locale_args(language))

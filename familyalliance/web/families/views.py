@@ -6,6 +6,7 @@ a service, commit, redirect.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -18,7 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from familyalliance.core import plan, vocab
 from familyalliance.core.charts import render
 from familyalliance.core.charts import tables as chart_tables
-from familyalliance.services import casework, pagecache, reports, requests
+from familyalliance.services import casework, pagecache, pdf, reports, requests
 from familyalliance.store.db import db
 from familyalliance.store.models import (
     Family,
@@ -232,7 +233,7 @@ def session_report(code: str, number: int):
     )
 
 
-@bp.get("/<code>/sessions/<int:number>/report/<any(lines, heat, views):chart>.svg")
+@bp.get("/<code>/sessions/<int:number>/report/<any(lines, heat, views, balance, gap):chart>.svg")
 @access.roles(*access.FAMILY_ROLES)
 def session_report_chart(code: str, number: int, chart: str):
     """One chart of the session report, rendered to SVG on the server."""
@@ -246,10 +247,27 @@ def session_report_chart(code: str, number: int, chart: str):
 @bp.get("/<code>/sessions/<int:number>/report.pdf")
 @access.roles(*access.FAMILY_ROLES)
 def session_report_pdf(code: str, number: int):
-    """The session report's charts as one PDF, for supervision and the case file."""
+    """The session report as A4 pages, for supervision and the case file: the report page itself, for print.
+
+    The same template as the page (one source of content), with the charts inline as SVG ``data:``
+    URIs instead of links; the print stylesheet leaves the navigation out and ``services.pdf`` lays it out.
+    """
     family, session, language, report = _report(code, number)
-    if report["pdf_spec"] is None:
-        abort(404)
-    response = _download(render.to_pdf(report["pdf_spec"], language), "application/pdf")
+    present = [a.member.display_name for a in session.attendance if a.present]
+    chart_uris = {
+        name: "data:image/svg+xml;base64," + base64.b64encode(render.to_svg(spec, language).encode()).decode("ascii")
+        for name, spec in report["specs"].items()
+    }
+    html = render_template(
+        "families/report.html",
+        family=family,
+        session=session,
+        report=report,
+        present=present,
+        dimensions=chart_tables.dimension_order(),
+        for_pdf=True,
+        chart_uris=chart_uris,
+    )
+    response = _download(pdf.html_to_pdf(html, request.url_root), "application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{family.code}-session-{session.number}.pdf"'
     return response

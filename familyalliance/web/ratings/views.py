@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from familyalliance.services import invitations, mail, requests, responses
+from familyalliance.services import invitations, mail, reports, requests, responses
 from familyalliance.services.errors import OperationError
 from familyalliance.store.db import db
 from familyalliance.store.registry import installed_instruments
@@ -38,6 +38,7 @@ def _render_session(family, session, **extra):
         session=session,
         mail_on=mail.mail_configured(),
         **requests.session_page(session),
+        **reports.safety(family, str(get_locale()), up_to=session.number),
         **extra,
     )
 
