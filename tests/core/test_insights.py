@@ -160,3 +160,36 @@ def test_every_reason_and_prompt_renders_in_both_languages():
             assert "%(" not in text
             if language == "nl":
                 assert text != prompts.render(prompts.Prompt(kind, params, members, "safety"), "en", {"M1": "A"})
+
+
+# --- Safety signal --------------------------------------------------------------------------------
+
+
+def safety_course(member, role, values, family="F"):
+    """A member's check4 course: ``values`` are the safety answers (0..10), the rest 9."""
+    return [
+        row(member, s, "check4", family=family, role=role, bond=9, goals_tasks=9, safety=v, shared_purpose=9)
+        for s, v in enumerate(values, start=1)
+    ]
+
+
+def signals(*courses, **settings):
+    scores = frame(*[r for course in courses for r in course])
+    out = analytics.safety_signals(analytics.analyse(scores), analytics.Settings(**settings))
+    return [(r.member, r.role, r.session, r.kind) for r in out.itertuples()]
+
+
+def test_low_safety_reads_each_members_latest_point_at_or_below_the_threshold():
+    assert signals(safety_course("M1", "mother", [8, 3])) == [("M1", "mother", 2, "low_safety")]  # 30: at it
+    assert signals(safety_course("M1", "mother", [3, 8])) == []  # low before, safe now
+    assert signals(safety_course("M1", "mother", [8, 4])) == []  # 40
+    assert signals(safety_course("M1", "mother", [8, 4]), safety_threshold=40) == [("M1", "mother", 2, "low_safety")]
+
+
+def test_a_young_members_safety_rupture_raises_the_signal_an_adults_does_not():
+    """A drop of 50 to 40 (not low): the youth's open rupture raises it; the mother's and a repaired one do not."""
+    youth = safety_course("Y1", "youth", [9, 4])
+    mother = safety_course("M1", "mother", [9, 4])
+    assert signals(youth, mother) == [("Y1", "youth", 2, "young_safety_rupture")]
+    assert signals(safety_course("C1", "child", [9, 4, 9])) == []  # repaired at session 3
+    assert signals(mother) == []  # an adult's rupture alone: the prompts and the caseload name it

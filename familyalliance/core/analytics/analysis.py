@@ -241,6 +241,7 @@ def safety_signals(analysis: Analysis, settings: Settings = DEFAULTS) -> pd.Data
         index=breaks.index,
         dtype=object,
     )
-    young = breaks[role.isin(YOUNG_ROLES)].assign(role=role, kind="young_safety_rupture")
+    is_young = role.isin(YOUNG_ROLES)
+    young = breaks[is_young].assign(role=role[is_young].to_numpy(), kind="young_safety_rupture")
     out = pd.concat([low.astype({c: str for c in ("family", "member", "role", "target")}), young], ignore_index=True)
     return out[SAFETY_COLUMNS].sort_values(["family", "member", "session", "kind"], kind="stable", ignore_index=True)
