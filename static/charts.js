@@ -9,6 +9,42 @@
     return element ? JSON.parse(element.textContent) : {};
   }
 
+  // The charts are built 520 px wide for a desktop. On a narrow screen (a phone) a chart wider than its
+  // box is drawn again, first with its legends below the plot (and without its title), then with the plot narrowed by what still
+  // overflows, so it fits without scrolling and keeps its text size.
+  var MIN_WIDTH = 140;
+
+  function plotWidth(spec) {
+    var part = typeof spec.width === "number" ? spec : spec.spec;
+    return part && typeof part.width === "number" ? part : null;
+  }
+
+  function legendsBelow(spec) {
+    delete spec.title; // the figure's heading and hint above the chart say the same, wrapped to the screen
+    spec.config = spec.config || {};
+    spec.config.legend = Object.assign({}, spec.config.legend, { orient: "bottom", direction: "vertical" });
+  }
+
+  function embed(target, spec, options, attempt) {
+    return window.vegaEmbed(target, spec, options).then(function (result) {
+      var svg = target.querySelector("svg");
+      var over = svg ? svg.getBoundingClientRect().width - target.clientWidth : 0;
+      var part = plotWidth(spec);
+      if (over <= 1 || attempt >= 2) {
+        return result;
+      }
+      if (attempt === 0) {
+        legendsBelow(spec);
+      } else if (part && part.width > MIN_WIDTH) {
+        part.width = Math.max(MIN_WIDTH, Math.floor(part.width - over - 4));
+      } else {
+        return result;
+      }
+      result.finalize();
+      return embed(target, spec, options, attempt + 1);
+    });
+  }
+
   function draw() {
     var locale = readJSON(document.getElementById("vega-locale"));
     var sources = document.querySelectorAll("script[type='application/json'][data-chart]");
@@ -25,7 +61,7 @@
         options.formatLocale = locale.formatLocale;
         options.timeFormatLocale = locale.timeFormatLocale;
       }
-      window.vegaEmbed(target, readJSON(source), options).then(
+      embed(target, readJSON(source), options, 0).then(
         function () {
           target.setAttribute("data-rendered", "true");
         },

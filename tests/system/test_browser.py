@@ -292,7 +292,7 @@ def test_dashboard_caseload_and_report_in_the_browser(page, app):
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"flag=split"))
     page.get_by_role("link", name=codes[0]).click()
-    for chart in ("chart-lines", "chart-heat", "chart-views"):
+    for chart in ("chart-lines", "chart-heat", "chart-views", "chart-balance", "chart-gap"):
         expect(page.locator(f"#{chart}")).to_have_attribute("data-rendered", "true")
         expect(page.locator(f"#{chart} svg").first).to_be_visible()
     heat = page.locator("#chart-heat")
@@ -304,9 +304,9 @@ def test_dashboard_caseload_and_report_in_the_browser(page, app):
     page.get_by_role("link", name=re.compile("^Session report for session")).click()
     expect(page.get_by_role("heading", name=re.compile("^Session report"))).to_be_visible()
     images = page.locator("figure.report-figure img")
-    expect(images).to_have_count(3)
+    expect(images).to_have_count(5)  # the session's views, the lines, balance, gap and the heat map
     page.wait_for_load_state("networkidle")
-    assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(3))
+    assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(5))
     assert axe_violations(page) == []
     assert page.problems == []
 

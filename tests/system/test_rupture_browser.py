@@ -104,3 +104,23 @@ def test_the_same_rupture_everywhere_and_its_follow_up(browser, live, language):
     assert axe_violations(page) == []
     assert problems == []
     context.close()
+
+
+def test_charts_fit_a_phone_without_scrolling(browser, live):
+    """At 390 px every chart is drawn within its box (legends below, plot narrowed), in Dutch, with no warning."""
+    context = browser.new_context(locale="nl-NL", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    problems = watch(page)
+    page.goto(f"{live}/login?lang=nl")
+    page.get_by_label("E-mailadres").fill("ann@example.org")
+    page.get_by_label("Wachtwoord").fill(PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+    page.goto(f"{live}/families/MIX-1")
+    charts = ("chart-lines", "chart-heat", "chart-views", "chart-balance", "chart-gap")
+    for chart in charts:
+        expect(page.locator(f"#{chart}")).to_have_attribute("data-rendered", "true")
+        box = page.locator(f"#{chart}")
+        overflow = box.evaluate("c => c.querySelector('svg').getBoundingClientRect().width - c.clientWidth")
+        assert overflow <= 1, (chart, overflow)
+    assert problems == []
+    context.close()

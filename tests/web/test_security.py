@@ -349,6 +349,10 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
         "ann@example.org",
         {"data": {"number": "1", "date": "2026-01-13", "target": "therapist"}},
     ),
+    "families.rupture_follow_up": (
+        "ann@example.org",
+        {"data": {"discussed_on": "2026-01-20", "note": "Besproken met Sandra."}},
+    ),
     "ratings.create_links": ("ann@example.org", {}),
     "ratings.invite": ("ann@example.org", {}),
     "ratings.reopen": ("ann@example.org", {}),
@@ -418,6 +422,9 @@ def csrf_request(app, endpoint: str, scenario: Scenario) -> tuple[dict, dict]:
         "member_id": str(scenario.fam1.members["C1"]),
         "token": token,
         "request_id": request_of(app, scenario, "C1").id,
+        "informant": "self",
+        "target": "therapist",
+        "dimension": "bond",
     }
     kwargs = json.loads(json.dumps(CSRF_CASES[endpoint][1]))
     data = kwargs.setdefault("data", {}) if "json" not in kwargs else None
