@@ -41,13 +41,16 @@ def main() -> None:
         f"caseload: {scores['family'].nunique():,} families, {len(scores):,} scored forms; "
         f"one family: {one['member'].nunique()} members, {one['session'].nunique()} sessions, {len(one)} forms"
     )
+    one_analysis = analytics.analyse(one, instruments)
+    caseload = analytics.analyse(scores, instruments)
     for name, fn in [
         ("family_metrics (one family)", lambda: analytics.family_metrics(one, instruments)),
-        ("perspective_gap (one family)", lambda: analytics.perspective_gap(one)),
-        ("ruptures (one family)", lambda: analytics.ruptures(one)),
-        ("split_patterns (one family)", lambda: analytics.split_patterns(one)),
-        ("conversation_prompts (one family)", lambda: prompts.conversation_prompts(one)),
-        ("concern (whole caseload)", lambda: analytics.concern(scores)),
+        ("member_series (one family)", lambda: analytics.member_series(one, instruments)),
+        ("analyse (one family)", lambda: analytics.analyse(one, instruments)),
+        ("split_patterns (one family)", lambda: analytics.split_patterns(one_analysis.series)),
+        ("conversation_prompts (one family)", lambda: prompts.conversation_prompts(one_analysis)),
+        ("analyse (whole caseload)", lambda: analytics.analyse(scores, instruments)),
+        ("concern (whole caseload, analysed)", lambda: analytics.concern(caseload)),
         ("family_metrics (whole caseload)", lambda: analytics.family_metrics(scores, instruments)),
     ]:
         print(f"{name:38s} best of 5: {best(fn) * 1000:8.1f} ms")

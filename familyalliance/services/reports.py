@@ -175,7 +175,7 @@ def _ruptures(breaks: pd.DataFrame, names: dict, dimension_labels: dict, languag
 
 
 def cache_key(family: Family, *rest) -> tuple:
-    """A page-cache key for what a family's pages show: its data, the thresholds and ``rest``."""
+    """A page-cache key for what a family's pages show: its data, thresholds, safeguarding texts and ``rest``."""
     settings = config.analytics_settings(current_app)
     return (
         family.id,
@@ -184,6 +184,7 @@ def cache_key(family: Family, *rest) -> tuple:
         family.revision,
         *rest,
         summaries.settings_key(settings, installed_instruments()),
+        tuple(config.safeguarding_text(current_app, language) for language in ("nl", "en")),
     )
 
 

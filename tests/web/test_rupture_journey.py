@@ -22,7 +22,7 @@ from pypdf import PdfReader
 from familyalliance.store.db import db
 from familyalliance.store.models import Family
 
-from ..factories import commit, gen_session
+from ..factories import PASSWORD, commit, gen_session
 from ..mixed_course import EXPECTED, build_course, links
 
 
@@ -148,3 +148,16 @@ def test_a_family_member_never_sees_the_safety_signal(app, client, auth, course)
     assert "meldcode" not in member_page and "safety-signal" not in member_page
     round_page = client.post("/round/start/MIX-1/5", follow_redirects=True).text
     assert "Daan" in round_page and "meldcode" not in round_page and "safety-signal" not in round_page
+
+
+def test_the_installations_own_safeguarding_text(app, client, auth, course, make_app):
+    """SAFEGUARDING_TEXT_NL/_EN replace the default, each in its own language; unset, the default stays."""
+    own = make_app(SAFEGUARDING_TEXT_NL="Bel de aandachtsfunctionaris van De Brug: 010 123 45 67.")
+    other = own.test_client()
+    assert other.post("/login", data={"email": "ann@example.org", "password": PASSWORD}).status_code == 302
+    for path in ("/families/MIX-1", "/families/MIX-1/sessions/4", "/families/MIX-1/sessions/4/report"):
+        dutch = other.get(f"{path}?lang=nl").text
+        assert "Bel de aandachtsfunctionaris van De Brug: 010 123 45 67." in dutch, path
+        assert "meldcode" not in dutch
+        english = other.get(f"{path}?lang=en").text
+        assert "De Brug" not in english and "reporting protocol" in english, path
