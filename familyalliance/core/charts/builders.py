@@ -193,6 +193,20 @@ def _member_encodings(members: Sequence[str], texts: Mapping[str, str]) -> tuple
     )
 
 
+def _member_course(base, field: str, y_scale, member, shape, texts: Mapping[str, str], values: list) -> tuple:
+    """Each member's ``field`` over the sessions: a line in their colour, and filled points in their shape.
+
+    ``values``: the tooltip's lines after the member and the session.
+    """
+    rows = base.transform_filter(alt.datum.layer == "line")
+    line = rows.mark_line(strokeWidth=2).encode(y=alt.Y(f"{field}:Q", scale=y_scale), color=member, detail="member:N")
+    tooltip = [alt.Tooltip("label:N", title=texts["member"]), alt.Tooltip("session:Q", title=texts["session"])]
+    points = rows.mark_point(filled=True, size=MARKER, opacity=1).encode(
+        y=alt.Y(f"{field}:Q", scale=y_scale), color=member, shape=shape, tooltip=tooltip + values
+    )
+    return line, points
+
+
 def member_lines(
     lines: pd.DataFrame,
     band: pd.DataFrame,
@@ -273,24 +287,8 @@ def member_lines(
             ],
         )
     )
-    line = (
-        base.transform_filter(alt.datum.layer == "line")
-        .mark_line(strokeWidth=2)
-        .encode(y=alt.Y("pomp:Q", scale=y_scale), color=member, detail="member:N")
-    )
-    points = (
-        base.transform_filter(alt.datum.layer == "line")
-        .mark_point(filled=True, size=MARKER, opacity=1)
-        .encode(
-            y=alt.Y("pomp:Q", scale=y_scale),
-            color=member,
-            shape=shape,
-            tooltip=[
-                alt.Tooltip("label:N", title=texts["member"]),
-                alt.Tooltip("session:Q", title=texts["session"]),
-                alt.Tooltip("pomp:Q", format=".0f", title=texts["pomp"]),
-            ],
-        )
+    line, points = _member_course(
+        base, "pomp", y_scale, member, shape, texts, [alt.Tooltip("pomp:Q", format=".0f", title=texts["pomp"])]
     )
     # Ruptures and repairs as glyphs above the point (a shape legend would clash with the members' shapes).
     events = (
@@ -619,26 +617,18 @@ def gap_lines(
         .mark_rule(color=BAND_COLOURS["split_line"], strokeDash=[6, 4], strokeWidth=1.5)
         .encode(y=alt.Y("value:Q", scale=y_scale))
     )
-    line = (
-        base.transform_filter(alt.datum.layer == "line")
-        .mark_line(strokeWidth=2)
-        .encode(y=alt.Y("gap:Q", scale=y_scale), color=member, detail="member:N")
-    )
-    points = (
-        base.transform_filter(alt.datum.layer == "line")
-        .mark_point(filled=True, size=MARKER, opacity=1)
-        .encode(
-            y=alt.Y("gap:Q", scale=y_scale),
-            color=member,
-            shape=shape,
-            tooltip=[
-                alt.Tooltip("label:N", title=texts["member"]),
-                alt.Tooltip("session:Q", title=texts["session"]),
-                alt.Tooltip("gap:Q", format="+.0f", title=texts["gap"]),
-                alt.Tooltip("self_pomp:Q", format=".0f", title=texts["own"]),
-                alt.Tooltip("therapist_pomp:Q", format=".0f", title=texts["therapist"]),
-            ],
-        )
+    line, points = _member_course(
+        base,
+        "gap",
+        y_scale,
+        member,
+        shape,
+        texts,
+        [
+            alt.Tooltip("gap:Q", format="+.0f", title=texts["gap"]),
+            alt.Tooltip("self_pomp:Q", format=".0f", title=texts["own"]),
+            alt.Tooltip("therapist_pomp:Q", format=".0f", title=texts["therapist"]),
+        ],
     )
     layered = alt.layer(zero, limits, line, points, data=rows).properties(width=width, height=LINES_HEIGHT)
     chart = layered.facet(row=_row_facet(order))

@@ -222,14 +222,19 @@ def _download(body, mimetype: str):
 def session_report(code: str, number: int):
     """A printable report of one session: the charts up to it (as SVG), the members' and your views, prompts."""
     family, session, _language, report = _report(code, number)
-    present = [a.member.display_name for a in session.attendance if a.present]
+    return _render_report(family, session, report)
+
+
+def _render_report(family, session, report, **extra) -> str:
+    """The report page (``extra``: ``for_pdf`` and the charts' ``chart_uris`` for the PDF)."""
     return render_template(
         "families/report.html",
         family=family,
         session=session,
         report=report,
-        present=present,
+        present=[a.member.display_name for a in session.attendance if a.present],
         dimensions=chart_tables.dimension_order(),
+        **extra,
     )
 
 
@@ -253,21 +258,11 @@ def session_report_pdf(code: str, number: int):
     URIs instead of links; the print stylesheet leaves the navigation out and ``services.pdf`` lays it out.
     """
     family, session, language, report = _report(code, number)
-    present = [a.member.display_name for a in session.attendance if a.present]
     chart_uris = {
         name: "data:image/svg+xml;base64," + base64.b64encode(render.to_svg(spec, language).encode()).decode("ascii")
         for name, spec in report["specs"].items()
     }
-    html = render_template(
-        "families/report.html",
-        family=family,
-        session=session,
-        report=report,
-        present=present,
-        dimensions=chart_tables.dimension_order(),
-        for_pdf=True,
-        chart_uris=chart_uris,
-    )
+    html = _render_report(family, session, report, for_pdf=True, chart_uris=chart_uris)
     response = _download(pdf.html_to_pdf(html, request.url_root), "application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{family.code}-session-{session.number}.pdf"'
     return response
