@@ -141,3 +141,26 @@ def test_a_member_link_sent_twice_at_once_stores_one_set_of_answers(app, family)
         assert requests.state(request) == "answered" and request.answered_mode == "link"
         stored = dict(db.session.execute(sa.select(Response.item, Response.value)).all())
     assert stored == {item: int(value) for item, value in answers.items()}
+
+
+def test_two_therapists_following_up_one_rupture_at_once_both_get_an_answer(app, family):
+    """The first follow-up of a rupture saved by two therapists at once: one row, each save answered (no 500).
+
+    The last save wins, as with any later edit; on PostgreSQL the second insert meets the unique key and
+    updates the row the first one made (``followups._insert``).
+    """
+    url = "/families/FAM-C/ruptures/M1/1/self/therapist/bond/follow-up"
+    ann, bob = browser(app, "ann@example.org"), browser(app, "bob@example.org")
+    for _ in range(ROUNDS):
+        answers = at_once(
+            [
+                lambda: ann.post(url, data={"discussed_on": "2026-01-20", "note": "Ann: besproken."}),
+                lambda: bob.post(url, data={"discussed_on": "2026-01-21", "note": "Bob: besproken."}),
+            ]
+        )
+        assert [a.status_code for a in answers] == [302, 302]
+        with app.app_context():
+            notes = db.session.execute(sa.text("SELECT note FROM rupture_follow_up")).scalars().all()
+            assert len(notes) == 1 and notes[0] in ("Ann: besproken.", "Bob: besproken.")
+            db.session.execute(sa.text("DELETE FROM rupture_follow_up"))
+            commit()
