@@ -6,6 +6,8 @@ member's language (already answered, a newer link was sent, too old, no longer a
 
 from __future__ import annotations
 
+import itertools
+
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import get_locale
 
@@ -35,7 +37,7 @@ def send(questionnaire, values: dict[str, str], instruments, mode: str) -> dict[
     except AnswersRejected as exc:
         db.session.rollback()
         items = instruments[questionnaire.instrument].items
-        return {items[p.line - 1].code: p.message for p in exc.problems if p.line}
+        return {items[p.line - 1].code: p.text(str(get_locale())) for p in exc.problems if p.line}
     except requests.RequestClosed:
         db.session.rollback()
         raise
@@ -50,16 +52,45 @@ def send(questionnaire, values: dict[str, str], instruments, mode: str) -> dict[
     return {}
 
 
+#: A questionnaire of more questions than this is shown in parts, one dimension at a time.
+PAGED_FROM = 4
+
+
+def answer_steps(instrument, child: bool) -> list[int]:
+    """The values a member can tap: every point of the scale; for a child, a longer scale in five steps.
+
+    The five steps are the quarters of the scale, rounded half to even and mirrored so that they stay
+    symmetric: 0..10 becomes 0, 2, 5, 8, 10 (docs/instruments.md, "A child's answer").
+    """
+    low, high = instrument.scale_min, instrument.scale_max
+    if not child or instrument.scale_points <= 5:
+        return list(range(low, high + 1))
+    quarter = round((high - low) / 4)
+    return sorted({low, low + quarter, round((low + high) / 2), high - quarter, high})
+
+
 def page_context(questionnaire, instrument, values: dict[str, str], problems: dict[str, str]) -> dict:
     """What the questions partial needs, worded in the current language."""
     language = str(get_locale())
+    child = questionnaire.member.role == "child"
+    questions = [(item, item.text_for(language, questionnaire.target)) for item in instrument.items]
+    numbered = [(number, item, text) for number, (item, text) in enumerate(questions, start=1)]
     return {
         "instrument": instrument,
-        "questions": [(item, item.text_for(language, questionnaire.target)) for item in instrument.items],
+        "questions": questions,
+        # A long questionnaire in parts: its runs of questions on one dimension, in the definition's order
+        # (the numbers stay those of the paper form).
+        "parts": [
+            (dimension, list(run))
+            for dimension, run in itertools.groupby(numbered, key=lambda question: question[1].dimension)
+        ]
+        if len(questions) > PAGED_FROM
+        else [],
         "anchors": {value: label[language] for value, label in instrument.anchors},
         "values": values,
         "problems": problems,
-        "faces": questionnaire.member.role == "child",
+        "faces": child,
+        "steps": answer_steps(instrument, child),
     }
 
 
