@@ -6,6 +6,7 @@ field, and says what is allowed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from familyalliance.core.catalog import N_, gettext
 from familyalliance.core.instruments import Instrument
 from familyalliance.core.vocab import CODE_PATTERN, INFORMANTS, MODES, ROLES, TARGETS
 
@@ -25,36 +27,84 @@ MAX_DIGITS = 18
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the input."""
+    """One thing wrong with the input.
+
+    ``message`` is the English wording of the import and the command line, naming codes and lines.
+    A problem a person can meet in a form (a value off the scale) also has a ``wording`` from the
+    message catalog, which :meth:`text` gives in the page's language without codes.
+    """
 
     field: str
     message: str
     line: int | None = None
+    #: The catalog message and its values, or None when ``message`` is the only wording.
+    wording: tuple[str, tuple[tuple[str, object], ...]] | None = dataclasses.field(default=None, compare=False)
 
     def __str__(self) -> str:
         where = f"line {self.line}, " if self.line is not None else ""
         return f"{where}{self.field}: {self.message}"
 
+    def text(self, language: str) -> str:
+        """The problem for a person, in ``language`` (``message`` when there is no such wording)."""
+        if self.wording is None:
+            return self.message
+        message, values = self.wording
+        return gettext(message, language) % dict(values)
+
+
+#: What a person is told about a value that the questionnaire's scale does not take (``value`` as given).
+NOT_WHOLE = N_("“%(value)s” is not a whole number. Give a whole number from %(low)s to %(high)s, or leave it empty.")
+OUTSIDE = N_("%(value)s is outside the scale. Give a whole number from %(low)s to %(high)s, or leave it empty.")
+#: The same as a browser says it while typing, where the text typed cannot be read back.
+NOT_WHOLE_TYPED = N_("Not a whole number. Give a whole number from %(low)s to %(high)s, or leave it empty.")
+
+
+def scale_number(definition: Instrument, value: int) -> str:
+    """A point of the scale as people read it: with a plus sign on a scale that has negative points (+3)."""
+    return f"+{value}" if definition.scale_min < 0 and value > 0 else str(value)
+
+
+def scale_values(definition: Instrument) -> dict[str, str]:
+    """The ends of the scale, for the messages above (``low`` and ``high``)."""
+    low, high = definition.scale_min, definition.scale_max
+    return {"low": scale_number(definition, low), "high": scale_number(definition, high)}
+
+
+def _read(raw: object) -> tuple[int | None, str | None, str]:
+    """A submitted value as (int or None for unanswered, what is wrong, the value as a message quotes it).
+
+    What is wrong: None, ``"not_whole"``, or ``"too_long"`` (more digits than any scale has).
+    """
+    if raw is None:
+        return None, None, ""
+    if isinstance(raw, bool):
+        return None, "not_whole", repr(raw)
+    if isinstance(raw, int):
+        return raw, None, str(raw)
+    if isinstance(raw, float):
+        return (int(raw), None, repr(raw)) if raw.is_integer() else (None, "not_whole", repr(raw))
+    text = str(raw).strip()
+    if text == "":
+        return None, None, ""
+    if not INTEGER.fullmatch(text):
+        return None, "not_whole", text
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > MAX_DIGITS:
+        return None, "too_long", text
+    return int(digits) * (-1 if text.startswith("-") else 1), None, text
+
 
 def parse_value(raw: object) -> tuple[int | None, str | None]:
     """Turn a submitted value into an int (None for unanswered); return (value, error)."""
-    if raw is None:
-        return None, None
-    if isinstance(raw, bool):
-        return None, f"{raw!r} is not a whole number"
-    if isinstance(raw, int):
-        return raw, None
-    if isinstance(raw, float):
-        return (int(raw), None) if raw.is_integer() else (None, f"{raw!r} is not a whole number")
-    text = str(raw).strip()
-    if text == "":
-        return None, None
-    if not INTEGER.fullmatch(text):
-        return None, f"{text!r} is not a whole number"
-    digits = text.lstrip("+-").lstrip("0") or "0"
-    if len(digits) > MAX_DIGITS:
+    value, wrong, _ = _read(raw)
+    if wrong == "not_whole":
+        quoted = repr(raw) if isinstance(raw, bool | float) else repr(str(raw).strip())
+        return None, f"{quoted} is not a whole number"
+    if wrong == "too_long":
+        text = str(raw).strip()
+        digits = text.lstrip("+-").lstrip("0") or "0"
         return None, f"{text[:MAX_DIGITS]!r}... ({len(digits)} digits) is outside the scale"
-    return int(digits) * (-1 if text.startswith("-") else 1), None
+    return value, None
 
 
 # The words of each problem, shared by the one-answer and the whole-file checks.
@@ -86,6 +136,23 @@ def _value_problem(definition: Instrument, raw: object) -> str | None:
     return None
 
 
+def _value_wording(definition: Instrument, raw: object) -> tuple[str, tuple[tuple[str, object], ...]] | None:
+    """What is wrong with a value, for a person: the catalog message and its values, or None."""
+    value, wrong, text = _read(raw)
+    if wrong == "too_long":
+        text = f"{text[:MAX_DIGITS]}…"
+    elif wrong is None and (value is None or definition.scale_min <= value <= definition.scale_max):
+        return None
+    message = NOT_WHOLE if wrong == "not_whole" else OUTSIDE
+    return message, tuple({"value": text, **scale_values(definition)}.items())
+
+
+def value_message(definition: Instrument, raw: object, language: str) -> str | None:
+    """What is wrong with a value for this instrument, worded for a person in ``language``; None when fine."""
+    wording = _value_wording(definition, raw)
+    return None if wording is None else gettext(wording[0], language) % dict(wording[1])
+
+
 def check_answer(
     instruments: Mapping[str, Instrument],
     informant: str,
@@ -95,7 +162,11 @@ def check_answer(
     value: object,
     line: int | None = None,
 ) -> tuple[int | None, list[Problem]]:
-    """Check one answer; return its parsed value and the problems (empty when fine)."""
+    """Check one answer; return its parsed value and the problems (empty when fine).
+
+    A value off the scale is the one problem a person can meet in a form: it carries a wording for
+    people (:meth:`Problem.text`) beside the import's.
+    """
     problems = []
     if informant not in INFORMANTS:
         problems.append(Problem("informant", _not_allowed(informant, INFORMANTS), line))
@@ -111,7 +182,7 @@ def check_answer(
         problems.append(Problem("item", _not_an_item(definition, item), line))
     message = _value_problem(definition, value)
     if message:
-        problems.append(Problem("value", message, line))
+        problems.append(Problem("value", message, line, _value_wording(definition, value)))
         return None, problems
     return parse_value(value)[0], problems
 

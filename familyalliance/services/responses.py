@@ -71,11 +71,20 @@ def store_answers(rows: Iterable[Mapping], instruments: Mapping[str, Instrument]
 
 
 class GridRejected(OperationError):
-    """Cells of an entry grid that failed validation: {(member id, item code): message}. Nothing was stored."""
+    """Cells of an entry grid that failed validation: {(member id, item code): problems}. Nothing was stored.
 
-    def __init__(self, errors: dict[tuple[int, str], str]):
-        super().__init__(f"{len(errors)} cell(s) refused")
-        self.errors = errors
+    ``errors`` words each cell's problems in English with codes (logs, the command line);
+    :meth:`messages` words them for the person at the grid, in the page's language.
+    """
+
+    def __init__(self, problems: dict[tuple[int, str], list[validation.Problem]]):
+        super().__init__(f"{len(problems)} cell(s) refused")
+        self.problems = problems
+        self.errors = {cell: "; ".join(p.message for p in found) for cell, found in problems.items()}
+
+    def messages(self, language: str) -> dict[tuple[int, str], str]:
+        """Each refused cell's problems in ``language``: {(member id, item code): message}."""
+        return {cell: " ".join(p.text(language) for p in found) for cell, found in self.problems.items()}
 
 
 class GridConflict(OperationError):
@@ -115,12 +124,12 @@ def save_grid(
     raises GridRejected and nothing is written. Returns (answers added, answers corrected).
     """
     informant, target = instrument.informant, session.target
-    errors: dict[tuple[int, str], str] = {}
+    errors: dict[tuple[int, str], list[validation.Problem]] = {}
     parsed: dict[tuple[int, str], int | None] = {}
     for (member_id, item), raw in cells.items():
         value, problems = validation.check_answer(instruments, informant, target, instrument.code, item, raw)
         if problems:
-            errors[(member_id, item)] = "; ".join(p.message for p in problems)
+            errors[(member_id, item)] = problems
         parsed[(member_id, item)] = value
     if errors:
         raise GridRejected(errors)

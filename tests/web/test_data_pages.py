@@ -85,7 +85,7 @@ def test_admin_imports_through_the_page(app, client, auth, people):
     )
     assert again.status_code == 422
     assert "Nothing was imported: 5 problem(s)." in again.text
-    assert "Line 2, item: F1/M1/1/self/therapist/check4/bond is already stored" in again.text
+    assert "Line 2, <code>item</code>: F1/M1/1/self/therapist/check4/bond is already stored" in again.text
     with app.app_context():
         stored = sa.select(sa.func.count()).select_from(Response).join(Family).where(Family.code == "F1")
         assert db.session.scalar(stored) == 5

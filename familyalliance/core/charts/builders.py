@@ -438,9 +438,10 @@ def session_views(
         .reset_index()
         .rename(columns={"member": "own_pomp", "therapist": "therapist_pomp"})
     )
+    # The line joining the two views says nothing its two points do not (a screen reader would hear column names).
     gap = (
         alt.Chart(pairs)
-        .mark_rule(strokeWidth=1.5)
+        .mark_rule(strokeWidth=1.5, aria=False)
         .encode(y=y, yOffset=y_offset, x=alt.X("own_pomp:Q", scale=x_scale), x2="therapist_pomp:Q", color=member)
     )
     encoding = dict(
@@ -530,16 +531,32 @@ def balance_lines(
             )
         )
     )
+    # The line says nothing a screen reader needs beyond its points; each point says itself in the catalog's words
+    # (Vega's own description would name the data's columns: "balance: 75; state: ...").
     line = (
         base.transform_filter(alt.datum.layer == "line")
-        .mark_line(color=NEUTRAL, strokeWidth=2)
+        .mark_line(color=NEUTRAL, strokeWidth=2, aria=False)
         .encode(y=alt.Y("balance:Q", scale=y_scale))
+    )
+    spoken = (
+        alt.datum.dimension_label
+        + ", "
+        + f"{texts['session']} "
+        + alt.datum.session
+        + ": "
+        + f"{texts['balance']} "
+        + alt.expr.format(alt.datum.balance, ".0f")
+        + " ("
+        + alt.datum.state
+        + ")"
     )
     points = (
         base.transform_filter(alt.datum.layer == "line")
+        .transform_calculate(spoken=spoken)
         .mark_point(filled=True, size=MARKER, opacity=1)
         .encode(
             y=alt.Y("balance:Q", scale=y_scale),
+            description=alt.Description("spoken:N"),
             # A split session's point in the dashed line's colour (it also lies below that line).
             color=alt.Color(
                 "state:N",

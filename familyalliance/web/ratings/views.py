@@ -12,11 +12,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from familyalliance.core import catalog, validation
+from familyalliance.core.codebook import DIMENSION_NAMES
+from familyalliance.core.instruments import Instrument
 from familyalliance.services import invitations, mail, reports, requests, responses
 from familyalliance.services.errors import OperationError
 from familyalliance.store.db import db
 from familyalliance.store.registry import installed_instruments
-from familyalliance.web import access, audit
+from familyalliance.web import access, audit, i18n
 
 bp = Blueprint("ratings", __name__)
 
@@ -146,6 +149,7 @@ def grid(code: str, number: int, instrument_code: str):
     instrument = instruments.get(instrument_code)
     if instrument is None:
         abort(404)
+    language = str(get_locale())
     names = {m.id: m.display_name for m in family.members}
     present = [a for a in session.attendance if a.present]
     if instrument.informant == "self":
@@ -163,7 +167,7 @@ def grid(code: str, number: int, instrument_code: str):
             added, corrected = requests.save_grid(session, instrument, values, current_user, instruments, shown)
         except responses.GridRejected as exc:
             db.session.rollback()
-            errors, status = exc.errors, 422
+            errors, status = exc.messages(language), 422
         except (responses.GridConflict, sa.exc.IntegrityError) as exc:
             # Someone saved this grid at the same moment: show what is stored now beside what was typed.
             db.session.rollback()
@@ -184,20 +188,51 @@ def grid(code: str, number: int, instrument_code: str):
         else:
             db.session.commit()
             flash(
-                _("Saved: %(added)s answers added, %(corrected)s corrected.", added=added, corrected=corrected),
+                _(
+                    "%(instrument)s saved: %(added)s answers added, %(corrected)s corrected.",
+                    instrument=instrument.name[language],
+                    added=added,
+                    corrected=corrected,
+                ),
                 "success",
             )
             return redirect(url_for("ratings.session_page", code=family.code, number=session.number))
-    language = str(get_locale())
-    texts = {item.code: item.text_for(language, session.target) for item in instrument.items}
+    columns = grid_columns(instrument, language, session.target)
     return render_template(
         "families/grid.html",
         family=family,
         session=session,
         instrument=instrument,
+        instrument_name=instrument.name[language],
         rows=rows,
         values=values,
         shown=shown,
         errors=errors,
-        texts=texts,
+        columns=columns,
+        labels={column["code"]: column["label"] for column in columns},
+        legend=[(validation.scale_number(instrument, value), label[language]) for value, label in instrument.anchors],
+        scale=validation.scale_values(instrument),
+        typing_messages={
+            "outside": catalog.gettext(validation.OUTSIDE, language)
+            % {"value": "{value}", **validation.scale_values(instrument)},
+            "not_whole": catalog.gettext(validation.NOT_WHOLE_TYPED, language) % validation.scale_values(instrument),
+        },
     ), status
+
+
+def grid_columns(instrument: Instrument, language: str, target: str) -> list[dict]:
+    """The grid's columns, one per item in the definition's order (the order of the paper form's numbers).
+
+    Each has the item's ``number``, its dimension's ``name`` from the catalog, its ``question`` in
+    ``language`` (without a leading "Name:" that repeats the dimension), and a ``label`` for messages.
+    """
+    columns = []
+    for number, item in enumerate(instrument.items, start=1):
+        name = catalog.gettext(DIMENSION_NAMES[item.dimension], language)
+        question = item.text_for(language, target)
+        if question.casefold().startswith(f"{name.casefold()}:"):
+            question = question[len(name) + 1 :].strip()
+            question = question[:1].upper() + question[1:]
+        label = i18n.item_label(instrument, item.code, language)
+        columns.append({"code": item.code, "number": number, "name": name, "question": question, "label": label})
+    return columns
