@@ -56,6 +56,8 @@ messages: $(VENV)/.installed
 
 screenshots: $(VENV)/.installed $(MO_FILES)
 	$(BIN)/python scripts/screenshots.py docs/screenshots
+	$(BIN)/python scripts/screenshots_questionnaire.py docs/screenshots
+	$(BIN)/python scripts/screenshots_grids.py docs/screenshots
 
 clean:
 	rm -rf $(VENV) $(MO_FILES) .pytest_cache

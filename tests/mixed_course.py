@@ -1,10 +1,11 @@
 """A family whose member series mix the quick check and the full questionnaire, answered by every path.
 
-Four sessions as a real course goes (metrics.md section 6: the full questionnaire at session 3,
-the quick check at the others): links at session 1, the tablet round at 2, a link and a paper
-form typed into the grid at 3, links made again and the round at 4, and the therapist's grid.
-Sandra's and Noor's drops at session 4 come right after a full questionnaire, so they are
-ruptures only on the member's series across instruments. Shared by the web and browser tiers.
+Four sessions of a family whose plan asks the full questionnaire every second session (metrics.md
+section 6; ``core.plan``: at the intake, session 1, and at session 3; the quick check at the others,
+and always for the child): links at session 1, the tablet round at 2, a link and a paper form typed
+into the grid at 3, links made again and the round at 4, and the therapist's grid. Sandra's and
+Noor's drops at session 4 come right after a full questionnaire, so they are ruptures only on the
+member's series across instruments. Shared by the web and browser tiers.
 """
 
 from __future__ import annotations
@@ -64,36 +65,47 @@ def grid(client, app, number: int, instrument: str, rows: dict[str, dict[str, st
     assert answer.status_code == 302, answer.text
 
 
+def planned(app, session_id: int) -> dict[str, str]:
+    """The questionnaire each member is asked at a session (member code -> instrument)."""
+    with app.app_context():
+        return dict(
+            db.session.execute(
+                sa.select(Member.code, QuestionnaireRequest.instrument)
+                .join(Member, Member.id == QuestionnaireRequest.member_id)
+                .where(QuestionnaireRequest.session_id == session_id)
+            ).all()
+        )
+
+
 def build_course(app, client, auth) -> None:
     """Family MIX-1 after four sessions answered by every path; Ann (therapist) is logged in on ``client``."""
     with app.app_context():
         ann = gen_user("therapist", "Team A", "ann@example.org")
         gen_user("team_lead", "Team A", "lead@example.org")
         family = gen_family("MIX-1", [ann])
+        family.full_every = 2  # the family's own plan: the full questionnaire at sessions 1 and 3
         members = [gen_member(family, code, role, NAMES[code]) for code, role in [("M1", "mother"), ("Y1", "youth")]]
         members.append(gen_member(family, "C1", "child", "Daan"))
-        third = [gen_session(family, number, present=members) for number in (1, 2, 3, 4)][2].id
+        sessions = [gen_session(family, number, present=members).id for number in (1, 2, 3, 4)]
         commit()
     auth.login("ann@example.org")
-    # Session 1: everyone by link, on their own phone.
-    for name, path in links(client, 1).items():
-        assert send_link(app, path, quick()).status_code == 200, name
-    # Session 2: the tablet round.
+    # Session 1, the intake: the full questionnaire for Sandra and Noor, Daan's quick check; everyone by link.
+    assert planned(app, sessions[0]) == {"M1": "alliance16", "Y1": "alliance16", "C1": "check4"}
+    intake = links(client, 1)
+    assert send_link(app, intake["Sandra"], full(5)).status_code == 200
+    assert send_link(app, intake["Noor"], full(4)).status_code == 200
+    assert send_link(app, intake["Daan"], quick()).status_code == 200
+    # Session 2: the quick check for everyone, in the tablet round.
+    assert planned(app, sessions[1]) == {"M1": "check4", "Y1": "check4", "C1": "check4"}
     round_answers(client, 2, {"Sandra": quick(), "Noor": quick(), "Daan": quick()})
     # Session 3: the full questionnaire for Sandra (link) and Noor (paper, typed in); Daan's quick check in the round.
-    with app.app_context():
-        planned = dict(
-            db.session.execute(
-                sa.select(Member.code, QuestionnaireRequest.instrument)
-                .join(Member, Member.id == QuestionnaireRequest.member_id)
-                .where(QuestionnaireRequest.session_id == third)
-            ).all()
-        )
-    assert planned == {"M1": "alliance16", "Y1": "alliance16", "C1": "check4"}
+    assert planned(app, sessions[2]) == {"M1": "alliance16", "Y1": "alliance16", "C1": "check4"}
     assert send_link(app, links(client, 3)["Sandra"], full(5)).status_code == 200
     grid(client, app, 3, "alliance16", {"Y1": full(4)})
     round_answers(client, 3, {"Daan": quick()})
-    # Session 4: links made, made again (the first ones stop working), Sandra answers; Noor and Daan in the round.
+    # Session 4: the quick check again; links made, made again (the first ones stop working), Sandra answers;
+    # Noor and Daan in the round.
+    assert planned(app, sessions[3]) == {"M1": "check4", "Y1": "check4", "C1": "check4"}
     links(client, 4)
     sandra = links(client, 4)["Sandra"]
     assert send_link(app, sandra, quick(bond=4, safety=3)).status_code == 200

@@ -236,8 +236,8 @@ DISCUSSED_REASONS = {
 }
 
 
-def render_reason(reason: Mapping[str, object], language: str, names: Mapping[str, str]) -> str:
-    """Word one reason of the concern ranking (``analytics.concern``) in ``language``."""
+def _reason_params(reason: Mapping[str, object], language: str, names: Mapping[str, str]) -> dict[str, object]:
+    """The values a reason's wording fills in: member, dimension, session, points, date discussed."""
     gettext = translations(language).gettext
     target = reason.get("target", "therapist")
     dimension = str(reason.get("dimension", "total"))
@@ -250,11 +250,72 @@ def render_reason(reason: Mapping[str, object], language: str, names: Mapping[st
         "dimension": gettext(phrases[dimension]),
         "name": names.get(member, member) if member else "",
     }
-    kind = str(reason["kind"])
-    if reason.get("discussed_on") and kind in DISCUSSED_REASONS:
+    if reason.get("discussed_on"):
         params["discussed"] = format_date(dt.date.fromisoformat(str(reason["discussed_on"])), "long", language)
+    return params
+
+
+def render_reason(reason: Mapping[str, object], language: str, names: Mapping[str, str]) -> str:
+    """Word one reason of the concern ranking (``analytics.concern``) in ``language``."""
+    gettext = translations(language).gettext
+    params = _reason_params(reason, language, names)
+    kind = str(reason["kind"])
+    if "discussed" in params and kind in DISCUSSED_REASONS:
         return gettext(DISCUSSED_REASONS[kind]) % params
     return gettext(REASONS[kind]) % params
+
+
+#: A kind's line when a family has several reasons of it: the kind once, then each reason in brief.
+GROUPED_REASONS = {
+    "rupture_unrepaired": N_("Unrepaired rupture: %(items)s."),
+    "rupture_open": N_("Recent rupture, not repaired yet: %(items)s."),
+    "low_early": N_("Low early alliance: %(items)s."),
+    "low_early_team": N_("Low early alliance with the team: %(items)s."),
+}
+#: One reason in brief, inside its kind's line.
+BRIEF_REASONS = {
+    "rupture": N_("%(name)s (%(dimension)s, %(size)s points in session %(session)s)"),
+    "rupture_discussed": N_(
+        "%(name)s (%(dimension)s, %(size)s points in session %(session)s, discussed on %(discussed)s)"
+    ),
+    "low_early": N_("%(name)s (%(size)s out of 100)"),
+}
+
+
+def reason_lines(reasons: list[Mapping[str, object]], language: str, names: Mapping[str, str]) -> list[str]:
+    """A family's concern reasons worded one line per kind, the kind with most concern first.
+
+    A kind the family has once reads as :func:`render_reason` words it; several ruptures or low early
+    alliances name the kind once and each member in brief, the most concerning first, so a family with
+    four members' ruptures takes one line, not four near-identical ones.
+    """
+    gettext = translations(language).gettext
+    kinds: dict[str, list[Mapping[str, object]]] = {}
+    for reason in reasons:
+        kinds.setdefault(str(reason["kind"]), []).append(reason)
+    # Most concern points in all first (two ruptures weigh as much as one low early alliance); on a tie,
+    # the order of the reasons as given (most points per reason first).
+    ranked = sorted(kinds.items(), key=lambda kind: -sum(int(r.get("points", 0)) for r in kind[1]))
+    lines = []
+    for kind, group in ranked:
+        if len(group) > 1 and kind in GROUPED_REASONS:
+            low = kind.startswith("low_early")
+            # The most concerning member first: the lowest early alliance, the largest drop.
+            group = sorted(group, key=lambda r: float(r["size"]) if low else -abs(float(r["size"])))
+            items = ", ".join(_brief_reason(reason, language, names) for reason in group)
+            lines.append(gettext(GROUPED_REASONS[kind]) % {"items": items})
+        else:
+            lines.append(" ".join(render_reason(reason, language, names) for reason in group))
+    return lines
+
+
+def _brief_reason(reason: Mapping[str, object], language: str, names: Mapping[str, str]) -> str:
+    """One rupture or low early alliance in brief: the member, and the dimension and points where it has them."""
+    gettext = translations(language).gettext
+    params = _reason_params(reason, language, names)
+    if str(reason["kind"]).startswith("low_early"):
+        return gettext(BRIEF_REASONS["low_early"]) % params
+    return gettext(BRIEF_REASONS["rupture_discussed" if "discussed" in params else "rupture"]) % params
 
 
 def format_date(day: dt.date, format: str, language: str) -> str:

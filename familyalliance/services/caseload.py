@@ -13,6 +13,7 @@ from flask import current_app
 
 from familyalliance import config
 from familyalliance.core import prompts
+from familyalliance.core.catalog import N_, translations
 from familyalliance.core.charts import builders as charts
 from familyalliance.services import pagecache, requests
 from familyalliance.store import summaries
@@ -34,6 +35,9 @@ PAGE_SIZE = 25
 UNANSWERED = "unanswered"
 #: The filters a caseload page takes, as named in its URL.
 FILTERS = ("team", "therapist", "status", "flag")
+#: At most this many lines of reasons per family; the rest behind "and N more".
+REASON_LINES = 3
+UNANSWERED_TEXT = N_("Questionnaires still open after their reminder")
 
 
 @dataclass(frozen=True)
@@ -126,16 +130,20 @@ def page(visible: sa.Select, filters: Filters, language: str):
         sa.select(Member.family_id, Member.code, Member.display_name).where(Member.family_id.in_(shown))
     ):
         names.setdefault(family_id, {})[member_code] = name
-    rows = [
-        {
-            "family": f,
-            "reasons": [prompts.render_reason(r, language, names.get(f.id, {})) for r in f.summary.reasons],
-            "sparkline": charts.sparkline([b for _, b in f.summary.balance]),
-            "balance": [(int(s), round(b)) for s, b in f.summary.balance],
-            "unanswered": bool(f.past_reminder),
-        }
-        for f in pagination.items
-    ]
+    rows = []
+    for f in pagination.items:
+        lines = prompts.reason_lines(f.summary.reasons, language, names.get(f.id, {}))
+        if f.past_reminder:
+            lines.append(translations(language).gettext(UNANSWERED_TEXT))
+        rows.append(
+            {
+                "family": f,
+                "reasons": lines[:REASON_LINES],
+                "more": lines[REASON_LINES:],
+                "sparkline": charts.sparkline([b for _, b in f.summary.balance]),
+                "balance": [(int(s), round(b)) for s, b in f.summary.balance],
+            }
+        )
     return pagination, rows, family_counts(shown)
 
 

@@ -221,6 +221,7 @@ def family_with_requests(app):
     with app.app_context():
         therapist = gen_user("therapist", "Team A", "ann@example.org")
         family = gen_family("F1", [therapist])
+        family.full_every = 0  # the quick check only, at the intake too (the default plan gives it alliance16)
         mother = gen_member(family, "M1", "mother")
         youth = gen_member(family, "Y1", "youth")
         gen_session(family, 1, dt.date(2026, 1, 5), present=[mother, youth])

@@ -73,14 +73,14 @@ def test_the_family_page_shows_the_corrected_answer(app, client):
         therapist = gen_user("therapist", "Team A", "ann@example.org")
         family = gen_family("FAM-R", [therapist])
         mother, father = gen_member(family, "M1", "mother"), gen_member(family, "M2", "father")
-        gen_session(family, 1)
+        gen_session(family, 2)  # a session of the quick check (the intake, session 1, asks the full questionnaire)
         commit()
         members = [mother.id, father.id]
     assert client.post("/login", data={"email": "ann@example.org", "password": PASSWORD}).status_code == 302
     # The members' own view from paper (check4, 0..10: 5 is 50 POMP), then the therapist's view (-3..3).
     own = {(m, item): "5" for m in members for item in ITEMS}
-    assert client.post("/families/FAM-R/sessions/1/grid/check4", data=grid_form(members, own, {})).status_code == 302
-    grid = "/families/FAM-R/sessions/1/grid/observer4"
+    assert client.post("/families/FAM-R/sessions/2/grid/check4", data=grid_form(members, own, {})).status_code == 302
+    grid = "/families/FAM-R/sessions/2/grid/observer4"
     first = {(m, item): "3" for m in members for item in ITEMS}
     assert client.post(grid, data=grid_form(members, first, {})).status_code == 302
     page = client.get("/families/FAM-R?lang=en").text  # now in the page cache

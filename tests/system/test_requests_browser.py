@@ -70,10 +70,12 @@ WORDS = {
 
 @pytest.fixture
 def live(app, make_app):
-    """FAM-7 at session 1 with Sandra (mother), Noor (youth) and Daan (child); Ann their therapist."""
+    """FAM-7 at session 1 with Sandra (mother), Noor (youth) and Daan (child), all on the quick check; Ann their
+    therapist."""
     with app.app_context():
         ann = gen_user("therapist", "Team A", "ann@example.org")
         family = gen_family("FAM-7", [ann])
+        family.full_every = 0  # the quick check only, at the intake too (the default plan asks alliance16 there)
         for code, role, name in (("M1", "mother", "Sandra"), ("Y1", "youth", "Noor"), ("C1", "child", "Daan")):
             gen_member(family, code, role, name)
         gen_session(family, 1)
@@ -91,11 +93,17 @@ def links_shown(page) -> dict[str, str]:
 
 
 def answer_check4(page, words: dict, value: str) -> None:
-    """Answer the four questions of check4 with ``value`` and send."""
-    questions = page.get_by_role("group").filter(has=page.get_by_role("radio", name=value, exact=True))
-    expect(questions).to_have_count(4)
-    for group in questions.all():
-        group.get_by_role("radio", name=value, exact=True).check()
+    """Answer the four questions of check4 with ``value`` and send (on a phone 0..10 is a slider)."""
+    sliders = page.get_by_role("slider")
+    if sliders.count():
+        expect(sliders).to_have_count(4)
+        for slider in sliders.all():
+            slider.fill(value)
+    else:
+        questions = page.get_by_role("group").filter(has=page.get_by_role("radio", name=value, exact=True))
+        expect(questions).to_have_count(4)
+        for group in questions.all():
+            group.get_by_role("radio", name=value, exact=True).check()
     page.get_by_role("button", name=words["send"]).click()
 
 

@@ -23,9 +23,12 @@ WORDS = {
         "log_in": "Log in",
         "open": "open",
         "safety": "Safety",
-        "rupture_reason": "Recent rupture, not repaired yet: Noor's sense of safety fell 55 points in session 4.",
+        "rupture_reason": (
+            "Recent rupture, not repaired yet: Sandra (sense of safety, 70 points in session 4), "
+            "Noor (sense of safety, 55 points in session 4)."
+        ),
         "prompt": "In session 4, Noor's sense of safety fell 55 points (from 75 to 20 out of 100)",
-        "discussed": "Recent rupture, discussed on November 30, 2026, not repaired yet: Noor's sense of safety",
+        "discussed": "Noor (sense of safety, 55 points in session 4, discussed on November 30, 2026)",
         "follow_up": "Follow up",
         "discussed_on": "Discussed on",
         "note": "Note",
@@ -39,10 +42,11 @@ WORDS = {
         "open": "open",
         "safety": "Veiligheid",
         "rupture_reason": (
-            "Recente breuk, nog niet hersteld: bij Noor daalde het gevoel van veiligheid 55 punten in sessie 4."
+            "Recente breuk, nog niet hersteld: Sandra (het gevoel van veiligheid, 70 punten gedaald in sessie 4), "
+            "Noor (het gevoel van veiligheid, 55 punten gedaald in sessie 4)."
         ),
         "prompt": "In sessie 4 daalde bij Noor het gevoel van veiligheid met 55 punten (van 75 naar 20 op 100)",
-        "discussed": "Recente breuk, besproken op 30 november 2026, nog niet hersteld: bij Noor daalde het gevoel",
+        "discussed": "Noor (het gevoel van veiligheid, 55 punten gedaald in sessie 4, besproken op 30 november 2026)",
         "follow_up": "Opvolgen",
         "discussed_on": "Besproken op",
         "note": "Notitie",
@@ -69,7 +73,7 @@ def test_the_same_rupture_everywhere_and_its_follow_up(browser, live, language):
     page.get_by_label(words["password"]).fill(PASSWORD)
     page.get_by_role("button", name=words["log_in"]).click()
 
-    # The caseload names Noor's rupture, open.
+    # The caseload names Sandra's and Noor's ruptures, open, on one line.
     expect(page.get_by_text(words["rupture_reason"])).to_be_visible()
     page.get_by_role("link", name="MIX-1").click()
 

@@ -27,8 +27,8 @@ from ..factories import commit, gen_family, gen_member, gen_session, gen_user
 
 
 @pytest.fixture
-def session_three(app, auth):
-    """Family FAM-1 at session 3: mother and child present, father absent."""
+def session_four(app, auth):
+    """Family FAM-1 at session 4, a session of the full questionnaire: mother and child present, father absent."""
     with app.app_context():
         therapist = gen_user("therapist", "Team A", "ann@example.org")
         gen_user("therapist", "Team B", "cas@example.org")
@@ -36,13 +36,14 @@ def session_three(app, auth):
         mother = gen_member(family, "M1", "mother", "Sandra")
         child = gen_member(family, "C1", "child", "Daan")
         gen_member(family, "F1", "father", "Mehmet")
-        gen_session(family, 3, present=[mother, child])
+        gen_session(family, 4, present=[mother, child])
         commit()
     auth.login("ann@example.org")
 
 
-def test_default_plan_per_attendee(app, session_three):
-    """alliance16 every third session from session 3 on; children always check4; absent members nothing."""
+def test_default_plan_per_attendee(app, session_four):
+    """alliance16 at the intake and every third session after it (1, 4, 7, ...); children always check4; absent
+    members nothing."""
     with app.app_context():
         planned = {a.member.code: a.instrument for a in db.session.scalars(sa.select(Attendance))}
     assert planned == {"M1": "alliance16", "C1": "check4", "F1": None}
@@ -50,13 +51,13 @@ def test_default_plan_per_attendee(app, session_three):
 
 def make_links(client) -> dict[str, str]:
     """Ask for links on the session page; return member name -> link path."""
-    html = client.post("/families/FAM-1/sessions/3/links").text
+    html = client.post("/families/FAM-1/sessions/4/links").text
     found = dict(re.findall(r"<h3>(\w+)</h3>.*?<a href=\"http://localhost(/r/[^\"]+)\"", html, re.S))
     assert "<svg" in html  # the QR codes
     return found
 
 
-def test_links_made_once_and_stored_hashed(app, client, session_three):
+def test_links_made_once_and_stored_hashed(app, client, session_four):
     paths = make_links(client)
     assert set(paths) == {"Sandra", "Daan"}
     with app.app_context():
@@ -65,11 +66,11 @@ def test_links_made_once_and_stored_hashed(app, client, session_three):
     assert all(len(token) >= 40 for token in tokens)
     assert sorted(stored) == sorted(requests.token_hash(t) for t in tokens)
     assert not set(tokens) & set(stored)
-    page = client.get("/families/FAM-1/sessions/3?lang=en").text
+    page = client.get("/families/FAM-1/sessions/4?lang=en").text
     assert "link made, not answered yet" in page and "/r/" not in page  # not shown again
 
 
-def test_member_answers_check4_and_scores_appear(app, client, session_three):
+def test_member_answers_check4_and_scores_appear(app, client, session_four):
     path = make_links(client)["Daan"]
     anonymous = app.test_client()
     page = anonymous.get(path + "?lang=nl")
@@ -93,13 +94,13 @@ def test_member_answers_check4_and_scores_appear(app, client, session_three):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 4
 
 
-def test_bad_answer_refused_and_kept(app, client, session_three):
+def test_bad_answer_refused_and_kept(app, client, session_four):
     path = make_links(client)["Sandra"]
     anonymous = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', anonymous.get(path).text).group(1)
     response = anonymous.post(path + "?lang=en", data={"csrf_token": token, "bond_1": "4", "bond_2": "9"})
     assert response.status_code == 422
-    assert "9 is outside the scale; alliance16 takes a whole number from 1 to 5" in response.text
+    assert "9 is outside the scale. Give a whole number from 1 to 5, or leave it empty." in response.text
     assert re.search(r'name="bond_1" value="4" checked', response.text)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 0
@@ -107,7 +108,7 @@ def test_bad_answer_refused_and_kept(app, client, session_three):
         assert db.session.scalar(answered) is None
 
 
-def test_expired_and_unknown_links(app, client, session_three):
+def test_expired_and_unknown_links(app, client, session_four):
     path = make_links(client)["Daan"]
     with app.app_context():
         past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
@@ -119,10 +120,10 @@ def test_expired_and_unknown_links(app, client, session_three):
     assert unknown.status_code == 404 and "We do not know this link" in unknown.text
 
 
-def test_only_the_familys_therapists_make_links(app, client, auth, session_three):
+def test_only_the_familys_therapists_make_links(app, client, auth, session_four):
     auth.logout()
     auth.login("cas@example.org")
-    assert client.post("/families/FAM-1/sessions/3/links").status_code == 404
+    assert client.post("/families/FAM-1/sessions/4/links").status_code == 404
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestToken)) == 0
         assert db.session.scalar(sa.select(TherapySession.target)) == "therapist"
@@ -133,28 +134,32 @@ def shown_values(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="(o-[^"]+)" value="([^"]*)"', html))
 
 
-def test_observation_grid_and_corrections(app, client, session_three):
+def test_observation_grid_and_corrections(app, client, session_four):
     """The therapist rates each attending member in one grid; a change later is kept with who and when."""
     with app.app_context():
         ids = {m.code: m.id for m in db.session.scalars(sa.select(Member))}
-    grid = client.get("/families/FAM-1/sessions/3/grid/observer4?lang=en")
+    grid = client.get("/families/FAM-1/sessions/4/grid/observer4?lang=en")
     assert grid.status_code == 200
-    assert 'aria-label="Sandra: Bond: this member trusts the therapist and feels heard."' in grid.text
+    # The header names the dimension and asks the question, visibly; each cell is named by member and question.
+    header = r'<span class="grid-dimension">1. Bond</span>\s*<span class="grid-text"[^>]*>(.*?)</span>'
+    assert re.search(header, grid.text).group(1) == "This member trusts the therapist and feels heard."
+    assert 'aria-label="Sandra, 1. Bond"' in grid.text
     assert "Mehmet" not in grid.text  # absent
     cells = {f"v-{ids['M1']}-{item}": v for item, v in zip(DIMS, ["2", "1", "0", "3"], strict=True)}
     cells |= {f"v-{ids['C1']}-bond": "-1"}
     saved = client.post(
-        "/families/FAM-1/sessions/3/grid/observer4?lang=en", data=shown_values(grid.text) | cells, follow_redirects=True
+        "/families/FAM-1/sessions/4/grid/observer4?lang=en", data=shown_values(grid.text) | cells, follow_redirects=True
     )
-    assert "Saved: 8 answers added, 0 corrected." in saved.text
-    grid = client.get("/families/FAM-1/sessions/3/grid/observer4?lang=en")
+    assert "Therapist&#39;s view (4 ratings per member) saved: 8 answers added, 0 corrected." in saved.text
+    grid = client.get("/families/FAM-1/sessions/4/grid/observer4?lang=en")
     cells[f"v-{ids['M1']}-safety"] = "-2"
     again = client.post(
-        "/families/FAM-1/sessions/3/grid/observer4?lang=en", data=shown_values(grid.text) | cells, follow_redirects=True
+        "/families/FAM-1/sessions/4/grid/observer4?lang=en", data=shown_values(grid.text) | cells, follow_redirects=True
     )
-    assert "Saved: 0 answers added, 1 corrected." in again.text
+    assert "Therapist&#39;s view (4 ratings per member) saved: 0 answers added, 1 corrected." in again.text
     assert re.search(
-        r"ann@example.org</td>\s*<td>Sandra</td>\s*<td>observer4 safety</td>\s*<td class=\"num\">0</td>"
+        r"ann@example.org</td>\s*<td>Sandra</td>\s*<td>Therapist&#39;s view \(4 ratings per member\): 3. Safety</td>"
+        r"\s*<td class=\"num\">0</td>"
         r"\s*<td class=\"num\">-2</td>",
         again.text,
     )
@@ -167,21 +172,22 @@ def test_observation_grid_and_corrections(app, client, session_three):
     assert values == {"bond": 2, "goals_tasks": 1, "safety": -2, "shared_purpose": 3}
 
 
-def test_paper_grid_refuses_bad_cells_and_keeps_input(app, client, session_three):
+def test_paper_grid_refuses_bad_cells_and_keeps_input(app, client, session_four):
     with app.app_context():
         ids = {m.code: m.id for m in db.session.scalars(sa.select(Member))}
     cells = {f"v-{ids['C1']}-bond": "7", f"v-{ids['C1']}-safety": "12", f"v-{ids['C1']}-goals_tasks": "x"}
-    response = client.post("/families/FAM-1/sessions/3/grid/check4?lang=en", data=cells)
+    response = client.post("/families/FAM-1/sessions/4/grid/check4?lang=en", data=cells)
     assert response.status_code == 422
-    assert "12 is outside the scale; check4 takes a whole number from 0 to 10" in response.text
-    assert "&#39;x&#39; is not a whole number" in response.text
+    assert "12 is outside the scale. Give a whole number from 0 to 10, or leave it empty." in response.text
+    assert "“x” is not a whole number. Give a whole number from 0 to 10, or leave it empty." in response.text
+    assert "Daan, 3. Safety: 12 is outside the scale." in response.text  # the summary names the question, no code
     assert f'name="v-{ids["C1"]}-bond"' in response.text and 'value="7"' in response.text
     assert "Sandra" not in response.text  # she fills in alliance16 at this session
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 0
 
 
-def test_draft_kept_between_visits(app, client, session_three):
+def test_draft_kept_between_visits(app, client, session_four):
     """Answers saved as the member goes come back when the link is opened again, and go when sent."""
     path = make_links(client)["Daan"]
     member = app.test_client()
@@ -201,9 +207,9 @@ def test_draft_kept_between_visits(app, client, session_three):
     assert member.post(path + "/draft", json={"bond": "1"}).status_code == 410
 
 
-def test_tablet_round(app, client, session_three):
+def test_tablet_round(app, client, session_four):
     """Names to pick, one questionnaire each, never an earlier answer; everything else locked until the password."""
-    start = client.post("/round/start/FAM-1/3?lang=en")
+    start = client.post("/round/start/FAM-1/4?lang=en")
     assert start.status_code == 302 and start.location == "/round/"
     pick = client.get("/round/").text
     assert "Sandra" in pick and "Daan" in pick and "Mehmet" not in pick
@@ -220,23 +226,23 @@ def test_tablet_round(app, client, session_three):
     wrong = client.post("/round/leave", data={"password": "guess"})
     assert wrong.status_code == 403 and client.get("/families/").location == "/round/"
     left = client.post("/round/leave", data={"password": "correct horse battery"})
-    assert left.location == "/families/FAM-1/sessions/3"
+    assert left.location == "/families/FAM-1/sessions/4"
     assert client.get("/families/").status_code == 200
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 4
 
 
-def test_children_see_faces(app, client, session_three):
-    """A child's quick check shows a face on every point of the scale; an adult's questions do not."""
+def test_children_see_faces(app, client, session_four):
+    """A child's quick check shows a face on each of its five steps; an adult's questions do not."""
     paths = make_links(client)
     child = app.test_client().get(paths["Daan"]).text
     adult = app.test_client().get(paths["Sandra"]).text
-    assert child.count('<svg class="face"') == 4 * 11
+    assert child.count('<svg class="face"') == 4 * 5
     assert '<svg class="face"' not in adult
 
 
-def test_plan_configurable_per_family(app, client, session_three):
-    """A family set to the quick check only gets check4 for everyone at session 3 too."""
+def test_plan_configurable_per_family(app, client, session_four):
+    """A family set to the quick check only gets check4 for everyone at session 4 too."""
     with app.app_context():
         therapist_id = db.session.scalar(sa.select(User.id).where(User.email == "ann@example.org"))
     response = client.post(
@@ -252,19 +258,19 @@ def test_plan_configurable_per_family(app, client, session_three):
     assert response.status_code == 302
     with app.app_context():
         ids = [m.id for m in db.session.scalars(sa.select(Member).where(Member.code.in_(["M1", "C1"])))]
-    client.post("/families/FAM-1/sessions/3/edit", data={"number": "3", "date": "2026-01-26", "attendance": ids})
+    client.post("/families/FAM-1/sessions/4/edit", data={"number": "4", "date": "2026-02-02", "attendance": ids})
     with app.app_context():
         planned = {a.member.code: a.instrument for a in db.session.scalars(sa.select(Attendance))}
     assert planned == {"M1": "check4", "C1": "check4", "F1": None}
 
 
-def test_link_lifetime_is_a_setting(app, make_app, session_three):
+def test_link_lifetime_is_a_setting(app, make_app, session_four):
     """MEMBER_LINK_DAYS sets how long new links stay valid; a round makes no links (the device is in the room)."""
     short = make_app(MEMBER_LINK_DAYS=1)
     client = short.test_client()
     client.post("/login", data={"email": "ann@example.org", "password": "correct horse battery"})
-    client.post("/families/FAM-1/sessions/3/links")
-    client.post("/round/start/FAM-1/3")
+    client.post("/families/FAM-1/sessions/4/links")
+    client.post("/round/start/FAM-1/4")
     with app.app_context():
         spans = {
             round(

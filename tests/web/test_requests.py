@@ -27,6 +27,7 @@ def session_one(app, auth):
     with app.app_context():
         therapist = gen_user("therapist", "Team A", "ann@example.org")
         family = gen_family("FAM-1", [therapist])
+        family.full_every = 0  # the quick check only, at the intake too (the default plan gives Sandra alliance16)
         mother = gen_member(family, "M1", "mother", "Sandra")
         child = gen_member(family, "C1", "child", "Daan")
         gen_session(family, 1, present=[mother, child])

@@ -94,6 +94,7 @@ EXPECTED: dict[str, dict[str, str]] = {
             "session_report",
             "session_report_chart",
             "session_report_pdf",
+            "paper_forms",
             "rupture_follow_up",
         )
     },

@@ -99,10 +99,12 @@ def test_one_rupture_one_status_everywhere(app, client, auth, course):
     assert "Noor&#39;s sense of safety fell 55 points in session 4 and has not come back yet." in safety
     assert "meldcode huiselijk geweld en kindermishandeling" in safety
 
-    # The caseload: one reason per member and session, the largest drop, open.
+    # The caseload: one reason per member and session, the largest drop, open; the two members' ruptures on one line.
     caseload = client.get("/families/?lang=en").text
-    assert "Recent rupture, not repaired yet: Sandra&#39;s sense of safety fell 70 points in session 4." in caseload
-    assert "Recent rupture, not repaired yet: Noor&#39;s sense of safety fell 55 points in session 4." in caseload
+    assert (
+        "<li>Recent rupture, not repaired yet: Sandra (sense of safety, 70 points in session 4), "
+        "Noor (sense of safety, 55 points in session 4).</li>" in caseload
+    )
 
     # The session report of session 4: the same table, the same statuses.
     report = client.get("/families/MIX-1/sessions/4/report?lang=en").text
@@ -124,8 +126,8 @@ def test_one_rupture_one_status_everywhere(app, client, auth, course):
     assert "open" in row and "Discussed on" in row and "she feels unheard" in row
     caseload = client.get("/families/?lang=en").text
     assert (
-        "Recent rupture, discussed on November 30, 2026, not repaired yet: Noor&#39;s sense of safety fell 55 points "
-        "in session 4." in caseload
+        "<li>Recent rupture, not repaired yet: Sandra (sense of safety, 70 points in session 4), "
+        "Noor (sense of safety, 55 points in session 4, discussed on November 30, 2026).</li>" in caseload
     )
     dutch = client.get("/families/?lang=nl").text
     assert "besproken op 30 november 2026" in dutch
@@ -134,7 +136,7 @@ def test_one_rupture_one_status_everywhere(app, client, auth, course):
     text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(printed.data)).pages).split())
     assert "meldcode huiselijk geweld en kindermishandeling" in text
     assert "Ruptures and repairs" in text and "she feels unheard" in text and "Discussed on" in text
-    assert "Recent rupture, not repaired yet: Sandra&#39;s" in caseload
+    assert "Recent rupture, not repaired yet: Sandra (sense of safety" in caseload
     # The note is clinical content: never in an export.
     for kind in ("long", "scores", "family", "ruptures"):
         auth.logout()

@@ -373,7 +373,7 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
     "admin.new_team": ("admin@example.org", {"data": {"name": "Team Z"}}),
     "admin.erase": ("lead@example.org", {"data": {"confirm": "FAM-1"}}),
     "questionnaire.answer": (None, {"data": {"bond": "8", "goals_tasks": "6", "safety": "10"}}),
-    "questionnaire.save_draft": (None, {"json": {"bond": "7"}}),
+    "questionnaire.save_draft": (None, {"json": {"bond_1": "4"}}),  # Sandra's intake: the full questionnaire
 }
 
 

@@ -10,7 +10,7 @@ import base64
 import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -26,6 +26,7 @@ from familyalliance.store.models import (
     TherapySession,
     User,
 )
+from familyalliance.store.registry import installed_instruments
 from familyalliance.web import access
 from familyalliance.web.families.forms import FamilyForm, MemberForm, SessionForm
 
@@ -183,7 +184,8 @@ def new_session(code: str):
         )
         db.session.commit()
         flash(_("Session %(number)s was saved.", number=session.number), "success")
-        return redirect(url_for("families.show", code=family.code))
+        # On to the new session's page, where the links are made and the round starts.
+        return redirect(url_for("ratings.session_page", code=family.code, number=session.number))
     return render_template("families/session_form.html", form=form, family=family, session=None)
 
 
@@ -266,3 +268,64 @@ def session_report_pdf(code: str, number: int):
     response = _download(pdf.html_to_pdf(html, request.url_root), "application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{family.code}-session-{session.number}.pdf"'
     return response
+
+
+@bp.get("/<code>/sessions/<int:number>/paper.pdf")
+@access.roles(*access.FAMILY_ROLES)
+def paper_forms(code: str, number: int):
+    """Paper forms for a session, as A4 pages: each attendee's questionnaire with their name, in their language.
+
+    One form (a page, or more for a long questionnaire) per member with a questionnaire request at the
+    session, in the order the paper grids list them (per questionnaire, members by name; items in the
+    definition's order), so the therapist types them in one grid after the other.
+    """
+    family = access.family_or_404(code)
+    session = access.session_or_404(family, number)
+    html = render_template(
+        "families/paper_form.html",
+        family=family,
+        session=session,
+        forms=_paper_forms(family, session, str(get_locale())),
+        in_language=_in_language,
+    )
+    response = _download(pdf.html_to_pdf(html, request.url_root), "application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{family.code}-session-{session.number}-paper-forms.pdf"'
+    )
+    return response
+
+
+def _paper_forms(family: Family, session: TherapySession, language: str) -> list[dict]:
+    """What each paper form shows: the member, their language, the questionnaire, its anchors and questions.
+
+    A member's own language (``Member.language``) wins over the page's; a request no longer asked
+    (withdrawn) and the therapist's own ratings get no form.
+    """
+    instruments = installed_instruments()
+    members = {m.id: m for m in family.members}
+    forms = []
+    for questionnaire in requests.for_session(session):
+        instrument = instruments.get(questionnaire.instrument)
+        if instrument is None or instrument.informant != "self" or requests.state(questionnaire) == "withdrawn":
+            continue
+        member = members[questionnaire.member_id]
+        member_language = member.language or language
+        forms.append(
+            {
+                "member": member,
+                "language": member_language,
+                "instrument": instrument,
+                "name": instrument.name[member_language],
+                "anchors": {value: label[member_language] for value, label in instrument.anchors},
+                "questions": [
+                    (item, item.text_for(member_language, questionnaire.target)) for item in instrument.items
+                ],
+            }
+        )
+    return sorted(forms, key=lambda f: (f["instrument"].code, f["member"].display_name))
+
+
+def _in_language(language: str, macro, *args) -> Markup:
+    """Call a template macro with ``language`` as the locale, so its texts and dates are in that language."""
+    with force_locale(language):
+        return Markup(macro(*args))
