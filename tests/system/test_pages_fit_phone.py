@@ -39,6 +39,17 @@ def site(app, make_app):
         yield url
 
 
+def sticking_out(page) -> list[str]:
+    """The outermost elements reaching past the viewport's right edge, to say what made a page scroll."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+             .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+             .filter(e => !e.closest('.table-scroll, table.data') || e.matches('.table-scroll, table.data'))
+             .slice(0, 5)
+             .map(e => `${e.tagName.toLowerCase()}.${e.className} right=${Math.round(e.getBoundingClientRect().right)}`)"""
+    )
+
+
 def overflow(page) -> int:
     """How far the page scrolls sideways (0: it fits)."""
     return page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -57,7 +68,7 @@ def test_pages_fit_a_phone(browser, site, language):
     expect(page.locator("table.caseload")).to_be_visible()
 
     # The caseload: the table scrolls in its region; the reasons column is the widest, not the narrowest.
-    assert overflow(page) == 0, "caseload"
+    assert overflow(page) == 0, ("caseload", sticking_out(page))
     widths = page.evaluate(
         """() => [...document.querySelectorAll('table.caseload tbody tr')].map(row =>
              [...row.children].map(cell => [cell.classList.contains('why'), cell.getBoundingClientRect().width]))"""
@@ -73,14 +84,14 @@ def test_pages_fit_a_phone(browser, site, language):
     page.goto(f"{site}/families/{FAMILY}")
     for chart in ("chart-lines", "chart-heat", "chart-views", "chart-balance", "chart-gap"):
         expect(page.locator(f"#{chart}")).to_have_attribute("data-rendered", "true")
-    assert overflow(page) == 0, "family page"
+    assert overflow(page) == 0, ("family page", sticking_out(page))
     assert axe_violations(page) == [], "family page"
     follow_up = page.locator("a[href$='/follow-up']").first.get_attribute("href")
     last = max(int(n) for n in re.findall(rf'href="/families/{FAMILY}/sessions/(\d+)"', page.content()))
     for path in (f"/families/{FAMILY}/sessions/{last}", f"/families/{FAMILY}/sessions/1", follow_up):
         page.goto(f"{site}{path}")
         expect(page.locator("h1")).to_be_visible()
-        assert overflow(page) == 0, path
+        assert overflow(page) == 0, (path, sticking_out(page))
         assert axe_violations(page) == [], path
     assert problems == []
     context.close()
