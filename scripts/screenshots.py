@@ -59,7 +59,6 @@ def main(out: Path) -> None:
             number = max(s.number for s in family.sessions) + 1
             session = casework.record_session(family, number, family.sessions[-1].date, [m.id for m in family.members])
             made = requests.make_links(session)
-            tokens = {link.member.role: token for link, token in made}
             # Requests in several states for the session page: the mother answered by link, the youth in the
             # round (moderate answers, so the dashboard stays true to life); the child and the father still open.
             instruments = builtin_instruments()
@@ -112,11 +111,7 @@ def main(out: Path) -> None:
                 admin.goto(f"{url}/admin/audit")
                 admin.screenshot(path=out / f"audit-{lang}.png", full_page=True)
                 admin.close()
-            phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="nl", is_mobile=True)
-            for role in ("child", "father"):
-                phone.goto(f"{url}/r/{tokens[role]}?lang=nl")
-                phone.screenshot(path=out / f"questionnaire-{role}-nl.png", full_page=role == "child")
-            phone.close()
+            # The member's questionnaire on a phone and a tablet: scripts/screenshots_questionnaire.py.
             _email_as_received(browser, app, url, states_url, out)
             _alliance_shots(browser, url, out)
             browser.close()
