@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from flask import Response, g, has_request_context, request
 from flask_login import current_user
 
-from familyalliance.core import vocab
+from familyalliance.core import exports, vocab
 from familyalliance.store.db import begin_write, db
 from familyalliance.store.models import AuditEvent, Family, User, utcnow
 
@@ -149,7 +149,7 @@ def _csv_cell(value) -> str:
     if isinstance(value, dict):
         value = json.dumps(value, sort_keys=True)
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return exports.neutralise(text)
 
 
 def actions() -> list[str]:

@@ -1,8 +1,9 @@
 """Writing an export table to a file: CSV with its codebook, Excel, SPSS.
 
-Every text cell that a spreadsheet would run (one starting with ``=``, ``+``, ``-`` or ``@``)
-is neutralised; the codebook and the SPSS labels come from the one variable registry
-(``core.codebook``).
+Every text cell that a spreadsheet would run (one starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return, OWASP's list) is neutralised, in every column of every CSV: :func:`neutralise` is the
+one rule, :func:`csv_text`, :func:`write_long_csv` and the audit log's CSV all apply it. The codebook
+and the SPSS labels come from the one variable registry (``core.codebook``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from familyalliance.core.instruments import Instrument
 from familyalliance.core.validation import LONG_HEADER_WITH_MODE
 
 FORMATS = ("csv", "xlsx", "sav")
-RISKY = ("=", "+", "-", "@")
+RISKY = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value: object) -> object:
@@ -34,12 +35,18 @@ def neutralise(value: object) -> object:
 
 
 def _text_columns(table: pd.DataFrame) -> list[str]:
-    """Columns holding text (codes, categories), not numbers, dates or booleans."""
+    """Columns that may hold text (codes, categories, notes): every column that is not numbers, dates or booleans.
+
+    A categorical column (member codes in the family and ruptures tables) counts, whatever its categories.
+    """
     return [
         c
         for c in table.columns
-        if pd.api.types.infer_dtype(table[c], skipna=True) in ("string", "empty")
-        and not pd.api.types.is_numeric_dtype(table[c])
+        if not (
+            pd.api.types.is_numeric_dtype(table[c])
+            or pd.api.types.is_bool_dtype(table[c])
+            or pd.api.types.is_datetime64_any_dtype(table[c])
+        )
     ]
 
 
@@ -50,9 +57,10 @@ def csv_text(table: pd.DataFrame) -> str:
         if out[column].dtype == bool:
             out[column] = np.where(out[column], "true", "false")
     for column in _text_columns(out):
-        risky = out[column].str.startswith(RISKY).fillna(False).to_numpy(dtype=bool)
+        values = out[column].astype(object)
+        risky = values.map(lambda v: isinstance(v, str) and v.startswith(RISKY)).to_numpy(dtype=bool)
         if risky.any():
-            out.loc[risky, column] = "'" + out.loc[risky, column]
+            out[column] = values.map(neutralise)
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, na_rep="", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     return buffer.getvalue()
@@ -67,8 +75,9 @@ def write_long_csv(rows: Iterable[tuple], path: Path) -> None:
     """Stream the long table's rows (as ``queries.iter_long_rows`` gives them: eleven columns, ``mode`` last) to CSV.
 
     The same bytes as ``write_csv(build("long", ...))``, without holding the table in memory; an
-    unknown mode (None) is an empty cell. Only the codes (family, member) can start with a
-    character a spreadsheet would run.
+    unknown mode (None) is an empty cell. Of its text cells only the codes (family, member) are free
+    enough to start with a character a spreadsheet would run (the others are words of the vocabulary and
+    the instruments' item codes); checking two cells a row keeps the stream at its floor.
     """
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
