@@ -743,6 +743,23 @@ def test_unknown_tokens_are_rate_limited_per_address(make_app, scenario):
     assert elsewhere.status_code == 404
 
 
+def test_a_family_behind_one_address_keeps_its_links_after_the_limit(make_app, scenario):
+    """Once an address used up its unknown-token budget, the valid links of a family on its wifi still open and send."""
+    limited = make_app(LINK_RATE_LIMIT="3 per minute")
+    client = limited.test_client()
+    for number in range(3):
+        assert client.get(f"/r/unknown-token-{number:040d}").status_code == 404
+    assert client.get("/r/unknown-token-3").status_code == 429  # the budget is used up
+    page = client.get(f"/r/{scenario.fam1.tokens['C1']}?lang=en")
+    assert page.status_code == 200 and "Too many attempts" not in page.text
+    draft = client.post(f"/r/{scenario.fam1.tokens['C1']}/draft", json={"bond": "7"})
+    assert draft.status_code == 200
+    sent = client.post(f"/r/{scenario.fam1.tokens['C1']}?lang=en", data=CHECK4_ANSWERS)
+    assert sent.status_code == 200 and "Thank you" in sent.text
+    assert client.get(f"/r/{scenario.fam1.tokens['C1']}").status_code == 410  # answered: known, not limited
+    assert client.get("/r/unknown-token-4").status_code == 429  # unknown tokens stay refused
+
+
 # --- 9. Uploads ----------------------------------------------------------------------------------------------
 
 

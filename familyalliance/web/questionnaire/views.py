@@ -104,12 +104,19 @@ def _link_limit() -> str:
 
 
 def _unknown(response) -> bool:
-    """Only tries with an unknown token count towards the limit (a family on one wifi shares an address)."""
+    """Only tries with an unknown token count towards the limit."""
     return response.status_code == 404
 
 
+def _known_token() -> bool:
+    """A link that exists (open, answered, expired, ...) is never refused by the limit: a family on one wifi shares
+    an address, and one member's mistyped links must not lock the others out."""
+    token = (request.view_args or {}).get("token", "")
+    return requests.find(token)[1] != requests.UNKNOWN
+
+
 #: One budget of unknown tokens per address for the questionnaire page and its drafts together.
-_link_attempts = limiter.shared_limit(_link_limit, scope="member-links", deduct_when=_unknown)
+_link_attempts = limiter.shared_limit(_link_limit, scope="member-links", deduct_when=_unknown, exempt_when=_known_token)
 
 
 @bp.route("/r/<token>", methods=["GET", "POST"])
