@@ -35,6 +35,12 @@ def code_characters(form, field) -> None:
         raise StopValidation(_l("Use only letters, digits, '-', '_' or '.' (at most 64)."))
 
 
+def sent(form, field) -> None:
+    """Refuse a form sent without this field (a hand-made POST): a field left out never means "clear it"."""
+    if not field.raw_data:  # [] when the form has other fields, None when it came with none at all
+        raise StopValidation(_l("This field was missing from the form that was sent; nothing was changed."))
+
+
 def no_control_characters(form, field) -> None:
     """One line of text has no control characters (NUL, tabs, line breaks, escapes; PostgreSQL cannot store NUL)."""
     if field.data and any(unicodedata.category(c) == "Cc" for c in field.data):

@@ -46,7 +46,8 @@ def sticking_out(page) -> list[str]:
              .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
              .filter(e => !e.closest('.table-scroll, table.data') || e.matches('.table-scroll, table.data'))
              .slice(0, 5)
-             .map(e => `${e.tagName.toLowerCase()}.${e.className} right=${Math.round(e.getBoundingClientRect().right)}`)"""
+             .map(e => `${e.tagName.toLowerCase()}.${e.className}`
+                       + ` right=${Math.round(e.getBoundingClientRect().right)}`)"""
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from familyalliance.store.db import db
-from familyalliance.store.models import Team, User, utcnow
+from familyalliance.store.models import AuditEvent, Team, User, utcnow
 
 from ..factories import PASSWORD, commit, gen_user
 
@@ -40,18 +40,56 @@ def test_the_edit_form_shows_the_accounts_team_and_saving_keeps_it(app, client, 
     with app.app_context():
         team_a = db.session.scalar(sa.select(Team.id).where(Team.name == "Team A"))
     assert f'<option selected value="{team_a}">Team A</option>' in page
-    form = {"email": "ann@example.org", "role": "therapist", "team": str(team_a), "active": "y"}
+    form = {"email": "ann@example.org", "role": "therapist", "team": str(team_a)}
     response = client.post(f"/admin/users/{staff['ann@example.org']}", data=form)
     assert response.status_code == 302
     ann = account(app, "ann@example.org")
     assert (ann.team_id, ann.role, ann.active) == (team_a, "therapist", True)
 
 
+def test_an_account_form_changes_only_what_it_names(app, client, auth, staff):
+    """A POST with only the CSRF token (or without a field) changes nothing: no log-in taken away, no team cleared."""
+    auth.login("admin@example.org")
+    ann_id = staff["ann@example.org"]
+    before = account(app, "ann@example.org")
+    for data in ({}, {"email": "ann@example.org"}, {"email": "ann@example.org", "role": "therapist"}):
+        refused = client.post(f"/admin/users/{ann_id}?lang=en", data=data)
+        assert refused.status_code == 422 and "missing from the form" in refused.text
+    refused = client.post(f"/admin/users/{ann_id}/log-in?lang=en", data={})
+    assert refused.status_code == 302
+    assert "Nothing was changed" in client.get(refused.headers["Location"] + "?lang=en").text
+    after = account(app, "ann@example.org")
+    assert (after.active, after.team_id, after.role, after.email) == (
+        before.active,
+        before.team_id,
+        before.role,
+        before.email,
+    )
+    # The explicit action does what it says, both ways, and is in the audit log.
+    assert client.post(f"/admin/users/{ann_id}/log-in", data={"may_log_in": "no"}).status_code == 302
+    assert account(app, "ann@example.org").active is False
+    assert account(app, "ann@example.org").team_id == before.team_id
+    assert client.post(f"/admin/users/{ann_id}/log-in", data={"may_log_in": "yes"}).status_code == 302
+    assert account(app, "ann@example.org").active is True
+    with app.app_context():
+        changes = [
+            e.detail for e in db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.changed"))
+        ]
+    assert [c["after"] for c in changes] == [{"active": False}, {"active": True}]
+
+
+def test_nobody_stops_their_own_log_in(app, client, auth, staff):
+    auth.login("admin@example.org")
+    refused = client.post(f"/admin/users/{staff['admin@example.org']}/log-in?lang=en", data={"may_log_in": "no"})
+    assert "You cannot take away your own role or log-in." in client.get(refused.headers["Location"] + "?lang=en").text
+    assert account(app, "admin@example.org").active is True
+
+
 def test_admin_opens_and_changes_accounts(app, client, auth, staff):
     auth.login("admin@example.org")
     response = client.post(
         "/admin/users/new",
-        data={"email": "New.Lead@Example.org", "role": "team_lead", "team": "", "active": "y", "password": STRONG},
+        data={"email": "New.Lead@Example.org", "role": "team_lead", "team": "", "password": STRONG},
     )
     assert response.status_code == 302
     new = account(app, "new.lead@example.org")
@@ -67,17 +105,16 @@ def test_admin_opens_and_changes_accounts(app, client, auth, staff):
     # Deactivating ends the account's sessions at once and refuses its logins.
     ann = app.test_client()
     assert ann.post("/login", data={"email": "ann@example.org", "password": PASSWORD}).status_code == 302
-    client.post(
-        f"/admin/users/{staff['ann@example.org']}",
-        data={"email": "ann@example.org", "role": "therapist", "team": "", "active": ""},
-    )
+    stopped = client.post(f"/admin/users/{staff['ann@example.org']}/log-in?lang=en", data={"may_log_in": "no"})
+    assert stopped.status_code == 302
+    assert "can no longer log in" in client.get(stopped.headers["Location"] + "?lang=en").text
     assert ann.get("/families/").status_code == 302
     assert ann.post("/login", data={"email": "ann@example.org", "password": PASSWORD}).status_code == 401
 
 
 def test_admin_cannot_take_away_their_own_role(app, client, auth, staff):
     auth.login("admin@example.org")
-    form = {"email": "admin@example.org", "role": "therapist", "team": "", "active": "y"}
+    form = {"email": "admin@example.org", "role": "therapist", "team": ""}
     response = client.post(f"/admin/users/{staff['admin@example.org']}?lang=en", data=form)
     assert response.status_code == 422 and "You cannot take away your own role" in response.text
     assert account(app, "admin@example.org").role == "admin"
@@ -96,12 +133,12 @@ def test_team_lead_manages_only_the_teams_therapists(app, client, auth, staff):
     for role, team in (("admin", team_a), ("therapist", team_b)):
         refused = client.post(
             "/admin/users/new",
-            data={"email": "x@example.org", "role": role, "team": str(team), "active": "y", "password": STRONG},
+            data={"email": "x@example.org", "role": role, "team": str(team), "password": STRONG},
         )
         assert refused.status_code == 422
     made = client.post(
         "/admin/users/new",
-        data={"email": "new@example.org", "role": "therapist", "team": str(team_a), "active": "y", "password": STRONG},
+        data={"email": "new@example.org", "role": "therapist", "team": str(team_a), "password": STRONG},
     )
     assert made.status_code == 302
     new = account(app, "new@example.org")

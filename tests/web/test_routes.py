@@ -110,6 +110,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin.users": only("team_lead", "admin"),
     "admin.new_user": only("team_lead", "admin"),
     "admin.edit_user": only("team_lead", "admin"),
+    "admin.set_log_in": only("team_lead", "admin"),
     "admin.new_team": only("admin"),
     "admin.audit_log": only("admin"),
     "admin.audit_export": only("admin"),

@@ -367,9 +367,10 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
     "data.import_ratings": ("admin@example.org", {}),
     "admin.new_user": (
         "admin@example.org",
-        {"data": {"email": "new@example.org", "role": "therapist", "active": "y", "password": NEW_PASSWORD}},
+        {"data": {"email": "new@example.org", "role": "therapist", "password": NEW_PASSWORD}},
     ),
-    "admin.edit_user": ("admin@example.org", {"data": {"email": "bob@example.org", "role": "team_lead"}}),
+    "admin.edit_user": ("admin@example.org", {"data": {"email": "bob@example.org", "role": "team_lead", "team": ""}}),
+    "admin.set_log_in": ("admin@example.org", {"data": {"may_log_in": "no"}}),
     "admin.new_team": ("admin@example.org", {"data": {"name": "Team Z"}}),
     "admin.erase": ("lead@example.org", {"data": {"confirm": "FAM-1"}}),
     "questionnaire.answer": (None, {"data": {"bond": "8", "goals_tasks": "6", "safety": "10"}}),

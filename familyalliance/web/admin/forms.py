@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     DateField,
     EmailField,
     Form,
@@ -34,16 +33,18 @@ from familyalliance.web.forms import (
     check_new_password,
     no_control_characters,
     optional_int,
+    sent,
 )
 
 
 class UserForm(FlaskForm):
     """An account, as an administrator (every role) or a team lead (therapists of the team) edits it."""
 
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), no_control_characters, Email()])
-    role = SelectField(_l("Role"), choices=[SelectChoice(r, label) for r, label in USER_ROLE_LABELS.items()])
-    team = SelectField(_l("Team"), coerce=optional_int, validate_choice=True)
-    active = BooleanField(_l("May log in"), default=True)
+    email = EmailField(_l("Email"), validators=[sent, DataRequired(), Length(max=254), no_control_characters, Email()])
+    role = SelectField(
+        _l("Role"), choices=[SelectChoice(r, label) for r, label in USER_ROLE_LABELS.items()], validators=[sent]
+    )
+    team = SelectField(_l("Team"), coerce=optional_int, validate_choice=True, validators=[sent])
     password = PasswordField(
         _l("Password"),
         description=_l(
@@ -73,6 +74,12 @@ class UserForm(FlaskForm):
             raise ValidationError(_l("A new account needs a password."))
         if field.data:
             check_new_password(field, (self.email.data or "").strip().lower())
+
+
+class LogInForm(FlaskForm):
+    """Whether an account may log in: its own explicit action, never a side effect of the account form."""
+
+    may_log_in = SelectField(choices=[SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))], validators=[sent])
 
 
 class TeamForm(FlaskForm):

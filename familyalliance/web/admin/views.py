@@ -31,7 +31,7 @@ from familyalliance.services import accounts, casework, pagecache, privacy
 from familyalliance.store.db import db
 from familyalliance.store.models import User
 from familyalliance.web import access, audit
-from familyalliance.web.admin.forms import AuditFilterForm, EraseForm, TeamForm, UserForm
+from familyalliance.web.admin.forms import AuditFilterForm, EraseForm, LogInForm, TeamForm, UserForm
 from familyalliance.web.forms import USER_ROLE_LABELS
 
 bp = Blueprint("admin", __name__)
@@ -85,7 +85,6 @@ def new_user():
     if form.validate_on_submit():
         team = accounts.team(form.team.data)
         user = accounts.create_user(form.email.data, form.password.data, form.role.data, team.name if team else None)
-        user.active = form.active.data
         audit.record("user.created", detail={"account": user.email, "role": user.role})
         db.session.commit()
         flash(_("The account %(email)s was opened.", email=user.email), "success")
@@ -106,13 +105,13 @@ def edit_user(user_id: int):
         flash(_("The account %(email)s can log in again.", email=user.email), "success")
         return redirect(url_for("admin.edit_user", user_id=user.id))
     if form.validate_on_submit():
-        if user.id == current_user.id and (form.role.data != user.role or not form.active.data):
+        if user.id == current_user.id and form.role.data != user.role:
             form.role.errors = [*form.role.errors, _("You cannot take away your own role or log-in.")]
         else:
             team = accounts.team(form.team.data)
             before = {"role": user.role, "team": user.team.name if user.team else None, "active": user.active}
             user.email = form.email.data.strip().lower()
-            accounts.update_user(user, form.role.data, team, form.active.data)
+            accounts.update_user(user, form.role.data, team, user.active)
             if form.password.data:
                 accounts.set_password(user, form.password.data)
             after = {"role": user.role, "team": team.name if team else None, "active": user.active}
@@ -123,9 +122,36 @@ def edit_user(user_id: int):
             db.session.commit()
             flash(_("The account %(email)s was saved.", email=user.email), "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=user, locked=user.locked()), (
+    log_in = LogInForm(formdata=None, may_log_in="no" if user.active else "yes")
+    return render_template("admin/user_form.html", form=form, user=user, locked=user.locked(), log_in=log_in), (
         422 if form.errors else 200
     )
+
+
+@bp.post("/admin/users/<int:user_id>/log-in")
+@access.roles("admin", "team_lead")
+def set_log_in(user_id: int):
+    """Let an account log in, or stop it (its sessions end at once); nobody stops their own."""
+    user = _user_or_404(user_id)
+    form = LogInForm()
+    if not form.validate_on_submit():
+        flash(_("Nothing was changed: the form was sent incomplete."), "error")
+    elif user.id == current_user.id:
+        flash(_("You cannot take away your own role or log-in."), "error")
+    else:
+        active = form.may_log_in.data == "yes"
+        if active != user.active:
+            accounts.update_user(user, user.role, user.team, active)
+            audit.record(
+                "user.changed",
+                detail={"account": user.email, "before": {"active": not active}, "after": {"active": active}},
+            )
+            db.session.commit()
+        if active:
+            flash(_("The account %(email)s can log in again.", email=user.email), "success")
+        else:
+            flash(_("The account %(email)s can no longer log in.", email=user.email), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 @bp.post("/admin/teams")
