@@ -1,9 +1,20 @@
 """Error pages in the user's language, never with a stack trace."""
 
-from flask import Flask, render_template
+import contextlib
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g, render_template, request
 from flask_babel import gettext as _
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from familyalliance.store.db import db
+
+#: What a failing database raises: refused or lost connections, a pool with no connection left, a locked file.
+UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+#: Seconds after which a client may try again.
+RETRY_AFTER = 60
 
 
 def _titles() -> dict[int, tuple[str, str]]:
@@ -30,6 +41,30 @@ def render_error(error: HTTPException):
     return render_template("errors/error.html", title=title, message=message), code
 
 
+def database_unavailable(error: Exception):
+    """503 for everyone while the database cannot be reached: /healthz its JSON, every page the translated page.
+
+    The database may fail before any view runs (loading the logged-in account in the first hook); this
+    handler itself must not reach for it again: the request goes on as anonymous (no account to load, no
+    audit entry after it), and whatever the request began is rolled back, so nothing is stored half.
+    """
+    current_app.logger.error("database unavailable: %s", error.__class__.__name__, exc_info=error)
+    with contextlib.suppress(sa.exc.SQLAlchemyError):
+        db.session.rollback()
+    g._login_user = AnonymousUserMixin()  # flask_login's current_user for the rest of the request
+    if request.endpoint == "health.healthz":
+        response = current_app.json.response({"status": "error", "database": "unavailable"})
+        response.status_code = 503
+    else:
+        title = _("Temporarily unavailable")
+        message = _("The database cannot be reached just now, so nothing was saved. Please try again in a minute.")
+        response = current_app.make_response((render_template("errors/error.html", title=title, message=message), 503))
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
     app.register_error_handler(HTTPException, render_error)
+    for exception in UNAVAILABLE:
+        app.register_error_handler(exception, database_unavailable)
