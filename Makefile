@@ -31,17 +31,20 @@ run: $(VENV)/.installed $(MO_FILES)
 	@cat instance/demo-login.txt
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
+# SQLite, nothing else running: the tests that need Redis and PostgreSQL (shared_state) are left to test-postgres.
 test: $(VENV)/.installed $(MO_FILES)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not shared_state" $(PYTEST_ARGS)
 
 # The pure tier alone: seconds, no app and no database.
 test-core: $(VENV)/.installed
 	$(BIN)/pytest tests/core $(PYTEST_ARGS)
 
-# The same suite against PostgreSQL (the machine's by default).
+# The same suite against PostgreSQL (the machine's by default), with the shared_state tests on Redis
+# (two app servers on one database and one Redis; database 15 of the machine's Redis by default).
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 test-postgres: $(VENV)/.installed $(MO_FILES)
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 # ruff, and import-linter for the layers (core, store, services, web and cli; docs/architecture.md).
 lint: $(VENV)/.installed

@@ -1,6 +1,6 @@
 """Configuration: defaults, then ``instance/config.py``, then the environment.
 
-Environment variables: ``DATABASE_URL`` and ``SECRET_KEY``, and any setting as
+Environment variables: ``DATABASE_URL``, ``SECRET_KEY`` and ``REDIS_URL``, and any setting as
 ``FAMILYALLIANCE_<NAME>`` (values parsed as JSON where they can be, so
 ``FAMILYALLIANCE_SESSION_COOKIE_SECURE=true`` is a boolean).
 """
@@ -40,9 +40,23 @@ DEFAULTS = {
     "LOGIN_LOCKOUT_MINUTES": 15,
     # Member links: attempts with an unknown token per client address.
     "LINK_RATE_LIMIT": "30 per minute",
-    # Where the rate limits count: per process by default; redis://... shares them between workers.
+    # Where the rate limits count: per process by default; redis://... shares them between workers. Left at
+    # memory:// while REDIS_URL is set, they count in that Redis (share_through_redis).
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # When that storage does not answer, count in the worker's memory (as without Redis) instead of failing the
+    # login; an error while counting a failure after the view is logged, not answered with a 500.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    # Redis, shared by every worker on every host (docs/operations.md, "A clinic deployment on two hosts"): the
+    # rate limits and the rendered page parts. Unset: each process keeps its own, as on one server.
+    "REDIS_URL": None,
+    # Every key the app writes in Redis begins with this: two installations on one Redis need different ones.
+    "REDIS_KEY_PREFIX": "familyalliance",
+    # Seconds to wait for Redis before taking it as down (pages then render without the shared cache).
+    "REDIS_TIMEOUT": 1.0,
+    # Seconds a rendered page part stays in Redis.
+    "PAGE_CACHE_TTL": 3600,
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0: none, use the peer address).
     "PROXY_FIX_X_FOR": 0,
     # Closed families are reported for erasure this many years after closing (Dutch WGBO: 20).
@@ -131,12 +145,33 @@ def configure(app: Flask, test_config: dict | None) -> None:
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
         if os.environ.get("SECRET_KEY"):
             app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+        if os.environ.get("REDIS_URL"):
+            app.config["REDIS_URL"] = os.environ["REDIS_URL"]
         app.config.from_prefixed_env("FAMILYALLIANCE")
     else:
         app.config.from_mapping(test_config)
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    share_through_redis(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_secret_key(app.instance_path)
+
+
+def share_through_redis(settings: dict) -> None:
+    """With ``REDIS_URL``, count the rate limits in that Redis, unless RATELIMIT_STORAGE_URI names a storage.
+
+    Left at ``memory://`` each worker would count on its own: 10 failed logins a minute would be 10 per
+    worker. The limits' keys get the app's prefix, and Redis as long to answer as the page cache gives it.
+    A URL that is not Redis's stops the app at its start.
+    """
+    url = settings.get("REDIS_URL")
+    if url and not url.startswith(("redis://", "rediss://")):
+        raise ValueError(f"REDIS_URL must begin with redis:// or rediss:// (TLS), not {url.split(':', 1)[0]}:")
+    if not url or settings["RATELIMIT_STORAGE_URI"] != DEFAULTS["RATELIMIT_STORAGE_URI"]:
+        return
+    settings["RATELIMIT_STORAGE_URI"] = url
+    timeout = settings["REDIS_TIMEOUT"]
+    settings.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout})
+    settings.setdefault("RATELIMIT_KEY_PREFIX", settings["REDIS_KEY_PREFIX"])
 
 
 def analytics_settings(app: Flask) -> analytics.Settings:

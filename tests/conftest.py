@@ -13,10 +13,13 @@ shared scenario come from ``scenarios.py`` (the ``scenario`` fixture).
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
+from types import SimpleNamespace
 
 import flask_migrate
 import pytest
+import redis
 import sqlalchemy as sa
 
 from familyalliance import create_app
@@ -28,10 +31,34 @@ pytest_plugins = ["tests.scenarios"]
 
 #: Where the app looks for its instance folder (``familyalliance.resources.instance_path``).
 INSTANCE_ENV = "FAMILYALLIANCE_INSTANCE_PATH"
+#: The Redis of the tests marked ``shared_state`` (``make test-postgres`` gives redis://127.0.0.1:6379/15).
+REDIS_ENV = "TEST_REDIS_URL"
 
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "scenario(*parts): the families the scenario fixture builds (scenarios.py)")
+
+
+def pytest_runtest_setup(item) -> None:
+    """A ``shared_state`` test without its Redis fails, saying so: a skip would pass unseen in CI."""
+    if item.get_closest_marker("shared_state") and not os.environ.get(REDIS_ENV):
+        pytest.fail(
+            f"{item.nodeid} needs Redis and PostgreSQL: run `make test-postgres`, or set {REDIS_ENV} "
+            "(redis://127.0.0.1:6379/15) and TEST_DATABASE_URL (postgresql://...); `make test` deselects it",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def shared_redis():
+    """``TEST_REDIS_URL``, a key prefix of this test alone and a client; the test's keys are deleted after."""
+    url = os.environ[REDIS_ENV]
+    prefix = f"fa-test-{secrets.token_hex(6)}"
+    client = redis.Redis.from_url(url)
+    yield SimpleNamespace(url=url, prefix=prefix, client=client)
+    for name in client.scan_iter(match=f"*{prefix}*", count=1000):
+        client.unlink(name)
+    client.close()
 
 
 @pytest.fixture(scope="session", autouse=True)
