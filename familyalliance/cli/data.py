@@ -1,4 +1,4 @@
-"""``import-ratings`` and ``export``: the long CSV in, the tables of metrics.md and the research statistics out."""
+"""``import-ratings`` and ``export``: the long CSV in; the tables of metrics.md, FHIR and REDCap out."""
 
 from __future__ import annotations
 
@@ -49,8 +49,13 @@ def import_ratings_command(file: Path, replace: bool, team_name: str | None, the
 
 @click.command("export")
 @with_appcontext
-@click.argument("kind", type=click.Choice(exports.KINDS))
-@click.option("--format", "fmt", type=click.Choice(exports.FORMATS), default="csv", show_default=True)
+@click.argument("kind", type=click.Choice(exports.ALL_KINDS))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(exports.ALL_FORMATS),
+    help="csv, xlsx or sav for the tables (default csv); json for fhir, csv for redcap (their default).",
+)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
 @click.option("--pseudonymise", is_flag=True, help="Opaque family and member codes, dates shifted or dropped.")
 @click.option(
@@ -63,15 +68,28 @@ def import_ratings_command(file: Path, replace: bool, team_name: str | None, the
 @click.option("--family", "family_codes", multiple=True, help="Only this family (repeatable).")
 @click.option("--team", "team_name", help="Only this team's families.")
 @click.option(
-    "--language", type=click.Choice(["en", "nl"]), default="en", show_default=True, help="Language of the SPSS labels."
+    "--language",
+    type=click.Choice(["en", "nl"]),
+    default="en",
+    show_default=True,
+    help="Language of the SPSS labels, REDCap's data dictionary and the FHIR Questionnaires.",
 )
 def export_command(kind, fmt, output, pseudonymise, dates, family_codes, team_name, language) -> None:
-    """Export one of the tables of metrics.md, or the research statistics, as CSV (with a codebook), Excel or SPSS."""
+    """Export a table of metrics.md or the research statistics (CSV with a codebook, Excel, SPSS), FHIR or REDCap.
+
+    fhir is a FHIR R4 collection Bundle as JSON, its addresses under PUBLIC_URL; without
+    --pseudonymise it names the members as the family page does. redcap writes REDCap's records
+    (CSV) with its data dictionary and a note on importing them beside it.
+    """
+    fmt = fmt or exports.KIND_FORMATS[kind][0]
     try:
         ids = exporting.select_families(family_codes, team_name)
+        settings = config.analytics_settings(current_app)
+        pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), dates) if pseudonymise else None
+        count, written = exporting.write_export(
+            kind, fmt, output, ids, settings, pseudonymiser, language, current_app.config.get("PUBLIC_URL")
+        )
     except errors.OperationError as exc:
         raise click.ClickException(str(exc)) from None
-    settings = config.analytics_settings(current_app)
-    pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(current_app), dates) if pseudonymise else None
-    count, written = exporting.write_export(kind, fmt, output, ids, settings, pseudonymiser, language)
-    click.echo(f"Wrote {count} rows to {', '.join(map(str, written))}.")
+    unit = "entries" if kind == "fhir" else "rows"
+    click.echo(f"Wrote {count} {unit} to {', '.join(map(str, written))}.")

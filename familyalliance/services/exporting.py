@@ -1,19 +1,21 @@
 """Exports: building the tables of metrics.md and the research statistics from the response store, writing them.
 
-The web's Export page and ``flask export`` call :func:`write_export` alike; ``flask export``
-picks its families with :func:`select_families`.
+The web's Export page and ``flask export`` call :func:`write_export` alike, for the tables and for
+the exports to other systems (the FHIR bundle of ``services.fhir``, REDCap's files);
+``flask export`` picks its families with :func:`select_families`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
 from familyalliance.services.errors import OperationError
 from familyalliance.store.db import db
-from familyalliance.store.models import Family, Team
+from familyalliance.store.models import Family, Member, Team
 from familyalliance.store.queries import iter_long_rows, responses_frame
 from familyalliance.store.registry import installed_instruments
 
@@ -50,16 +52,40 @@ def export_table(
 
 
 def write_export(
-    kind: str, fmt: str, path, family_ids: Sequence[int] | None, settings, pseudonymiser=None, language: str = "en"
+    kind: str,
+    fmt: str,
+    path,
+    family_ids: Sequence[int] | None,
+    settings,
+    pseudonymiser=None,
+    language: str = "en",
+    base_url: str | None = None,
 ) -> tuple[int, list]:
-    """Build and write one export; returns (rows, files written).
+    """Build and write one export; returns (rows, or a bundle's entries; files written).
 
-    The plain long CSV streams from the database to the file; every other export is built
+    The plain long CSV streams from the database to the file; every other table is built
     as a table first (pseudonymising re-sorts by the new codes). The long export, streamed or
     built, has the ``mode`` column: how each form was given (its request's ``answered_mode``).
+    ``fhir`` writes the FHIR bundle (JSON; its addresses under ``base_url``), ``redcap`` REDCap's
+    files (CSV). A kind in a format it is not written in is refused (``exports.KIND_FORMATS``).
     """
     from familyalliance.core import exports
 
+    problem = exports.format_problem(kind, fmt)
+    if problem:
+        raise OperationError(problem)
+    if kind == "fhir":
+        # Imported here: services.fhir reads its answers through this module.
+        from familyalliance.services import fhir
+
+        if not base_url:
+            raise OperationError(
+                "The FHIR bundle names every resource by the address the app is reached at: set PUBLIC_URL "
+                "(for example FAMILYALLIANCE_PUBLIC_URL='\"https://alliance.example.org\"')."
+            )
+        return fhir.write_bundle(path, family_ids, base_url, pseudonymiser, language)
+    if kind == "redcap":
+        return write_redcap(path, family_ids, settings, pseudonymiser, language)
     instruments = installed_instruments()
     if kind == "long" and fmt == "csv" and pseudonymiser is None:
         counter = _Counter(iter_long_rows(family_ids))
@@ -71,6 +97,35 @@ def write_export(
     dates = pseudonymiser.dates if pseudonymiser is not None else "shift"
     written = exports.write(kind, table, fmt, path, instruments, settings, pseudonymiser is not None, dates, language)
     return len(table), written
+
+
+def write_redcap(
+    path: Path, family_ids: Sequence[int] | None, settings, pseudonymiser=None, language: str = "en"
+) -> tuple[int, list[Path]]:
+    """REDCap's records at ``path``, its data dictionary and a note beside it; returns (rows, files written).
+
+    The answers are the long export's (pseudonymised as the research exports when a pseudonymiser
+    is given); every member of the families is a record, those without answers too. Like every
+    export, it carries codes, never display names.
+    """
+    from familyalliance.core.exports import redcap
+
+    instruments = installed_instruments()
+    long = export_table("long", family_ids, settings, pseudonymiser, instruments)
+    project = redcap.project(instruments, language)
+    table = redcap.records(long, members_frame(family_ids, pseudonymiser), project)
+    return len(table), redcap.write(project, table, path)
+
+
+def members_frame(family_ids: Sequence[int] | None, pseudonymiser=None) -> pd.DataFrame:
+    """Every member of the families (all when None): ``family``, ``member``, ``role``, by code; pseudonymised alike."""
+    query = sa.select(Family.code, Member.code, Member.role).join(Family, Family.id == Member.family_id)
+    if family_ids is not None:
+        query = query.where(Member.family_id.in_(family_ids))
+    frame = pd.DataFrame(db.session.execute(query).all(), columns=["family", "member", "role"])
+    if pseudonymiser is not None:
+        return pseudonymiser.apply(frame)
+    return frame.sort_values(["family", "member"], kind="stable", ignore_index=True)
 
 
 class _Counter:

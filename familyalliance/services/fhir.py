@@ -99,15 +99,19 @@ def families_bundle(
 
 
 def write_bundle(
-    path: Path, family_ids: Sequence[int] | None, base_url: str, pseudonymiser: Pseudonymiser | None = None
+    path: Path,
+    family_ids: Sequence[int] | None,
+    base_url: str,
+    pseudonymiser: Pseudonymiser | None = None,
+    language: str = "nl",
 ) -> tuple[int, list[Path]]:
     """Write the families' bundle as FHIR JSON (every family when None); returns (entries, files written).
 
-    The shape of ``exporting.write_export``'s answer, for a ``fhir`` export kind.
+    The shape of ``exporting.write_export``'s answer, which calls it for the ``fhir`` export kind.
     """
     if family_ids is None:
         family_ids = list(db.session.scalars(sa.select(Family.id)))
-    made = families_bundle(family_ids, base_url, pseudonymiser)
+    made = families_bundle(family_ids, base_url, pseudonymiser, language)
     path.write_text(json.dumps(made, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return len(made.get("entry", [])), [path]
 

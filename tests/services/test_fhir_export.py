@@ -352,3 +352,57 @@ def test_demo_families_as_named_and_research_bundles(app, scenario):
     assert len(of_type(named, "Group")) == len(of_type(research, "Group")) == 5
     assert len(named) > len(research)  # the named bundle has the therapists too
     assert {q["id"] for q in of_type(research, "Questionnaire")} == {"alliance16", "check4", "observer4"}
+
+
+# --- The ``fhir`` export kind: ``flask export fhir`` ---------------------------------------------
+
+
+def export_fhir(runner, path, *extra):
+    return runner.invoke(args=["export", "fhir", "--output", str(path), *extra])
+
+
+def test_export_command_writes_the_named_bundle_of_every_family(app, make_app, scenario, tmp_path):
+    path = tmp_path / "all.json"
+    result = export_fhir(make_app(PUBLIC_URL=BASE).test_cli_runner(), path, "--format", "json", "--language", "nl")
+    assert result.exit_code == 0, result.output
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    with app.app_context():
+        ids = list(db.session.scalars(sa.select(Family.id)))
+        assert bundle == fhir_export.families_bundle(ids, BASE, None, "nl")
+    resources = parse_all(bundle)
+    assert f"Wrote {len(resources)} entries to {path}." in result.output
+    assert {g["identifier"][0]["value"] for g in of_type(resources, "Group")} == {"FAM-1", "FAM-2"}
+    assert {p["name"][0]["text"] for p in of_type(resources, "Patient")} == {"Sandra", "Noor", "Daan", "Kees"}
+    assert {q["language"] for q in of_type(resources, "Questionnaire")} == {"nl"}
+
+
+@pytest.mark.parametrize("dates", ["shift", "drop"])
+def test_export_command_pseudonymised_is_the_research_bundle(app, make_app, scenario, tmp_path, dates):
+    path = tmp_path / "research.json"
+    runner = make_app(PUBLIC_URL=BASE + "/").test_cli_runner()  # a trailing slash changes nothing
+    result = export_fhir(runner, path, "--pseudonymise", "--dates", dates)  # json without --format
+    assert result.exit_code == 0, result.output
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    with app.app_context():
+        pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(app), dates)
+        assert bundle == fhir_export.research_bundle(user("research"), BASE, pseudonymiser, language="en")
+        names = set(db.session.scalars(sa.select(Member.display_name)))
+    text = path.read_text(encoding="utf-8")
+    assert not any(name in text for name in names) and "FAM-1" not in text
+    assert of_type(parse_all(bundle), "Practitioner") == []
+
+
+def test_export_command_needs_the_public_url(runner, scenario, tmp_path):
+    path = tmp_path / "all.json"
+    result = export_fhir(runner, path, "--format", "json")
+    assert result.exit_code == 1
+    assert "set PUBLIC_URL" in result.output
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "sav"])
+def test_fhir_is_written_as_json_only(make_app, scenario, tmp_path, fmt):
+    result = export_fhir(make_app(PUBLIC_URL=BASE).test_cli_runner(), tmp_path / "out", "--format", fmt)
+    assert result.exit_code == 1
+    assert f"The fhir export is written as json only (--format json), not {fmt}." in result.output
+    assert list(tmp_path.iterdir()) == []

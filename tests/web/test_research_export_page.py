@@ -11,11 +11,12 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
+from familyalliance import config
 from familyalliance.core import exports
 from familyalliance.store.db import db
 from familyalliance.store.models import Family, Member, Team
 from familyalliance.store.queries import responses_frame
-from familyalliance.web.data.forms import KIND_LABELS
+from familyalliance.web.data.forms import EXCHANGE_LABELS, KIND_LABELS
 
 from ..factories import commit, gen_user
 from ..services.test_research_export import assert_same, expected_statistics, keyed, make_families
@@ -102,3 +103,46 @@ def test_team_lead_downloads_the_statistics_of_their_team_without_pseudonymising
     assert not any(re.search(r"\d{4}-\d{2}-\d{2}", str(value)) for row in data for value in row)
     readme = dict(book["readme"].values)
     assert readme["pseudonymised"] == "not needed: no family or member codes"
+
+
+def test_fhir_and_redcap_are_offered_beside_the_tables(app, client, auth, families):
+    assert list(EXCHANGE_LABELS) == list(exports.EXCHANGE_KINDS)
+    with app.app_context():
+        gen_user("researcher", None, "research@example.org")
+        commit()
+    auth.login("research@example.org")
+    english = client.get("/exports/?lang=en").text
+    assert (
+        '<optgroup label="For other systems"><option value="fhir">FHIR R4 bundle (for an EHR)</option>'
+        '<option value="redcap">REDCap: records and data dictionary</option></optgroup>'
+    ) in english
+    dutch = client.get("/exports/?lang=nl").text
+    assert '<optgroup label="Tabellen"><option value="long">' in dutch
+    assert (
+        '<optgroup label="Voor andere systemen"><option value="fhir">FHIR R4-bundel (voor een EPD)</option>'
+        '<option value="redcap">REDCap: records en datadictionary</option></optgroup>'
+    ) in dutch
+    assert 'value="json">FHIR JSON (.json)<' in dutch
+
+
+def test_researcher_takes_every_family_to_redcap_pseudonymised(app, client, auth, families):
+    """Six families of two teams, every member a record under the research exports' opaque codes."""
+    with app.app_context():
+        gen_user("researcher", None, "research@example.org")
+        commit()
+        pseudonymiser = exports.Pseudonymiser(config.pseudonym_key(app))
+        members = {
+            (pseudonymiser.family(f), pseudonymiser.member(f, m))
+            for f, m in db.session.execute(sa.select(Family.code, Member.code).join(Family))
+        }
+    auth.login("research@example.org")
+    response = client.post("/exports/", data={"kind": "redcap", "fmt": "csv", "dates": "shift", "language": "nl"})
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    records = pd.read_csv(archive.open("familyalliance-redcap-pseudonymised.csv"), dtype=str, keep_default_na=False)
+    people = records[records["redcap_repeat_instrument"] == ""]
+    assert set(zip(people["family_code"], people["member_code"], strict=True)) == members
+    assert len({code for code, _ in members}) == 6
+    text = "".join(archive.read(name).decode("utf-8") for name in archive.namelist())
+    cells = set(re.split(r"[,\n]", text))
+    assert not cells & secrets(app)

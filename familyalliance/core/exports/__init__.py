@@ -1,24 +1,38 @@
-"""Exports: the tables of metrics.md (long, scores, family, ruptures) and the research statistics as CSV, Excel, SPSS.
+"""Exports: the tables of metrics.md and the research statistics as CSV, Excel, SPSS; REDCap's files for research.
 
 Building a table and writing it are separate:
 
-- ``tables``: ``KINDS``, ``COLUMNS``, ``DESCRIPTIONS``, ``build`` (the long answers to one
+- ``tables``: ``KINDS``, ``EXCHANGE_KINDS`` (the exports for other systems: ``fhir``,
+  ``redcap``), ``ALL_KINDS``, ``COLUMNS``, ``DESCRIPTIONS``, ``build`` (the long answers to one
   export table, pure pandas) and ``Pseudonymiser`` (opaque codes, dates shifted or dropped);
-- ``writers``: ``FORMATS``, ``neutralise``, ``csv_text``, ``write_csv``, ``write_long_csv``,
+- ``writers``: ``FORMATS``, ``ALL_FORMATS``, ``KIND_FORMATS`` (the formats of each kind) and
+  ``format_problem``, ``neutralise``, ``csv_text``, ``write_csv``, ``write_long_csv``,
   ``write_codebook_csv``, ``readme_rows``, ``write_xlsx``, ``spss_name``, ``write_sav`` and
   ``write``, which puts a table in a file with its codebook.
 
-Callers import the names from here (``exports.build``), not from the modules.
+Callers import the names from here (``exports.build``), not from the modules. REDCap's files
+have a module of their own, used by its name: ``from familyalliance.core.exports import redcap``.
 """
 
 from __future__ import annotations
 
-from familyalliance.core.exports.tables import COLUMNS, DESCRIPTIONS, KINDS, Pseudonymiser, build
+from familyalliance.core.exports.tables import (
+    ALL_KINDS,
+    COLUMNS,
+    DESCRIPTIONS,
+    EXCHANGE_KINDS,
+    KINDS,
+    Pseudonymiser,
+    build,
+)
 from familyalliance.core.exports.writers import (
+    ALL_FORMATS,
     FORMATS,
+    KIND_FORMATS,
     RISKY,
     SPSS_RESERVED,
     csv_text,
+    format_problem,
     neutralise,
     readme_rows,
     spss_name,
@@ -31,15 +45,20 @@ from familyalliance.core.exports.writers import (
 )
 
 __all__ = [
+    "ALL_FORMATS",
+    "ALL_KINDS",
     "COLUMNS",
     "DESCRIPTIONS",
+    "EXCHANGE_KINDS",
     "FORMATS",
     "KINDS",
+    "KIND_FORMATS",
     "RISKY",
     "SPSS_RESERVED",
     "Pseudonymiser",
     "build",
     "csv_text",
+    "format_problem",
     "neutralise",
     "readme_rows",
     "spss_name",

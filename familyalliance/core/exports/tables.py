@@ -1,9 +1,10 @@
 """The export tables built from the long answers table, their columns, and pseudonymisation.
 
-``build`` turns the long answers into one of the export tables (pure pandas): the four tables
-of metrics.md with the columns and row order of the data contract, and ``research``, the
-statistics of ``core.research`` over the selected families. ``Pseudonymiser`` replaces a
-table's codes and dates for research.
+``build`` turns the long answers into one of the export tables (``KINDS``; pure pandas): the
+four tables of metrics.md with the columns and row order of the data contract, and ``research``,
+the statistics of ``core.research`` over the selected families. ``Pseudonymiser`` replaces a
+table's codes and dates for research, in the tables and in the exports for other systems
+(``EXCHANGE_KINDS``) alike.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from familyalliance.core.scoring import SCORE_KEY, SCORES_EXPORT_COLUMNS, score_
 from familyalliance.core.validation import LONG_HEADER_WITH_MODE, MODE
 
 KINDS = ("long", "scores", "family", "ruptures", "research")
+#: The exports for other systems, each in the one format that system reads (``writers.KIND_FORMATS``):
+#: the FHIR bundle of ``services.fhir``, REDCap's records and data dictionary (``exports.redcap``).
+EXCHANGE_KINDS = ("fhir", "redcap")
+ALL_KINDS = KINDS + EXCHANGE_KINDS
 COLUMNS = {
     "long": LONG_HEADER_WITH_MODE,
     "scores": SCORES_EXPORT_COLUMNS,

@@ -19,12 +19,27 @@ import pandas as pd
 
 from familyalliance.core import codebook
 from familyalliance.core.analytics import Settings
-from familyalliance.core.exports.tables import DESCRIPTIONS
+from familyalliance.core.exports.tables import ALL_KINDS, DESCRIPTIONS, KINDS
 from familyalliance.core.instruments import Instrument
 from familyalliance.core.validation import LONG_HEADER_WITH_MODE
 
 FORMATS = ("csv", "xlsx", "sav")
+ALL_FORMATS = (*FORMATS, "json")
+#: The formats each export is written in: a table in any of ``FORMATS``, FHIR as JSON, REDCap as CSV.
+KIND_FORMATS: dict[str, tuple[str, ...]] = {**{kind: FORMATS for kind in KINDS}, "fhir": ("json",), "redcap": ("csv",)}
 RISKY = ("=", "+", "-", "@", "\t", "\r")
+
+
+def format_problem(kind: str, fmt: str) -> str | None:
+    """Why ``kind`` cannot be written as ``fmt``, in English for the command line; None when it can."""
+    if kind not in KIND_FORMATS:
+        return f"No export {kind!r}; choose one of {', '.join(ALL_KINDS)}."
+    formats = KIND_FORMATS[kind]
+    if fmt in formats:
+        return None
+    if fmt == "json":
+        return f"json is for the fhir export only; {kind} is written as {', '.join(formats)}."
+    return f"The {kind} export is written as {' or '.join(formats)} only (--format {formats[0]}), not {fmt}."
 
 
 def neutralise(value: object) -> object:

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, render_template, send_file
+from flask import Blueprint, current_app, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -31,13 +31,18 @@ MEDIA = {
     "csv": "application/zip",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "sav": "application/x-spss-sav",
+    "json": "application/fhir+json",
 }
 
 
 @bp.route("/exports/", methods=["GET", "POST"])
 @access.roles("team_lead", "researcher")
 def export():
-    """Choose and download an export of the families the user may export (researchers: pseudonymised only)."""
+    """Choose and download an export of the families the user may export (researchers: pseudonymised only).
+
+    A FHIR bundle's addresses are under ``PUBLIC_URL``, else the address this page was asked at;
+    without pseudonymising it names the members, as the family pages the team lead may open do.
+    """
     forced = policy.must_pseudonymise(current_user)
     form = ExportForm()
     if forced:
@@ -52,8 +57,9 @@ def export():
         name = f"familyalliance-{form.kind.data}{'-pseudonymised' if pseudonymise else ''}"
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{name}.{form.fmt.data}"
+            base_url = current_app.config.get("PUBLIC_URL") or request.url_root
             _, written = exporting.write_export(
-                form.kind.data, form.fmt.data, path, ids, settings, pseudonymiser, form.language.data
+                form.kind.data, form.fmt.data, path, ids, settings, pseudonymiser, form.language.data, base_url
             )
             if form.fmt.data == "csv":
                 buffer = io.BytesIO()
@@ -73,7 +79,8 @@ def export():
             },
         )
         return send_file(io.BytesIO(data), mimetype=MEDIA[form.fmt.data], as_attachment=True, download_name=filename)
-    return render_template("data/export.html", form=form, forced=forced, families=len(ids))
+    status = 422 if form.errors else 200
+    return render_template("data/export.html", form=form, forced=forced, families=len(ids)), status
 
 
 def _holds_nul(path: Path) -> bool:
