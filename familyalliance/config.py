@@ -38,6 +38,10 @@ DEFAULTS = {
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,
+    # The roles that log in with a second factor (TOTP code) besides the password: a list, or the names joined
+    # by commas (FAMILYALLIANCE_TWO_FACTOR_ROLES=therapist,team_lead); empty turns it off. Default: every role
+    # that can open a family (web.access.FAMILY_ROLES). Whoever has no second factor yet sets it up at login.
+    "TWO_FACTOR_ROLES": ["therapist", "team_lead", "admin"],
     # Member links: attempts with an unknown token per client address.
     "LINK_RATE_LIMIT": "30 per minute",
     # Where the rate limits count: per process by default; redis://... shares them between workers. Left at

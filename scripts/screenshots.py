@@ -46,7 +46,13 @@ def main(out: Path) -> None:
     """Build a demo database, serve it, and save PNGs of the main pages in English and Dutch."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/shots.sqlite", "SECRET_KEY": "screenshots"})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/shots.sqlite",
+                "SECRET_KEY": "screenshots",
+                "TWO_FACTOR_ROLES": [],  # the pages, not the second factor's setup
+            }
+        )
         with app.app_context():
             flask_migrate.upgrade()
             owner = accounts.create_user(EMAIL, PASSWORD, "team_lead", "Demo team")

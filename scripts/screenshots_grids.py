@@ -38,7 +38,13 @@ def main(out: Path) -> None:
     """Build a demo database with a fresh session for the first family, serve it, and save the grids."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/grids.sqlite", "SECRET_KEY": "screenshots"})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/grids.sqlite",
+                "SECRET_KEY": "screenshots",
+                "TWO_FACTOR_ROLES": [],  # the grids, not the second factor's setup
+            }
+        )
         with app.app_context():
             flask_migrate.upgrade()
             owner = accounts.create_user(EMAIL, PASSWORD, "team_lead", "Demo team")

@@ -1,14 +1,15 @@
 """The command line (``flask --app familyalliance ...``): command groups that call the services.
 
-``create-user``, ``demo``, ``instruments list|load``, ``import-ratings``, ``export``, ``backup``
-and ``restore``; each module holds one group of commands and does its work through ``services``.
+``create-user``, ``demo``, ``instruments list|load``, ``import-ratings``, ``export``, ``rescore``,
+``refresh-summaries``, ``backup`` and ``restore``; each module holds one group of commands and does
+its work through ``services``.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from familyalliance.cli import accounts, backup, data, instruments, reminders
+from familyalliance.cli import accounts, backup, data, instruments, reminders, scores
 
 COMMANDS = (
     accounts.create_user_command,
@@ -16,6 +17,8 @@ COMMANDS = (
     instruments.instruments_cli,
     data.import_ratings_command,
     data.export_command,
+    scores.rescore_command,
+    scores.refresh_summaries_command,
     backup.backup_command,
     backup.restore_command,
     reminders.send_reminders_command,

@@ -90,6 +90,114 @@ def item_table(instruments: Mapping[str, Instrument]) -> pd.DataFrame:
     )
 
 
+#: Per dimension, the sum of a form's answered items (after reversal) and how many of them were answered.
+SUM_COLUMNS = [f"{d}_sum" for d in DIMENSIONS]
+COUNT_COLUMNS = [f"{d}_count" for d in DIMENSIONS]
+#: What is known of a scored form besides its key: the items answered, the scores and their POMP.
+FORM_COLUMNS = ["answered", *SCORE_COLUMNS, *POMP_COLUMNS]
+
+
+def empty_scores() -> pd.DataFrame:
+    """The scores of no answers at all: the ``scores`` columns without rows."""
+    return pd.DataFrame(columns=SCORES_EXPORT_COLUMNS)
+
+
+def _numbered(columns: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """Number the rows' combinations of ``columns`` in order of first appearance: (number per row, first row of each).
+
+    Each column is factorised on its own and the codes combined into one integer (numbered again
+    only when it could grow past 64 bits); cheaper than a MultiIndex of text columns.
+    """
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    bound = 1  # combined < bound
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        codes = np.where(codes < 0, len(uniques), codes)  # a missing value is a value of its own
+        if bound * (len(uniques) + 1) >= 2**62:
+            combined, numbers = pd.factorize(combined)
+            bound = len(numbers)
+        combined = combined * (len(uniques) + 1) + codes
+        bound *= len(uniques) + 1
+    combined, _ = pd.factorize(combined)
+    # Numbered in order of first appearance: each number first appears where the running maximum grows.
+    if not len(combined):
+        return combined.astype(np.int64), np.zeros(0, dtype=np.int64)
+    peak = np.maximum.accumulate(combined)
+    first = np.flatnonzero(np.concatenate(([True], peak[1:] > peak[:-1])))
+    return combined.astype(np.int64), first
+
+
+def form_sums(responses: pd.DataFrame, instruments: Mapping[str, Instrument], key=SCORE_KEY) -> pd.DataFrame:
+    """Per form (``key``): each dimension's sum of answered items after reversal, and their count.
+
+    ``responses`` needs the ``key`` columns, ``item`` and ``value`` (NaN or NA when unanswered).
+    One row per form, every form included (answered or not), in the order the forms first
+    appear; the index is the position of each form's first row in ``responses``. The answers
+    are integers, so the sums are exact: the partial sums of one form read in parts (the
+    import's chunks) add up to exactly the sums of the whole form.
+    """
+    # Each distinct (instrument, item) looked up once: its dimension, reverse flag and scale.
+    pair, first_of_pair = _numbered([responses["instrument"], responses["item"]])
+    known = {(code, item.code): (inst, item) for code, inst in instruments.items() for item in inst.items}
+    pairs = list(responses[["instrument", "item"]].iloc[first_of_pair].itertuples(index=False, name=None))
+    found = [known.get(p) for p in pairs]
+    unknown = [p for p, f in zip(pairs, found, strict=True) if f is None]
+    if unknown:
+        listed = ", ".join(f"{i}/{t}" for i, t in unknown[:5])
+        raise ValueError(f"answers to unknown instrument items: {listed}")
+    dimension = np.array([DIMENSIONS.index(item.dimension) for _, item in found], dtype=np.int64)[pair]
+    reversed_ = np.array([item.reverse for _, item in found], dtype=bool)[pair]
+    span = np.array([inst.scale_min + inst.scale_max for inst, _ in found], dtype="float64")[pair]
+    value = pd.to_numeric(responses["value"], errors="raise").astype("float64").to_numpy()
+    value = np.where(reversed_, span - value, value)
+    answered = ~np.isnan(value)
+
+    # Number the forms once, then add up per form and dimension.
+    form_id, first = _numbered([responses[c] for c in key])
+    n, width = len(first), len(DIMENSIONS)
+    slot = form_id * width + dimension
+    sums = np.bincount(slot, weights=np.where(answered, value, 0.0), minlength=n * width).reshape(n, width)
+    counts = np.bincount(slot[answered], minlength=n * width).reshape(n, width)
+    out = responses[list(key)].iloc[first].reset_index(drop=True)
+    out[SUM_COLUMNS] = sums
+    out[COUNT_COLUMNS] = counts
+    out.index = first
+    return out
+
+
+def score_sums(sums: pd.DataFrame, instruments: Mapping[str, Instrument]) -> pd.DataFrame:
+    """Score forms from their sums (:func:`form_sums`, or partial sums added up): ``FORM_COLUMNS``.
+
+    Returns ``sums`` with the sum and count columns replaced by the items answered, the four
+    dimension scores, ``total`` and their POMP (NaN where missing); forms without any score
+    are kept (the ``scores`` table leaves them out). The index and other columns stay.
+    """
+    codes, uniques = pd.factorize(sums["instrument"])
+    scale = np.array(
+        [(instruments[c].scale_min, instruments[c].scale_max, instruments[c].min_answered) for c in uniques]
+    )
+    scale = scale.reshape(-1, 3).astype("float64")[codes]
+    lo, span, minimum = scale[:, 0], scale[:, 1] - scale[:, 0], scale[:, 2]
+    counts = sums[COUNT_COLUMNS].to_numpy(dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts >= minimum[:, None], sums[SUM_COLUMNS].to_numpy(dtype="float64") / counts, np.nan)
+    # total: mean of the four in a fixed order, as in score_answers (NaN unless all four exist).
+    total = means[:, 0]
+    for i in range(1, len(DIMENSIONS)):
+        total = total + means[:, i]
+    values = np.column_stack([means, total / len(DIMENSIONS)])
+    pomp = 100 * (values - lo[:, None]) / span[:, None]
+    out = sums[[c for c in sums.columns if c not in SUM_COLUMNS and c not in COUNT_COLUMNS]].copy()
+    out["answered"] = counts.sum(axis=1)
+    scored_ = pd.DataFrame(np.column_stack([values, pomp]), columns=SCORE_COLUMNS + POMP_COLUMNS, index=out.index)
+    return pd.concat([out, scored_], axis=1)
+
+
+def scored(forms: pd.DataFrame) -> pd.Series:
+    """Which forms have at least one dimension score: those the ``scores`` table holds."""
+    return forms[list(DIMENSIONS)].notna().any(axis=1)
+
+
 def score_frame(responses: pd.DataFrame, instruments: Mapping[str, Instrument]) -> pd.DataFrame:
     """Score a long DataFrame of item answers (columns of metrics.md section 3; ``value`` NaN when unanswered).
 
@@ -102,47 +210,14 @@ def score_frame(responses: pd.DataFrame, instruments: Mapping[str, Instrument]) 
         return pd.DataFrame(
             columns=[c for c in SCORES_EXPORT_COLUMNS if c in SCORE_KEY + extra + SCORE_COLUMNS + POMP_COLUMNS]
         )
-    items = item_table(instruments)
-    data = responses[SCORE_KEY + extra + ["item", "value"]].merge(
-        items, on=["instrument", "item"], how="left", validate="many_to_one"
+    frame = responses[SCORE_KEY + extra + ["item", "value"]].reset_index(drop=True)
+    forms = score_sums(form_sums(frame, instruments), instruments)
+    forms = forms[scored(forms)]
+    # role and date as the form's first row gives them.
+    out = pd.concat(
+        [forms[SCORE_KEY].reset_index(drop=True), frame.loc[forms.index, extra].reset_index(drop=True)], axis=1
     )
-    unknown = data["dimension"].isna()
-    if unknown.any():
-        pairs = data.loc[unknown, ["instrument", "item"]].drop_duplicates().head(5)
-        listed = ", ".join(f"{i}/{t}" for i, t in pairs.itertuples(index=False))
-        raise ValueError(f"answers to unknown instrument items: {listed}")
-
-    value = pd.to_numeric(data["value"], errors="raise").astype("float64").to_numpy()
-    reversed_ = data["reverse"].to_numpy(dtype=bool)
-    lo = data["scale_min"].to_numpy(dtype="float64")
-    hi = data["scale_max"].to_numpy(dtype="float64")
-    data["v"] = np.where(reversed_, lo + hi - value, value)
-
-    # Number the forms once, so the grouping below works on one integer key.
-    form_id, forms = pd.MultiIndex.from_frame(data[SCORE_KEY]).factorize()
-    data["form"] = form_id
-    grouped = data.groupby(["form", "dimension"], sort=False)["v"].agg(["sum", "count"])
-    minimum = data.groupby("form", sort=False)["min_answered"].first()
-    counts = grouped["count"]
-    enough = counts.to_numpy() >= minimum.reindex(grouped.index.get_level_values("form")).to_numpy()
-    means = (grouped["sum"] / counts).where(enough)
-    wide = means.unstack("dimension").reindex(columns=list(DIMENSIONS))
-
-    scored = wide.notna().any(axis=1)
-    wide = wide[scored]
-    # total: mean of the four in a fixed order, as in score_answers.
-    all_four = wide.notna().all(axis=1)
-    total = sum(wide[d] for d in DIMENSIONS) / len(DIMENSIONS)
-    wide["total"] = total.where(all_four)
-
-    firsts = data.groupby("form", sort=False)[["scale_min", "scale_max", *extra]].first().loc[wide.index]
-    lo_f = firsts["scale_min"].astype("float64")
-    span = firsts["scale_max"].astype("float64") - lo_f
-    for column in SCORE_COLUMNS:
-        wide[f"{column}_pomp"] = 100 * (wide[column] - lo_f) / span
-
-    keys = forms[wide.index.to_numpy()].to_frame(index=False, name=SCORE_KEY)
-    out = pd.concat([keys, firsts[extra].reset_index(drop=True), wide.reset_index(drop=True)], axis=1)
+    out[SCORE_COLUMNS + POMP_COLUMNS] = forms[SCORE_COLUMNS + POMP_COLUMNS].to_numpy()
     out = out[[c for c in SCORES_EXPORT_COLUMNS if c in out.columns]]
     return out.sort_values(SCORE_KEY, kind="stable", ignore_index=True)
 

@@ -152,6 +152,23 @@ def _spend_a_hash(password: str) -> None:
     verify_password(_dummy_hash, password)
 
 
+def count_failure(user: User, now: dt.datetime | None = None) -> str:
+    """Count a wrong password (or second factor's code): ``wrong``, or ``locked_now`` when it locked the account.
+
+    Commits: the count must stand whatever the request does next.
+    """
+    # Counted in the database in one statement, so concurrent attempts on several workers all count.
+    db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+    db.session.refresh(user)
+    reason = "wrong"
+    if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
+        user.locked_until = (now or utcnow()) + dt.timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"])
+        user.failed_logins = 0
+        reason = "locked_now"
+    db.session.commit()
+    return reason
+
+
 def authenticate(email: str, password: str) -> tuple[User | None, str]:
     """The account of ``email`` (None when there is none) and what the password did with it.
 
@@ -167,19 +184,11 @@ def authenticate(email: str, password: str) -> tuple[User | None, str]:
         _spend_a_hash(password)
         return user, "locked"
     if not verify_password(user.password_hash, password):
-        # Counted in the database in one statement, so concurrent attempts on several workers all count.
-        db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-        db.session.refresh(user)
-        reason = "wrong"
-        if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + dt.timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"])
-            user.failed_logins = 0
-            reason = "locked_now"
-        db.session.commit()
-        return user, reason
+        return user, count_failure(user, now)
     if not user.active:
         return user, "inactive"
-    user.failed_logins = 0
+    if not user.two_factor_on:  # with a second factor its code ends the count: wrong codes count as well
+        user.failed_logins = 0
     user.locked_until = None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

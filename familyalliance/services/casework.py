@@ -20,6 +20,7 @@ from familyalliance.store.db import db
 from familyalliance.store.models import (
     Attendance,
     Family,
+    FormScore,
     Member,
     QuestionnaireRequest,
     Response,
@@ -70,8 +71,8 @@ def update_family(
 
 
 def erase_family(family: Family) -> dict[str, int]:
-    """Remove a family and every trace of it: members, sessions, attendance, answers, corrections,
-    drafts and member links, the stored summary and the therapists' assignment.
+    """Remove a family and every trace of it: members, sessions, attendance, answers and their stored
+    scores, corrections, drafts and member links, the stored summary and the therapists' assignment.
 
     One DELETE of the family row; the database removes the rest through its ON DELETE CASCADE
     foreign keys, in the caller's transaction. Returns how many rows of each kind went (no content).
@@ -80,6 +81,7 @@ def erase_family(family: Family) -> dict[str, int]:
         "members": Member,
         "sessions": TherapySession,
         "answers": Response,
+        "scores": FormScore,
         "corrections": ResponseChange,
         "requests": QuestionnaireRequest,
     }

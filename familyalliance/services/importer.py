@@ -15,8 +15,15 @@ set-based at the end of the file, with the forms waiting in temporary tables of 
 rather than in the importing process: a file with the mode column keeps each form's modes and
 first lines (to check one mode per form, to the end of the file even once a problem was found);
 a file without it keeps the forms of sessions stored before, while the forms of the sessions the
-import created are read back from their answers. An open request is answered; an answered one is
-refused, or with ``replace`` takes the file's mode.
+import created are read back from their stored scores (one row per form). An open request is
+answered; an answered one is refused, or with ``replace`` takes the file's mode.
+
+Every form's scores are stored in the same transaction (``store.scores``): the forms of the
+sessions the import created from the sums of their dimensions taken as the file is read (in the
+reading thread, a form's parts in several chunks added up at the end), without reading the answers
+back; the forms of sessions stored before, which may hold other answers too, scored again from the
+store. Then the caseload's summaries of the families the file wrote, from those scores, so the
+next caseload page computes none of them.
 
 Answers the store already holds are refused as duplicates, and so is a form whose request is
 already answered; with ``replace`` they are replaced (the request keeps existing and takes the
@@ -36,6 +43,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from familyalliance.core import scoring
 from familyalliance.core.instruments import Instrument
 from familyalliance.core.validation import (
     FORM_KEY,
@@ -47,10 +55,14 @@ from familyalliance.core.validation import (
     mode_conflict,
     parse_value,
 )
-from familyalliance.store import bulk, summaries
+from familyalliance.core.vocab import INFORMANTS, TARGETS
+from familyalliance.services import rescoring
+from familyalliance.store import bulk, scores, summaries
 from familyalliance.store.db import db
 from familyalliance.store.models import (
+    Attendance,
     Family,
+    FormScore,
     Member,
     QuestionnaireRequest,
     Response,
@@ -461,6 +473,8 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
     connection = db.session.connection()
     now = utcnow()
     with_mode = False
+    # The sums of the forms stored so far, by ids, a frame per chunk (scored at the end).
+    form_parts: list[pd.DataFrame] = []
     try:
         for table in _TEMPORARY:
             table.create(connection)
@@ -478,53 +492,35 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
                 continue  # keep checking the rest of the file; store nothing more
             family_ids, member_ids, session_ids = _ids(part.chunk, entities)
             values = part.columns["value"]
-            rows = list(
-                zip(
-                    family_ids.tolist(),
-                    member_ids.tolist(),
-                    session_ids.tolist(),
-                    part.columns["informant"],
-                    part.columns["target"],
-                    part.columns["instrument"],
-                    part.columns["item"],
-                    values,
-                    strict=True,
-                )
+            rows = zip(
+                family_ids.tolist(),
+                member_ids.tolist(),
+                session_ids.tolist(),
+                part.columns["informant"],
+                part.columns["target"],
+                part.columns["instrument"],
+                part.columns["item"],
+                values,
+                strict=True,
             )
             if replace:
+                rows = list(rows)
                 summary.replaced += _delete_existing(connection, rows)
-            bulk.insert(connection, "response", INSERT_COLUMNS, rows)
-            summary.rows += len(rows)
+            bulk.insert(connection, "response", INSERT_COLUMNS, rows)  # streamed to the driver
+            form_parts.append(_form_sums(part, family_ids, member_ids, session_ids, instruments))
+            summary.rows += len(values)
             summary.unanswered += values.count(None)
             if not part.with_mode:
                 # Forms in sessions stored before may have a request: kept for the end.
                 known = _known_forms(part, entities)
                 if known:
                     bulk.insert(connection, _ANSWERED.name, ANSWERED_COLUMNS, known, skip_existing=True)
-            if entities.new_sessions:
-                # Members with answers in a session this import created were present; a pair may recur in a
-                # later chunk, so pairs already stored are skipped.
-                present = pd.DataFrame({"f": family_ids, "m": member_ids, "s": session_ids}).drop_duplicates()
-                present = present[present["s"].isin(entities.new_sessions)]
-                bulk.insert(
-                    connection,
-                    "attendance",
-                    ("family_id", "member_id", "session_id", "present"),
-                    list(
-                        zip(
-                            present["f"].tolist(),
-                            present["m"].tolist(),
-                            present["s"].tolist(),
-                            itertools.repeat(True),
-                            strict=False,
-                        )
-                    ),
-                    skip_existing=True,
-                )
         if with_mode:
             problems.add(*_mode_conflicts(connection))
         if problems:
             raise ImportRejected(sorted(problems.items, key=lambda p: p.line or 0), problems.total)
+        _store_scores(form_parts, entities, instruments)
+        _record_attendance(connection, entities)
         _answer_requests(connection, entities, with_mode, replace, now)
         for table in reversed(_TEMPORARY):
             table.drop(connection)
@@ -538,7 +534,10 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
             db.session.execute(
                 sa.update(Family).where(Family.code.in_(summary.families_created)).values(start_date=first)
             )
-        summaries.touch(family_id for family_id in entities.families.values() if family_id is not None)
+        written = [family_id for family_id in entities.families.values() if family_id is not None]
+        summaries.touch(written)
+        # The caseload's summaries too, from the scores just stored: its next page computes none of them.
+        rescoring.store_summaries(written)
         db.session.commit()
     except sa.exc.IntegrityError:
         # The store refused a key twice: in the file, or already stored. Find the lines.
@@ -549,6 +548,60 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
         db.session.rollback()
         raise
     return summary
+
+
+def _form_sums(
+    part: _Part,
+    family_ids: np.ndarray,
+    member_ids: np.ndarray,
+    session_ids: np.ndarray,
+    instruments: Mapping[str, Instrument],
+) -> pd.DataFrame:
+    """A stored chunk's forms with their dimensions' sums (``scoring.form_sums``), keyed by ids (``scores.FORM_KEY``).
+
+    In the storing thread, on the ids it just found: numbering forms by integers is cheap, and work in
+    the reading thread would slow the storing thread's inserts as much (both need the interpreter).
+    Kept small until the end of the file: the key's words as categories, the sums as small integers.
+    """
+    chunk = part.chunk
+    answers = pd.DataFrame(
+        {
+            "family_id": family_ids,
+            "member_id": member_ids,
+            "session_id": session_ids,
+            **{name: chunk[name].array for name in ("informant", "target", "instrument", "item")},
+            "value": part.values,
+        }
+    )
+    sums = scoring.form_sums(answers, instruments, key=list(scores.FORM_KEY)).reset_index(drop=True)
+    words = {"informant": INFORMANTS, "target": TARGETS, "instrument": sorted(instruments)}
+    return sums.astype(
+        {name: pd.CategoricalDtype(categories) for name, categories in words.items()}
+        | {name: np.int32 for name in scoring.SUM_COLUMNS}
+        | {name: np.int16 for name in scoring.COUNT_COLUMNS}
+    )
+
+
+def _store_scores(form_parts: list[pd.DataFrame], entities: _Entities, instruments: Mapping[str, Instrument]) -> None:
+    """The scores of every form the file wrote, in the import's transaction.
+
+    A form in a session the import created holds only the file's answers: it is scored from the
+    sums taken as the file was read (a form split over chunks has its parts added up first) and
+    stored in bulk. A form in a session stored before may hold other answers too: it is scored
+    again from the store (``scores.rescore_forms``).
+    """
+    if not form_parts:
+        return
+    key = list(scores.FORM_KEY)
+    sums = pd.concat(form_parts, ignore_index=True)
+    form_parts.clear()
+    new = sums["session_id"].isin(list(entities.new_sessions)).to_numpy()
+    fresh = sums[new]
+    if fresh.duplicated(key).any():
+        fresh = fresh.groupby(key, sort=False, as_index=False, observed=True).sum()
+    scores.store_sums(fresh, instruments)
+    if not new.all():
+        scores.rescore_forms(sums.loc[~new, key].drop_duplicates().itertuples(index=False, name=None), instruments)
 
 
 def _pylist(column: pd.Series, cast: str | None = None) -> list:
@@ -576,6 +629,8 @@ class _Part:
     with_mode: bool
     #: With the mode column: the chunk's forms with each mode they are given, as rows of ``_FORMS``.
     form_rows: list[tuple]
+    #: The values as numbers (NaN: unanswered), for the forms' scores (only for a chunk without problems).
+    values: np.ndarray | None = None
 
 
 #: The fields that say which form a row belongs to, and how it was given.
@@ -634,12 +689,16 @@ def _prepare(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mapping[str, I
             *(_pylist(combos[c]) for c in ENTITY_FIELDS), combos["line"].tolist(), strict=True
         )
     ]
-    columns = {}
+    columns, values = {}, None
     if not found:
         columns = {name: _pylist(chunk[name]) for name in ("informant", "target", "instrument", "item")}
         # The values as the shared check read them (" 5" and "+5" are 5), each distinct text parsed once.
         parsed = {text: parse_value(text)[0] for text in chunk["value"].unique()}
         columns["value"] = [parsed[text] for text in _pylist(chunk["value"])]
+        # Each distinct text once: the reading thread holds the interpreter as little as it can (see _form_sums).
+        codes, texts = pd.factorize(chunk["value"])
+        numbers = np.array([np.nan if parsed[t] is None else parsed[t] for t in texts], dtype="float64")
+        values = numbers[codes] if len(texts) else np.zeros(0)
     with_mode = MODE in chunk.columns
     return _Part(
         chunk,
@@ -650,6 +709,7 @@ def _prepare(chunk: pd.DataFrame, lines: np.ndarray, instruments: Mapping[str, I
         lines,
         with_mode,
         _form_rows(_forms(chunk, lines, found)) if with_mode else [],
+        values,
     )
 
 
@@ -700,35 +760,30 @@ def _checked(
         worker.join()
 
 
+def _pairs(family: np.ndarray, families: Sequence, other: pd.Series) -> tuple[np.ndarray, list[tuple]]:
+    """Number the rows' (family, ``other``) pairs in order of first appearance: (number per row, the pairs).
+
+    Integers all the way (the family's code number times the other's), so each distinct pair is
+    looked up once, not each row merged on text.
+    """
+    codes, uniques = pd.factorize(other)
+    pair, combined = pd.factorize(family * len(uniques) + codes)
+    found = uniques[combined % len(uniques)]
+    return pair, list(zip((families[i] for i in combined // len(uniques)), _pylist(pd.Series(found)), strict=True))
+
+
 def _ids(chunk: pd.DataFrame, entities: _Entities) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The family, member and session id of every row, creating the new ones in bulk."""
-    families = _pylist(pd.Series(chunk["family"].unique()))
-    pairs = chunk[["family", "member"]].drop_duplicates()
-    members = list(zip(_pylist(pairs["family"]), _pylist(pairs["member"]), strict=True))
-    pairs = chunk[["family", "session"]].drop_duplicates()
-    sessions = [(f, int(n)) for f, n in zip(_pylist(pairs["family"]), _pylist(pairs["session"]), strict=True)]
+    family, uniques = pd.factorize(chunk["family"])
+    families = _pylist(pd.Series(uniques))
+    member, members = _pairs(family, families, chunk["member"])
+    session, sessions = _pairs(family, families, chunk["session"].astype("int64"))
+    sessions = [(f, int(n)) for f, n in sessions]
     entities.create_missing(families, members, sessions)
-    keys = pd.DataFrame(
-        {
-            "family": chunk["family"].to_numpy(),
-            "member": chunk["member"].to_numpy(),
-            "session": chunk["session"].astype("int64").to_numpy(),
-        }
-    )
-    member_ids = pd.DataFrame(
-        [(f, m, entities.members[(f, m)][0]) for f, m in members], columns=["family", "member", "member_id"]
-    )
-    session_ids = pd.DataFrame(
-        [(f, n, entities.sessions[(f, n)][0]) for f, n in sessions], columns=["family", "session", "session_id"]
-    )
-    joined = keys.merge(member_ids, on=["family", "member"], how="left").merge(
-        session_ids, on=["family", "session"], how="left"
-    )
-    family_ids = keys["family"].map({f: entities.families[f] for f in families})
     return (
-        family_ids.to_numpy(dtype=np.int64),
-        joined["member_id"].to_numpy(dtype=np.int64),
-        joined["session_id"].to_numpy(dtype=np.int64),
+        np.array([entities.families[f] for f in families], dtype=np.int64)[family],
+        np.array([entities.members[key][0] for key in members], dtype=np.int64)[member],
+        np.array([entities.sessions[key][0] for key in sessions], dtype=np.int64)[session],
     )
 
 
@@ -799,14 +854,41 @@ def _known_forms(part: _Part, entities: _Entities) -> list[tuple]:
     return known
 
 
+def _record_attendance(connection: sa.Connection, entities: _Entities) -> None:
+    """Members with answers in a session the import created were present: one INSERT ... SELECT from the forms'
+    stored rows (the import's sessions noted in ``_NEW_SESSIONS`` for this and for the requests)."""
+    if not entities.new_sessions:
+        return
+    bulk.insert(
+        connection,
+        _NEW_SESSIONS.name,
+        ("id", "family_id"),
+        [
+            (known[0], entities.families[family])
+            for (family, _number), known in entities.sessions.items()
+            if known[0] in entities.new_sessions
+        ],
+    )
+    f, n = FormScore.__table__.c, _NEW_SESSIONS.c
+    connection.execute(
+        Attendance.__table__.insert().from_select(
+            ["family_id", "member_id", "session_id", "present"],
+            sa.select(f.family_id, f.member_id, f.session_id, sa.literal(True))
+            .where(f.family_id.in_(sa.select(n.family_id)), f.session_id.in_(sa.select(n.id)))
+            .distinct(),
+        )
+    )
+
+
 def _answer_requests(
     connection: sa.Connection, entities: _Entities, with_mode: bool, replace: bool, now: dt.datetime
 ) -> None:
     """Every form of the file as an answered questionnaire request, set-based: a handful of statements in all.
 
     A file without the mode column: the forms of the sessions the import created get their
-    requests by one INSERT ... SELECT from their answers (mode ``import``). A file with it: all its
-    forms are matched to their family, member and session by one INSERT ... SELECT. Then the
+    requests by one INSERT ... SELECT from their stored scores, one row per form (mode ``import``).
+    A file with it: all its forms are matched to their family, member and session by one
+    INSERT ... SELECT. Then the
     forms kept for the end: an answered request is refused (ImportRejected, naming the form's
     first line) unless ``replace`` (its answers were replaced, so it takes the file's mode); the
     others (open, in progress, expired, withdrawn) are answered now in the file's mode by one
@@ -839,17 +921,8 @@ def _answer_requests(
             )
         )
     elif entities.new_sessions:
-        bulk.insert(
-            connection,
-            _NEW_SESSIONS.name,
-            ("id", "family_id"),
-            [
-                (known[0], entities.families[family])
-                for (family, _number), known in entities.sessions.items()
-                if known[0] in entities.new_sessions
-            ],
-        )
-        r, n = Response.__table__.c, _NEW_SESSIONS.c
+        # One stored form row per form (scored or not), already stored: a quarter of the rows to read.
+        r, n = FormScore.__table__.c, _NEW_SESSIONS.c
         connection.execute(
             requests.insert().from_select(
                 list(REQUEST_COLUMNS),
@@ -864,8 +937,7 @@ def _answer_requests(
                     sa.literal(IMPORT_MODE),
                 )
                 # By family, the key's first column; then the family's new sessions.
-                .where(r.family_id.in_(sa.select(n.family_id)), r.session_id.in_(sa.select(n.id)))
-                .group_by(r.family_id, r.member_id, r.session_id, r.informant, r.target, r.instrument),
+                .where(r.family_id.in_(sa.select(n.family_id)), r.session_id.in_(sa.select(n.id))),
             )
         )
     same = (q.session_id == a.session_id) & (q.member_id == a.member_id) & (q.instrument == a.instrument)

@@ -30,6 +30,8 @@ def install_instrument(text: str, replace: bool = False) -> Instrument:
                     "use --replace, or a new code for a changed instrument"
                 ]
             )
+        # Also what keeps stored scores (``form_score``) right: a definition in use never changes, so no form
+        # is scored with an older one. A built-in definition changed by an upgrade is ``flask rescore``'s.
         used = db.session.scalar(sa.select(Response.family_id).where(Response.instrument == instrument.code).limit(1))
         if used is not None:
             raise DefinitionError(

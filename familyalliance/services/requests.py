@@ -28,7 +28,7 @@ from familyalliance.core.requests import ANSWERABLE, request_state
 from familyalliance.services import responses
 from familyalliance.services.errors import OperationError
 from familyalliance.services.responses import AnswersRejected, store_answers
-from familyalliance.store import summaries
+from familyalliance.store import scores, summaries
 from familyalliance.store.db import db
 from familyalliance.store.models import (
     Attendance,
@@ -280,6 +280,8 @@ def submit(
             )
             answer.value = value
     summaries.touch([request.family_id])
+    form = _form_key(request, instrument)
+    scores.rescore_forms([tuple(form[name] for name in scores.FORM_KEY)], instruments)
     db.session.refresh(request)
     return len(values)
 

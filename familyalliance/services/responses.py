@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from familyalliance.core import validation
 from familyalliance.core.instruments import Instrument
 from familyalliance.services.errors import OperationError
-from familyalliance.store import bulk, summaries
+from familyalliance.store import bulk, scores, summaries
 from familyalliance.store.db import db
 from familyalliance.store.models import (
     Response,
@@ -34,8 +34,9 @@ class AnswersRejected(OperationError):
 COPY_COLUMNS = ("family_id", "member_id", "session_id", "informant", "target", "instrument", "item", "value")
 
 
-def store_responses(rows: Iterable[Mapping]) -> int:
-    """Insert response rows (dicts of Response columns) in the current transaction; return how many.
+def store_responses(rows: Iterable[Mapping], instruments: Mapping[str, Instrument] | None = None) -> int:
+    """Insert response rows (dicts of Response columns) and their forms' scores in the current transaction;
+    return how many rows.
 
     Through ``bulk.insert``: COPY on PostgreSQL, executemany on SQLite. The response
     store's key refuses a second answer for the same (family, member, session, informant,
@@ -44,6 +45,7 @@ def store_responses(rows: Iterable[Mapping]) -> int:
     values = [tuple(row.get(column) for column in COPY_COLUMNS) for row in rows]
     bulk.insert(db.session.connection(), "response", COPY_COLUMNS, values)
     summaries.touch(row[0] for row in values)
+    scores.rescore_forms({row[:6] for row in values}, instruments)
     return len(values)
 
 
@@ -67,7 +69,7 @@ def store_answers(rows: Iterable[Mapping], instruments: Mapping[str, Instrument]
     problems.extend(validation.duplicate_keys((tuple(r[k] for k in RESPONSE_KEY), None) for r in clean))
     if problems:
         raise AnswersRejected(problems)
-    return store_responses(clean)
+    return store_responses(clean, instruments)
 
 
 class GridRejected(OperationError):
@@ -151,7 +153,7 @@ def save_grid(
     if conflicts:
         raise GridConflict(conflicts)
     added = corrected = 0
-    new_rows = []
+    new_rows, corrected_members = [], set()
     for member_id in sorted({member_id for member_id, _ in edited}):
         for item in instrument.items:
             cell = (member_id, item.code)
@@ -172,11 +174,14 @@ def save_grid(
                 )
                 answer.value = value
                 corrected += 1
+                corrected_members.add(member_id)
     if new_rows:
-        added = store_responses(new_rows)
+        added = store_responses(new_rows, instruments)
     db.session.flush()
     if corrected:
         summaries.touch([session.family_id])
+        forms = {(session.family_id, m, session.id, informant, target, instrument.code) for m in corrected_members}
+        scores.rescore_forms(forms, instruments)
     return added, corrected
 
 

@@ -81,6 +81,13 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     #: Part of the id kept in the browser session; a new one (password change) ends every other session.
     session_token: Mapped[str] = mapped_column(sa.String(32), default=lambda: secrets.token_hex(16))
+    #: The second factor's TOTP secret (base32): made when setting it up, in use once ``two_factor_since`` is set.
+    #: The app needs it to check codes; no page shows it after the setup.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    #: When the second factor was set up (empty: not set up); an admin's reset empties it with the secret.
+    two_factor_since: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: The time step of the last code accepted: a code counts only for a later step, so none is used twice.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     team: Mapped[Team | None] = relationship(back_populates="users")
     families: Mapped[list[Family]] = relationship(secondary=family_therapist, back_populates="therapists")
@@ -97,12 +104,33 @@ class User(UserMixin, db.Model):
         until = until if until.tzinfo else until.replace(tzinfo=dt.UTC)  # SQLite gives it back naive
         return until > (now or utcnow())
 
+    @property
+    def two_factor_on(self) -> bool:
+        """Whether logging in takes a code of the second factor besides the password."""
+        return self.two_factor_since is not None and self.totp_secret is not None
+
     def get_id(self) -> str:
         """The session's reference to the account: id and session token (see ``auth.load_user``)."""
         return f"{self.id}:{self.session_token}"
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for the second factor (a lost phone): only its SHA-256 is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    #: SHA-256 (hex) of the code: 60 random bits, so a plain hash suffices (no guessable password behind it).
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: When it was used to log in (empty: still usable).
+    used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"<RecoveryCode of user {self.user_id}>"
 
 
 class Family(db.Model):
@@ -265,6 +293,47 @@ class Response(db.Model):
     value: Mapped[int | None] = mapped_column(sa.SmallInteger)
     #: When the answer was stored; set by the database, so bulk inserts need not send it.
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class FormScore(db.Model):
+    """One form's scores (metrics.md section 4), stored with its answers: what pages read instead of the answers.
+
+    One row per form in the response store: (family, member, session, informant, target,
+    instrument), keyed like the answers. Every path that writes answers writes its forms' rows
+    in the same transaction (``scores``); a form without any dimension score has a row too
+    (``answered`` counts its items), which the ``scores`` table leaves out. Recomputed by
+    ``flask rescore`` when an instrument's definition changes. Gone with the family, member or
+    session (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "form_score"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["family_id", "member_id"], ["member.family_id", "member.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["family_id", "session_id"], ["therapy_session.family_id", "therapy_session.id"], ondelete="CASCADE"
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(primary_key=True)
+    informant: Mapped[str] = mapped_column(_enum(vocab.INFORMANTS, "score_informant"), primary_key=True)
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "score_target"), primary_key=True)
+    instrument: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    #: Items answered (not empty).
+    answered: Mapped[int] = mapped_column(sa.SmallInteger)
+    #: Dimension scores and their mean on the instrument's scale, and each as POMP; empty where missing.
+    bond: Mapped[float | None] = mapped_column(sa.Float)
+    goals_tasks: Mapped[float | None] = mapped_column(sa.Float)
+    safety: Mapped[float | None] = mapped_column(sa.Float)
+    shared_purpose: Mapped[float | None] = mapped_column(sa.Float)
+    total: Mapped[float | None] = mapped_column(sa.Float)
+    bond_pomp: Mapped[float | None] = mapped_column(sa.Float)
+    goals_tasks_pomp: Mapped[float | None] = mapped_column(sa.Float)
+    safety_pomp: Mapped[float | None] = mapped_column(sa.Float)
+    shared_purpose_pomp: Mapped[float | None] = mapped_column(sa.Float)
+    total_pomp: Mapped[float | None] = mapped_column(sa.Float)
 
 
 class ResponseChange(db.Model):

@@ -9,11 +9,19 @@ import pandas as pd
 import sqlalchemy as sa
 
 from familyalliance.core import analytics
-from familyalliance.core.scoring import score_frame
+from familyalliance.core.scoring import (
+    POMP_COLUMNS,
+    SCORE_COLUMNS,
+    SCORE_KEY,
+    SCORES_EXPORT_COLUMNS,
+    empty_scores,
+    scored,
+)
 from familyalliance.core.validation import LONG_HEADER, LONG_HEADER_WITH_MODE
 from familyalliance.store.db import db
 from familyalliance.store.models import (
     Family,
+    FormScore,
     Member,
     QuestionnaireRequest,
     Response,
@@ -110,9 +118,46 @@ def _dates(column: pd.Series) -> pd.Series:
     return column.map(lookup)
 
 
+#: The ``scores`` table's columns read from the stored scores, in order.
+_STORED_SCORE_COLUMNS = [*SCORE_COLUMNS, *POMP_COLUMNS]
+
+
 def scores(family_ids: Sequence[int] | None = None) -> pd.DataFrame:
-    """Scores per form (metrics.md section 4) for the given families."""
-    return score_frame(responses_frame(family_ids), installed_instruments())
+    """Scores per form (metrics.md section 4) for the given families (all when None), as stored with the answers.
+
+    Read from ``form_score`` (written with the answers, see ``store.scores``), never from the
+    answers: the same table ``score_frame`` gives for the families' answers, column for column.
+    """
+    query = (
+        sa.select(
+            Family.code,
+            Member.code,
+            Member.role,
+            TherapySession.number,
+            TherapySession.date,
+            FormScore.informant,
+            FormScore.target,
+            FormScore.instrument,
+            *(getattr(FormScore, name) for name in _STORED_SCORE_COLUMNS),
+        )
+        .join(Family, Family.id == FormScore.family_id)
+        .join(Member, Member.id == FormScore.member_id)
+        .join(TherapySession, TherapySession.id == FormScore.session_id)
+    )
+    if family_ids is not None:
+        query = query.where(FormScore.family_id.in_(family_ids))
+    # Plain tuples from the driver: SQLAlchemy's per-value processing would cost more than the query.
+    rows = db.session.connection().execute(query).cursor.fetchall()
+    if not rows:
+        return empty_scores()  # as for no answers at all
+    names = [c for c in SCORES_EXPORT_COLUMNS if c not in _STORED_SCORE_COLUMNS] + _STORED_SCORE_COLUMNS
+    frame = pd.DataFrame(dict(zip(names, zip(*rows, strict=True), strict=True)))
+    frame[_STORED_SCORE_COLUMNS] = frame[_STORED_SCORE_COLUMNS].astype("float64")
+    frame["session"] = frame["session"].astype("int64")
+    frame["date"] = _dates(frame["date"]).astype(object)
+    # The forms without any score are stored too (their items are counted); the table leaves them out.
+    frame = frame.loc[scored(frame), SCORES_EXPORT_COLUMNS]
+    return frame.sort_values(SCORE_KEY, kind="stable", ignore_index=True)
 
 
 def followups(family_ids: Sequence[int]) -> pd.DataFrame:

@@ -2,9 +2,11 @@
 
 Every change to a family's members, sessions or answers calls :func:`touch`, which raises
 the family's ``revision`` in the same transaction. A summary remembers the revision (and
-the thresholds and instruments) it was computed from; :func:`stale_families` finds the
-stale ones of a set of families and :func:`refresh` recomputes them, in a fixed number of
-queries however many they are.
+the thresholds and instruments) it was computed from; :func:`stale_families` finds those of
+a set of families whose data changed since and :func:`refresh` recomputes them, from the
+stored scores, in a fixed number of queries however many they are. The import stores the
+summaries of the families it wrote; ``flask refresh-summaries`` all of them (after an upgrade
+or a changed threshold), so a request computes only the few families that changed since.
 
 Under concurrent writers this stays right without locks: the revision is read before the
 answers, so a summary computed while new answers arrive carries the older revision and
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
@@ -26,6 +29,8 @@ from familyalliance.core.instruments import Instrument
 from familyalliance.store import queries
 from familyalliance.store.db import db
 from familyalliance.store.models import Family, FamilySummary, utcnow
+
+log = logging.getLogger(__name__)
 
 #: Sessions in the caseload's balance sparkline.
 SPARKLINE_SESSIONS = 10
@@ -45,6 +50,19 @@ def touch(family_ids: Iterable[int]) -> None:
         db.session.execute(sa.update(Family).where(Family.id.in_(ids)).values(revision=Family.revision + 1))
 
 
+def hold(family_ids: Iterable[int]) -> None:
+    """Hold the families for this transaction before reading their data to store what follows from it.
+
+    A write that changes nothing (the revision stays): PostgreSQL locks the families' rows, so a
+    request changing one of them waits until this transaction ends (and its own scores and summary
+    come after); SQLite takes its write lock now, so no write can slip in between the reading and
+    the writing (at the first write it would otherwise fail on a stale snapshot).
+    """
+    ids = sorted({int(i) for i in family_ids})
+    if ids:
+        db.session.execute(sa.update(Family).where(Family.id.in_(ids)).values(revision=Family.revision))
+
+
 def settings_key(settings: analytics.Settings, instruments: Mapping[str, Instrument]) -> str:
     """A fingerprint of what a summary depends on besides the data: thresholds and instrument versions."""
     basis = {
@@ -58,10 +76,16 @@ def settings_key(settings: analytics.Settings, instruments: Mapping[str, Instrum
 
 
 def stale_families(family_query: sa.Select, key: str) -> list[tuple[int, int]]:
-    """(id, revision) of the families in ``family_query`` whose summary is missing or stale."""
+    """(id, revision) of the families in ``family_query`` whose data changed since their summary, or without one.
+
+    What a request computes: the few families that changed since. A summary computed with other
+    thresholds or instruments (``key``) is not recomputed here, for every family at once, in a
+    request someone waits for: ``flask refresh-summaries`` does that after an upgrade or a changed
+    setting (they are counted in the log until it ran).
+    """
     ids = family_query.with_only_columns(Family.id).scalar_subquery()
     query = (
-        sa.select(Family.id, Family.revision)
+        sa.select(Family.id, Family.revision, FamilySummary.revision == Family.revision)
         .outerjoin(FamilySummary, FamilySummary.family_id == Family.id)
         .where(Family.id.in_(ids))
         .where(
@@ -72,7 +96,15 @@ def stale_families(family_query: sa.Select, key: str) -> list[tuple[int, int]]:
             )
         )
     )
-    return [(fid, rev) for fid, rev in db.session.execute(query)]
+    stale, outdated = [], 0
+    for fid, rev, unchanged in db.session.execute(query):
+        if unchanged:
+            outdated += 1
+        else:
+            stale.append((fid, rev))
+    if outdated:
+        log.warning("%d summaries computed with other thresholds or instruments: run flask refresh-summaries", outdated)
+    return stale
 
 
 def compute(analysis: analytics.Analysis, settings: analytics.Settings) -> dict[str, dict]:

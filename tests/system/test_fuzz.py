@@ -32,18 +32,21 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, currently_in_test_context, event, example, given, settings
 from hypothesis import strategies as st
 
-from familyalliance.core import plan, vocab
+from familyalliance.core import plan, scoring, vocab
 from familyalliance.core.instruments import builtin_instruments
 from familyalliance.core.validation import LONG_HEADER
 from familyalliance.services import casework, importer, requests
+from familyalliance.store import scores
 from familyalliance.store.db import db
 from familyalliance.store.models import (
     Family,
+    FormScore,
     Member,
     QuestionnaireRequest,
     RequestToken,
@@ -95,7 +98,7 @@ def restore_answers(app, scenario: Scenario) -> None:
             ]
         fam1_requests = sa.select(QuestionnaireRequest.id).where(QuestionnaireRequest.family_id == scenario.fam1.id)
         db.session.execute(sa.delete(RequestToken).where(RequestToken.request_id.in_(fam1_requests)))
-        for model in (Response, ResponseChange, QuestionnaireRequest):
+        for model in (Response, FormScore, ResponseChange, QuestionnaireRequest):
             db.session.execute(sa.delete(model).where(model.family_id == scenario.fam1.id))
         db.session.execute(sa.insert(requests_table), scenario.extra["requests"])
         course_answers(scenario.fam1)
@@ -180,6 +183,21 @@ def post_checked(app, client, url: str, form, success: int = 302):
         assert_refused(response, before, after)
         return None
     return response, before, after
+
+
+def assert_scores_follow_answers(state: dict) -> None:
+    """Every form's stored scores are what scoring its stored answers gives (one row per form, none more)."""
+    key = list(scores.FORM_KEY)
+    answers = pd.DataFrame([dict(r) for r in state["response"]], columns=[*key, "item", "value"])
+    answers["value"] = pd.to_numeric(answers["value"]).astype("float64")
+    expected = set()
+    if not answers.empty:
+        instruments = builtin_instruments()
+        forms = scoring.score_sums(scoring.form_sums(answers, instruments, key=key), instruments)
+        forms = forms[list(scores.COLUMNS)].astype(object).where(forms[list(scores.COLUMNS)].notna(), None)
+        expected = {tuple(row) for row in forms.itertuples(index=False, name=None)}
+    stored = {tuple(dict(r)[c] for c in scores.COLUMNS) for r in state["form_score"]}
+    assert stored == expected
 
 
 def rows(state: dict, table: str, **where) -> list[dict]:
@@ -1042,11 +1060,14 @@ def test_grid(app, client, scenario, data):
     change = changes(before, after)
     fulfilled = check_grid_requests(before, after, scenario, present, key, instrument)
     answers_changed = any(expected[member] != olds[member] for member in present)
-    assert set(change) == (
+    # The forms' stored scores change with their answers (not always: a correction can leave a score as it was).
+    assert set(change) - {"form_score"} == (
         ({"response", "family"} if answers_changed else set())
         | ({"response_change"} if corrected else set())
         | ({"questionnaire_request"} if fulfilled else set())
     )
+    assert "form_score" not in change or answers_changed
+    assert_scores_follow_answers(after)
     for member in present:
         new = {r["item"]: r["value"] for r in rows(after, "response", member_id=member, **key)}
         assert new == expected[member]
@@ -1365,8 +1386,11 @@ def check_import(before: dict, after: dict, body: bytes, stored_rows: int) -> No
         "therapy_session",
         "attendance",
         "response",
+        "form_score",
         "questionnaire_request",
+        "family_summary",
     }
+    assert_scores_follow_answers(after)
     codes = {r["id"]: r["code"] for r in rows(after, "family")}
     members = {r["id"]: (codes[r["family_id"]], r["code"], r["role"]) for r in rows(after, "member")}
     sessions = {r["id"]: (codes[r["family_id"]], r["number"], r["date"]) for r in rows(after, "therapy_session")}
@@ -1532,8 +1556,9 @@ def check_answers_stored(
     """Every item stored once (unanswered ones empty), the request answered (``mode``), the revision raised."""
     change = changes(before, after)
     # The request is answered (its links then say so); its tokens stay as they were.
-    assert set(change) == {"response", "questionnaire_request", "family"}
+    assert set(change) == {"response", "form_score", "questionnaire_request", "family"}
     assert not change["response"].removed
+    assert_scores_follow_answers(after)
     stored = {r["item"]: r["value"] for r in change["response"].added}
     sent = {item.code: (first(form, item.code) or "").strip() for item in instrument.items}
     assert stored == {item: whole(text) for item, text in sent.items()}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import pyotp
 import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -289,8 +290,16 @@ def test_pages_render(server):
     assert "/static/app.css" in login
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login)
     assert token, login
-    url, _kind, _body = browser.get("/login", {"csrf_token": token[1], "email": EMAIL, "password": PASSWORD})
+    url, _kind, body = browser.get("/login", {"csrf_token": token[1], "email": EMAIL, "password": PASSWORD})
     assert urllib.parse.urlsplit(url).path != "/login", "the login failed"
+    # A team lead sets up the second factor at the first login (on by default), with the key under the QR code.
+    assert urllib.parse.urlsplit(url).path == "/login/setup"
+    setup = body.decode()
+    secret = re.search(r"data-secret>([A-Z2-7 ]+)</code>", setup)[1].replace(" ", "")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', setup)
+    code = pyotp.TOTP(secret).now()
+    _url, _kind, codes = browser.get("/login/setup", {"csrf_token": token[1], "code": code})
+    assert b'class="recovery-codes"' in codes
 
     caseload = browser.page("/families/")
     assert "Log out" in caseload

@@ -84,13 +84,21 @@ def test_new_answers_refresh_the_stored_summary(client, lead, app):
         assert after.concern != concern
 
 
-def test_changed_thresholds_refresh_every_summary(app, lead, make_app):
+def test_changed_thresholds_refresh_every_summary_by_the_command(app, client, lead, make_app, caplog):
+    """A changed threshold concerns every family: ``flask refresh-summaries`` computes them, not a caseload request."""
+    client.get("/families/")
     with app.app_context():
         keys = {s.settings_key for s in db.session.scalars(sa.select(FamilySummary))}
+        assert len(keys) == 1
     strict = make_app(SPLIT_THRESHOLD=5.0)
-    client = strict.test_client()
-    client.post("/login", data={"email": "lead@example.org", "password": "correct horse battery"})
-    client.get("/families/")
+    browser = strict.test_client()
+    browser.post("/login", data={"email": "lead@example.org", "password": "correct horse battery"})
+    assert browser.get("/families/").status_code == 200
+    with strict.app_context():
+        assert {s.settings_key for s in db.session.scalars(sa.select(FamilySummary))} == keys
+    assert "run flask refresh-summaries" in caplog.text
+    result = strict.test_cli_runner().invoke(args=["refresh-summaries"])
+    assert result.exit_code == 0 and f"{len(lead)} families" in result.output
     with strict.app_context():
         stored = db.session.scalars(sa.select(FamilySummary)).all()
         assert len(stored) == len(lead) and not {s.settings_key for s in stored} & keys

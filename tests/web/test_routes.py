@@ -69,6 +69,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     # Public on purpose: the login page, the health check, static files and the Vega bundle
     # (no data in any of them), and member links (the token is the key).
     "auth.login": everyone(),
+    # The second factor's steps of a login: the password given a moment ago in this browser is the key
+    # (without it, back to the login page).
+    "auth.login_code": everyone(),
+    "auth.two_factor_setup": everyone(),
     "health.healthz": everyone(),
     "static": everyone(),
     "vega.bundle": everyone(),
@@ -78,6 +82,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "index": only(*ROLES[1:]),
     "auth.logout": only(*ROLES[1:]),
     "auth.change_password": only(*ROLES[1:]),
+    "auth.two_factor": only(*ROLES[1:]),
     # The caseload: clinicians, and admins for families assigned to them; researchers never.
     "caseload.show": only("therapist", "other_therapist", "team_lead", "admin"),
     "families.new_family": only("therapist", "other_therapist", "team_lead"),
@@ -111,6 +116,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin.new_user": only("team_lead", "admin"),
     "admin.edit_user": only("team_lead", "admin"),
     "admin.set_log_in": only("team_lead", "admin"),
+    "admin.reset_two_factor": only("team_lead", "admin"),
     "admin.new_team": only("admin"),
     "admin.audit_log": only("admin"),
     "admin.audit_export": only("admin"),

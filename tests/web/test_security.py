@@ -15,6 +15,7 @@ import logging
 import re
 import time
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 
@@ -331,6 +332,10 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
         "ann@example.org",
         {"data": {"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}},
     ),
+    # The second factor: the app's code is filled in when sent (csrf_request), from the secret set up before.
+    "auth.login_code": ("ann@example.org", {"data": {"code": ""}}),
+    "auth.two_factor_setup": ("ann@example.org", {"data": {"code": ""}}),
+    "auth.two_factor": ("ann@example.org", {"data": {"code": ""}}),
     "families.new_family": (
         "ann@example.org",
         {"data": {"code": "FAM-2", "status": "active", "start_date": "2026-02-02", "full_every": "3"}},
@@ -371,6 +376,7 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
     ),
     "admin.edit_user": ("admin@example.org", {"data": {"email": "bob@example.org", "role": "team_lead", "team": ""}}),
     "admin.set_log_in": ("admin@example.org", {"data": {"may_log_in": "no"}}),
+    "admin.reset_two_factor": ("admin@example.org", {}),
     "admin.new_team": ("admin@example.org", {"data": {"name": "Team Z"}}),
     "admin.erase": ("lead@example.org", {"data": {"confirm": "FAM-1"}}),
     "questionnaire.answer": (None, {"data": {"bond": "8", "goals_tasks": "6", "safety": "10"}}),
@@ -408,7 +414,17 @@ def prepare_case(app, endpoint: str, scenario: Scenario, request) -> dict:
             daan = db.session.get(QuestionnaireRequest, request_of(app, scenario, "C1").id)
             requests.submit(daan, {"bond": 8}, installed_instruments(), "link")
             commit()
+    if endpoint in ("auth.login_code", "admin.reset_two_factor"):  # ann's and bob's second factor is set up
+        since = dt.datetime.now(dt.UTC)
+        for email in ("ann@example.org", "bob@example.org"):
+            set_user(app, email, totp_secret=pyotp.random_base32(), two_factor_since=since)
+    if endpoint in ("auth.login_code", "auth.two_factor_setup"):
+        return {"TWO_FACTOR_ROLES": ["therapist"]}
     return {}
+
+
+#: The page that shows the secret to set up with, opened before the code is sent.
+TWO_FACTOR_SETUP_PAGES = {"auth.two_factor_setup": "/login/setup", "auth.two_factor": "/account/two-factor"}
 
 
 def csrf_request(app, endpoint: str, scenario: Scenario) -> tuple[dict, dict]:
@@ -441,6 +457,8 @@ def csrf_request(app, endpoint: str, scenario: Scenario) -> tuple[dict, dict]:
         data[f"v-{scenario.fam1.members['M1']}-bond"] = "2"
     if endpoint == "data.import_ratings":
         data |= {"file": (io.BytesIO(IMPORT_CSV), "ratings.csv"), "team": "0"}
+    if endpoint in ("auth.login_code", "auth.two_factor_setup", "auth.two_factor"):
+        data["code"] = pyotp.TOTP(get_user(app, "ann@example.org").totp_secret).now()
     return values, kwargs
 
 
@@ -473,6 +491,8 @@ def test_post_without_csrf_token_changes_nothing(app, make_app, scenario, reques
     if endpoint.startswith("ratings.round_") and endpoint != "ratings.round_start":
         token = csrf_token(client.get("/families/").text) or ""
         assert client.post("/round/start/FAM-1/1", data={"csrf_token": token}).status_code == 302
+    if endpoint in TWO_FACTOR_SETUP_PAGES:
+        assert client.get(TWO_FACTOR_SETUP_PAGES[endpoint]).status_code == 200  # the secret is made
     values, kwargs = csrf_request(app, endpoint, scenario)
     rule = next(rule for rule in checked.url_map.iter_rules() if rule.endpoint == endpoint)
     url = rule.build({arg: values[arg] for arg in rule.arguments})[1]

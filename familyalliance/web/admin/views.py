@@ -2,7 +2,8 @@
 
 - Administrators manage every account and the teams, and read and export the audit log.
 - A team lead manages the therapists of their own team (new accounts, passwords, lockouts,
-  who may log in), erases a family of the caseload, and sees the retention report.
+  who may log in, a lost second factor), erases a family of the caseload, and sees the
+  retention report.
 
 None of these pages shows clinical data: accounts, teams, case codes and dates only.
 """
@@ -27,12 +28,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from familyalliance.services import accounts, casework, pagecache, privacy
+from familyalliance.services import accounts, casework, pagecache, privacy, twofactor
 from familyalliance.store.db import db
 from familyalliance.store.models import User
 from familyalliance.web import access, audit
 from familyalliance.web.admin.forms import AuditFilterForm, EraseForm, LogInForm, TeamForm, UserForm
-from familyalliance.web.forms import USER_ROLE_LABELS
+from familyalliance.web.forms import USER_ROLE_LABELS, EmptyForm
 
 bp = Blueprint("admin", __name__)
 
@@ -123,9 +124,39 @@ def edit_user(user_id: int):
             flash(_("The account %(email)s was saved.", email=user.email), "success")
             return redirect(url_for("admin.users"))
     log_in = LogInForm(formdata=None, may_log_in="no" if user.active else "yes")
-    return render_template("admin/user_form.html", form=form, user=user, locked=user.locked(), log_in=log_in), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "admin/user_form.html",
+        form=form,
+        user=user,
+        locked=user.locked(),
+        log_in=log_in,
+        reset_form=EmptyForm(formdata=None),
+        two_factor_required=twofactor.required(user),
+    ), (422 if form.errors else 200)
+
+
+@bp.post("/admin/users/<int:user_id>/two-factor/reset")
+@access.roles("admin", "team_lead")
+def reset_two_factor(user_id: int):
+    """Remove an account's second factor (a lost phone); it sets one up again at its next login. Not one's own."""
+    user = _user_or_404(user_id)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        flash(_("Nothing was changed: the form was sent incomplete."), "error")
+    elif user.id == current_user.id:
+        flash(_("You cannot reset your own two-factor sign-in; ask another administrator."), "error")
+    else:
+        twofactor.reset(user)
+        audit.record("user.two_factor_reset", detail={"account": user.email})
+        db.session.commit()
+        flash(
+            _(
+                "Two-factor sign-in of %(email)s was reset; they set it up again at their next login.",
+                email=user.email,
+            ),
+            "success",
+        )
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 @bp.post("/admin/users/<int:user_id>/log-in")
