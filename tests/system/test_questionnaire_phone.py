@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from familyalliance.services import requests
 from familyalliance.store.db import db
-from familyalliance.store.models import Member, QuestionnaireRequest, Response
+from familyalliance.store.models import Member, QuestionnaireRequest, Response, TherapySession
 
 from ..factories import PASSWORD, commit, gen_family, gen_member, gen_session, gen_user
 from ..livebrowser import axe_violations, serve
@@ -85,7 +85,9 @@ def draft(app, member: str) -> dict:
         text = db.session.scalar(
             sa.select(QuestionnaireRequest.draft)
             .join(Member, Member.id == QuestionnaireRequest.member_id)
-            .where(Member.code == member, QuestionnaireRequest.instrument == "check4")
+            .join(TherapySession, TherapySession.id == QuestionnaireRequest.session_id)
+            # Session 2's link (a child has check4 at session 4 too: without this, which row came first was luck).
+            .where(Member.code == member, QuestionnaireRequest.instrument == "check4", TherapySession.number == 2)
         )
         return json.loads(text) if text else {}
 
