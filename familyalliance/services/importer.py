@@ -193,6 +193,10 @@ def unquote(codes: pd.Series) -> pd.Series:
 def read_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """Yield (rows as text DataFrame, their line numbers); bad headers, field counts and encodings become problems."""
     reader = None
+    opened = unclosed_quote_line(path)
+    if opened is not None:
+        problems.add([Problem("file", 'a quoted value opened on this line is never closed (a " is missing)', opened)])
+        return
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.reader(f, strict=True)
@@ -227,6 +231,25 @@ def read_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
         problems.add([Problem("file", f"cannot be read as CSV: {exc}", reader.line_num if reader else None)])
 
 
+def unclosed_quote_line(path: Path) -> int | None:
+    """The line on which a quoted value opens that the file never closes, or None.
+
+    A quoted value may run over several lines, and ``""`` inside it is a quote: what counts is whether
+    the number of quotes seen is odd at the end of the file. Both readers would otherwise take the
+    rest of the file as that value (Arrow even stores the ``3`` of a last line ``...,bond,"3``).
+    Files without any quote, which is what the exports write, are read once in large blocks.
+    """
+    with path.open("rb") as f:
+        if not any(b'"' in block for block in iter(lambda: f.read(1 << 24), b"")):
+            return None
+        f.seek(0)
+        opened = None
+        for number, raw in enumerate(f, start=1):
+            if raw.count(b'"') % 2:
+                opened = number if opened is None else None
+    return opened
+
+
 class _NeedsExactReader(Exception):
     """The fast reader met something it cannot give exact line numbers for."""
 
@@ -241,8 +264,8 @@ def fast_chunks(path: Path, problems: _Problems) -> Iterator[tuple[pd.DataFrame,
             header = next(csv.reader(f), None)
     except (UnicodeDecodeError, csv.Error):
         raise _NeedsExactReader from None
-    if header not in LONG_HEADERS:
-        raise _NeedsExactReader  # the exact reader words the header problem
+    if header not in LONG_HEADERS or unclosed_quote_line(path) is not None:
+        raise _NeedsExactReader  # the exact reader words the header problem and the unclosed quote
     irregular = []
 
     def on_invalid_row(row) -> str:

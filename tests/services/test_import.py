@@ -187,3 +187,24 @@ def test_existing_member_with_other_role_refused(app, runner, tmp_path):
     result = runner.invoke(args=["import-ratings", other])
     assert result.exit_code == 1
     assert "member M1 of family F1 has role 'mother' in the database" in result.output
+
+
+@pytest.mark.parametrize(
+    "content, line",
+    [
+        # The issue's file: the last line ends in an unclosed quote (and no newline after it).
+        ("\n".join([HEADER, *GOOD, 'F1,Y1,youth,2,2026-01-12,self,team,alliance16,bond_1,"3']), 7),
+        # The same with a newline after it, and an unclosed quote in the middle of the file.
+        ("\n".join([HEADER, *GOOD, 'F1,Y1,youth,2,2026-01-12,self,team,alliance16,bond_1,"3']) + "\n", 7),
+        ("\n".join([HEADER, *GOOD[:2], 'F1,M1,mother,1,2026-01-05,self,therapist,check4,safety,"3', *GOOD[2:]]), 4),
+    ],
+)
+def test_an_unclosed_quote_is_refused_with_its_line(app, runner, tmp_path, content, line):
+    """A quote opened and never closed is a malformed file: refused with the line it opens on, nothing stored."""
+    path = tmp_path / "unclosed.csv"
+    path.write_text(content, encoding="utf-8")
+    result = runner.invoke(args=["import-ratings", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "was not imported; nothing was stored" in result.output
+    assert f"line {line}, file: a quoted value opened on this line is never closed" in result.output, result.output
+    assert counts(app)["Response"] == 0 and counts(app)["Family"] == 0
