@@ -61,6 +61,7 @@ screenshots: $(VENV)/.installed $(MO_FILES)
 	$(BIN)/python scripts/screenshots.py docs/screenshots
 	$(BIN)/python scripts/screenshots_questionnaire.py docs/screenshots
 	$(BIN)/python scripts/screenshots_grids.py docs/screenshots
+	$(BIN)/python scripts/screenshots_two_factor.py docs/screenshots
 
 clean:
 	rm -rf $(VENV) $(MO_FILES) .pytest_cache
