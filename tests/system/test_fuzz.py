@@ -1918,7 +1918,7 @@ def test_import_names_the_line_of_a_csv_error(app, scenario, tmp_path):
     with app.app_context(), pytest.raises(importer.ImportRejected) as rejected:
         importer.import_long_csv(path, INSTRUMENTS)
     assert [(p.line, p.field) for p in rejected.value.problems] == [(3, "file")]
-    assert "unexpected end of data" in rejected.value.problems[0].message
+    assert "a quoted value opened on this line is never closed" in rejected.value.problems[0].message
 
 
 def test_second_link_of_an_answered_questionnaire(app, client, scenario):

@@ -85,7 +85,8 @@ def live(app, make_app):
 
 
 def links_shown(page) -> dict[str, str]:
-    """The links the session page shows this once: member name -> URL."""
+    """The links the session page shows this once: member name -> URL (waits for the page that shows them)."""
+    page.locator("ul.links > li").first.wait_for()
     return {
         item.get_by_role("heading").inner_text(): item.get_by_role("link").get_attribute("href")
         for item in page.locator("ul.links > li").all()
