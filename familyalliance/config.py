@@ -44,6 +44,11 @@ DEFAULTS = {
     "TWO_FACTOR_ROLES": ["therapist", "team_lead", "admin"],
     # Member links: attempts with an unknown token per client address.
     "LINK_RATE_LIMIT": "30 per minute",
+    # The FHIR API (/fhir/R4, docs/interoperability.md): calls per API token, and calls refused for want of a
+    # valid token per client address; a bundle POSTed for import may be at most API_MAX_CONTENT_LENGTH bytes.
+    "API_RATE_LIMIT": "120 per minute;2000 per hour",
+    "API_REFUSED_RATE_LIMIT": "10 per minute;50 per hour",
+    "API_MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
     # Where the rate limits count: per process by default; redis://... shares them between workers. Left at
     # memory:// while REDIS_URL is set, they count in that Redis (share_through_redis).
     "RATELIMIT_STORAGE_URI": "memory://",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -11,7 +12,7 @@ from flask.cli import with_appcontext
 
 from familyalliance import config
 from familyalliance.core import exports
-from familyalliance.services import accounts, errors, exporting, importer
+from familyalliance.services import accounts, errors, exporting, fhir, importer
 from familyalliance.store.db import db
 from familyalliance.store.models import User
 from familyalliance.store.registry import installed_instruments
@@ -24,7 +25,7 @@ from familyalliance.store.registry import installed_instruments
 @click.option("--team", "team_name", help="Team of the families the file creates (created when new).")
 @click.option("--therapist", "therapist_emails", multiple=True, help="Therapist of the families the file creates.")
 def import_ratings_command(file: Path, replace: bool, team_name: str | None, therapist_emails: tuple[str, ...]) -> None:
-    """Import a long CSV (metrics.md section 3): every row or none."""
+    """Import a long CSV (metrics.md section 3), or a FHIR Bundle of QuestionnaireResponses (.json): all or none."""
     team = accounts.get_or_create_team(team_name) if team_name else None
     therapists = []
     for email in therapist_emails:
@@ -32,6 +33,9 @@ def import_ratings_command(file: Path, replace: bool, team_name: str | None, the
         if user is None:
             raise click.ClickException(f"No account {email}.")
         therapists.append(user)
+    if file.suffix.lower() == ".json":
+        _import_bundle(file, replace, team, therapists)
+        return
     try:
         summary = importer.import_long_csv(file, installed_instruments(), replace, team, therapists)
     except importer.ImportRejected as exc:
@@ -44,6 +48,32 @@ def import_ratings_command(file: Path, replace: bool, team_name: str | None, the
     click.echo(
         f"Imported {summary.rows} rows ({summary.unanswered} unanswered) from {file}; replaced {summary.replaced}. "
         f"New families: {created}; new members: {summary.members_created}; new sessions: {summary.sessions_created}."
+    )
+
+
+def _import_bundle(file: Path, replace: bool, team, therapists) -> None:
+    """A FHIR Bundle of QuestionnaireResponses (.json), through the same import as the long CSV."""
+    base_url = current_app.config.get("PUBLIC_URL")
+    if not base_url:
+        raise click.ClickException("Set PUBLIC_URL: a bundle's Questionnaires and references are read under it.")
+    try:
+        bundle = json.loads(file.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file} is not JSON: {exc}") from None
+    try:
+        done = fhir.import_bundle(bundle, base_url, None, replace, team, therapists)
+    except fhir.BundleRejected as exc:
+        lines = "\n".join(f"  {issue.diagnostics}" for issue in exc.issues)
+        more = f"\n  ... and {exc.total - len(exc.issues)} more" if exc.total > len(exc.issues) else ""
+        raise click.ClickException(
+            f"{file} was not imported; nothing was stored. {exc.total} problem(s):\n{lines}{more}"
+        ) from None
+    summary = done.summary
+    created = ", ".join(summary.families_created) or "none"
+    click.echo(
+        f"Imported {done.forms} forms ({summary.rows} rows, {summary.unanswered} unanswered) from {file}; "
+        f"replaced {summary.replaced}. New families: {created}; new members: {summary.members_created}; "
+        f"new sessions: {summary.sessions_created}."
     )
 
 

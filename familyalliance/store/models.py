@@ -556,3 +556,30 @@ class RuptureFollowUp(db.Model):
 
     def __repr__(self) -> str:
         return f"<RuptureFollowUp {self.dimension} of member {self.member_id} at session {self.session_id}>"
+
+
+class ApiToken(db.Model):
+    """A personal API token of an account for the FHIR API (``/fhir/R4``): only its SHA-256 is kept.
+
+    The token is shown once when it is made; it reaches what its account may see, no more, and
+    stops working when revoked or when the account is deactivated. Gone with its account.
+    """
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    #: The name the account gave it (which system or device uses it).
+    name: Mapped[str] = mapped_column(sa.String(80))
+    #: SHA-256 (hex) of the token: 256 random bits, so a plain hash suffices.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: When a call last used it (empty: never).
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: When it was revoked (empty: in use).
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} of user {self.user_id}>"

@@ -28,6 +28,7 @@ from familyalliance.web.caseload.views import index
 from familyalliance.web.data.views import bp as data_bp
 from familyalliance.web.extensions import csrf, limiter, migrate
 from familyalliance.web.families.views import bp as families_bp
+from familyalliance.web.fhir.views import bp as fhir_bp
 from familyalliance.web.questionnaire.views import bp as questionnaire_bp
 from familyalliance.web.ratings import rounds
 from familyalliance.web.ratings.views import bp as ratings_bp
@@ -41,6 +42,7 @@ BLUEPRINTS = (
     questionnaire_bp,
     data_bp,
     admin_bp,
+    fhir_bp,
     assets.bp,
 )
 BEFORE_REQUEST = (

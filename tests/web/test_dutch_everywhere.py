@@ -218,6 +218,8 @@ def problems(pieces: list[str], english: English) -> list[str]:
 #: Endpoints not crawled: files without words (static, the Vega bundle), leaving (log out), and pages
 #: answered for the round and the member link below, which take their own browser.
 NOT_CRAWLED = {"static", "vega.bundle", "auth.logout", "health.healthz"}
+#: The FHIR API answers machines in FHIR JSON, not pages (its OperationOutcomes are in English, as FHIR's codes are).
+NOT_CRAWLED |= {"fhir.metadata", "fhir.search", "fhir.read", "fhir.import_bundle", "fhir.unknown"}
 ROUND = {"ratings.round_pick", "ratings.round_answer", "ratings.round_leave"}
 #: How many pages of one kind (endpoint, family, and the arguments that change its words) are visited per role.
 PER_KIND = 2

@@ -83,6 +83,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "auth.logout": only(*ROLES[1:]),
     "auth.change_password": only(*ROLES[1:]),
     "auth.two_factor": only(*ROLES[1:]),
+    "auth.api_tokens": only(*ROLES[1:]),
+    # Revoking one of one's own API tokens: no token of that id is the account's (none exists here).
+    "auth.revoke_api_token": {role: LOGIN if role == "anonymous" else HIDDEN for role in ROLES},
+    # The FHIR API: public to the page guard, the API token is the key (no token: 401, test_fhir_api); the
+    # CapabilityStatement is open; any other address under /fhir/R4 is not found.
+    **{f"fhir.{name}": everyone() for name in ("metadata", "search", "read", "import_bundle")},
+    "fhir.unknown": everyone(HIDDEN),
     # The caseload: clinicians, and admins for families assigned to them; researchers never.
     "caseload.show": only("therapist", "other_therapist", "team_lead", "admin"),
     "families.new_family": only("therapist", "other_therapist", "team_lead"),
@@ -162,6 +169,10 @@ def url_values(app, scenario) -> dict:
         "informant": "self",
         "target": "therapist",
         "dimension": "goals_tasks",
+        "token_id": 1,
+        "resource_type": "QuestionnaireResponse",
+        "resource_id": "00000000-0000-5000-8000-000000000000",
+        "rest": "Task",
     }
 
 

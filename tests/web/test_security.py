@@ -21,9 +21,10 @@ import sqlalchemy as sa
 
 from familyalliance.core.charts import render
 from familyalliance.resources import CHECKOUT as ROOT
-from familyalliance.services import casework, requests
+from familyalliance.services import apitokens, casework, requests
 from familyalliance.store.db import db
 from familyalliance.store.models import (
+    ApiToken,
     AuditEvent,
     Member,
     QuestionnaireRequest,
@@ -336,6 +337,8 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
     "auth.login_code": ("ann@example.org", {"data": {"code": ""}}),
     "auth.two_factor_setup": ("ann@example.org", {"data": {"code": ""}}),
     "auth.two_factor": ("ann@example.org", {"data": {"code": ""}}),
+    "auth.api_tokens": ("ann@example.org", {"data": {"name": "EHR"}}),
+    "auth.revoke_api_token": ("ann@example.org", {}),
     "families.new_family": (
         "ann@example.org",
         {"data": {"code": "FAM-2", "status": "active", "start_date": "2026-02-02", "full_every": "3"}},
@@ -420,6 +423,10 @@ def prepare_case(app, endpoint: str, scenario: Scenario, request) -> dict:
             set_user(app, email, totp_secret=pyotp.random_base32(), two_factor_since=since)
     if endpoint in ("auth.login_code", "auth.two_factor_setup"):
         return {"TWO_FACTOR_ROLES": ["therapist"]}
+    if endpoint == "auth.revoke_api_token":  # ann has a token to revoke
+        with app.app_context():
+            apitokens.create(db.session.get(User, scenario.users["ann"]), "EHR")
+            commit()
     return {}
 
 
@@ -443,6 +450,9 @@ def csrf_request(app, endpoint: str, scenario: Scenario) -> tuple[dict, dict]:
         "target": "therapist",
         "dimension": "bond",
     }
+    if endpoint == "auth.revoke_api_token":
+        with app.app_context():
+            values["token_id"] = db.session.scalar(sa.select(sa.func.max(ApiToken.id)))
     kwargs = json.loads(json.dumps(CSRF_CASES[endpoint][1]))
     data = kwargs.setdefault("data", {}) if "json" not in kwargs else None
     if endpoint in ("families.new_family", "families.edit_family"):
@@ -472,9 +482,29 @@ def round_running(client) -> bool:
     return client.get("/families/").location == "/round/"
 
 
+#: The FHIR API's POSTs are exempt from the CSRF check: an API call is its bearer token's, never the browser
+#: session's, so a page of another site cannot make a logged-in browser call it (test below).
+CSRF_EXEMPT = {"fhir.import_bundle", "fhir.unknown"}
+
+
 def test_every_post_rule_has_a_csrf_case(app):
-    """No form escapes the CSRF test: the endpoints taking a POST are exactly those of CSRF_CASES."""
-    assert {rule.endpoint for rule in app.url_map.iter_rules() if "POST" in rule.methods} == set(CSRF_CASES)
+    """No form escapes the CSRF test: the endpoints taking a POST are exactly those of CSRF_CASES (and the API's)."""
+    posts = {rule.endpoint for rule in app.url_map.iter_rules() if "POST" in rule.methods}
+    assert posts == set(CSRF_CASES) | CSRF_EXEMPT
+
+
+def test_the_api_never_acts_on_a_browser_session(make_app, scenario):
+    """A logged-in browser posting to the FHIR API without a bearer token is refused (401) and stores nothing."""
+    checked = make_app(WTF_CSRF_ENABLED=True)
+    client = checked.test_client()
+    login_with_token(client, "ann@example.org")
+    with checked.app_context():
+        before = snapshot(skip=("audit_event",))
+    body = {"resourceType": "Bundle", "type": "batch", "entry": []}
+    response = client.post("/fhir/R4", json=body, headers={"Content-Type": "application/fhir+json"})
+    assert response.status_code == 401 and response.get_json()["resourceType"] == "OperationOutcome"
+    with checked.app_context():
+        assert snapshot(skip=("audit_event",)) == before
 
 
 @pytest.mark.parametrize("csrf", [True, False], ids=["csrf", "control-without-csrf"])

@@ -114,3 +114,14 @@ class RenewCodesForm(FlaskForm):
         _l("Current password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
     )
     submit = SubmitField(_l("Make new recovery codes"))
+
+
+class ApiTokenForm(FlaskForm):
+    """A new personal API token: its name (which system or device will use it)."""
+
+    name = StringField(
+        _l("Name"),
+        description=_l("Which system or device will use it, so that you know which one to revoke later."),
+        validators=[DataRequired(), Length(max=80), no_control_characters],
+    )
+    submit = SubmitField(_l("Create token"))

@@ -21,18 +21,19 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from familyalliance.core.passwords import new_session_token
-from familyalliance.services import accounts, twofactor
+from familyalliance.services import accounts, apitokens, twofactor
 from familyalliance.services.accounts import hash_password, verify_password
 from familyalliance.store.db import begin_write, db
 from familyalliance.store.models import User
 from familyalliance.web import access, audit
 from familyalliance.web.auth.forms import (
+    ApiTokenForm,
     CodeForm,
     LoginForm,
     PasswordForm,
@@ -362,6 +363,49 @@ def logout():
     session.clear()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/api-tokens", methods=["GET", "POST"])
+@access.roles(*access.ANY_ROLE)
+def api_tokens():
+    """One's own API tokens for the FHIR API: make one (shown this once), see them, revoke them."""
+    user = current_user._get_current_object()
+    form = ApiTokenForm()
+    made = None
+    if form.validate_on_submit():
+        begin_write()
+        user = db.session.get(User, user.id)
+        token, made = apitokens.create(user, form.name.data)
+        audit.record("api_token.created", detail={"token": token.id})
+        db.session.commit()
+        form = ApiTokenForm(formdata=None)
+    return render_template(
+        "auth/api_tokens.html",
+        api_url=(current_app.config.get("PUBLIC_URL") or request.url_root).rstrip("/") + "/fhir/R4",
+        form=form,
+        made=made,
+        tokens=apitokens.tokens_of(user),
+        revoke_form=EmptyForm(),
+    ), (422 if form.errors else 200)
+
+
+@bp.post("/account/api-tokens/<int:token_id>/revoke")
+@access.roles(*access.ANY_ROLE)
+def revoke_api_token(token_id: int):
+    """Revoke one of one's own API tokens: calls with it are refused from now on."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    begin_write()
+    user = db.session.get(User, current_user.id)
+    token = apitokens.revoke(user, token_id)
+    if token is None:
+        db.session.rollback()
+        abort(404)
+    audit.record("api_token.revoked", detail={"token": token.id})
+    db.session.commit()
+    flash(_("The token %(name)s is revoked: calls with it are refused from now on.", name=token.name), "success")
+    return redirect(url_for("auth.api_tokens"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
