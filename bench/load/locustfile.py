@@ -52,6 +52,8 @@ ACCOUNTS = list(SEED["therapists"])
 INSTRUMENTS = SEED["instruments"]
 RESULTS: dict[str, str] = {}
 USED: list[str] = []
+#: Every member request's time at the client (milliseconds): their percentiles over all member requests together.
+MEMBER_TIMES: list[float] = []
 
 CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
 VALUE = re.compile(r'value="([^"]*)"')
@@ -225,6 +227,25 @@ def figures(entry) -> dict:
     }
 
 
+@events.request.add_listener
+def time_members(name: str, response_time: float, **kwargs) -> None:
+    """Keep the time of every member request (their links: /r/...)."""
+    if name.split(" ", 1)[-1].startswith("/r/"):
+        MEMBER_TIMES.append(response_time)
+
+
+def percentiles(times: list[float]) -> dict:
+    """Count, median, 95th and 99th percentile and maximum of ``times`` (nearest rank)."""
+    ordered = sorted(times)
+    if not ordered:
+        return {"requests": 0}
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+    return {"requests": len(ordered), "median": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1]}
+
+
 @events.quitting.add_listener
 def write_results(environment, **kwargs) -> None:
     """Each member's outcome and the final statistics (written after the last request, unlike the CSV)."""
@@ -238,6 +259,7 @@ def write_results(environment, **kwargs) -> None:
                 "links_left": len(LINKS),
                 "stats": [figures(e) for e in sorted(stats.entries.values(), key=lambda e: e.name)],
                 "total": figures(stats.total),
+                "members_all": percentiles(MEMBER_TIMES),
                 "errors": [
                     {"name": e.name, "error": str(e.error), "count": e.occurrences} for e in stats.errors.values()
                 ],

@@ -4,7 +4,7 @@ Usage: .venv/bin/python bench/load/run.py        (needs the extra: .venv/bin/pip
 
 Steps, all on loopback and bounded in time:
 
-1. drop and create the database ``familyalliance_load`` (LOAD_PG, default
+1. drop and create the database ``familyalliance_load`` (LOAD_DATABASE; on LOAD_PG, default
    postgresql://postgres@127.0.0.1:5432; only a loopback host is accepted), then
    ``flask --app familyalliance db upgrade`` on it;
 2. seed it through the app's own operations (bench/load/seed.py): therapists, families with past
@@ -22,7 +22,9 @@ Steps, all on loopback and bounded in time:
 Prints a summary (locust's figures per request type, the server's own time per request type from
 gunicorn's access log, CPU time by process, the database counts) and exits 1 on any failure.
 Logs and locust's CSV files stay in the run's folder (printed). Settings of the app pass through
-as usual: ``FAMILYALLIANCE_<NAME>`` in the environment reaches gunicorn's workers.
+as usual: ``FAMILYALLIANCE_<NAME>`` in the environment reaches gunicorn's workers. With REDIS_URL
+(for example redis://127.0.0.1:6379/13) the workers share their page cache and rate limits in that
+Redis, under a key prefix of the run's own, so nothing another run left there is read.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
-DATABASE = "familyalliance_load"
+#: The database the run drops and creates (LOAD_DATABASE): its own, never one that holds anything else.
+DATABASE = os.environ.get("LOAD_DATABASE", "familyalliance_load")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -185,8 +188,8 @@ def check_database(url: str, seed: dict, results: dict[str, str]) -> tuple[list[
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             """
-            SELECT l.id, l.used_at IS NOT NULL, l.draft IS NOT NULL, count(r.item), count(r.value)
-            FROM member_link l
+            SELECT l.id, l.answered_at IS NOT NULL, l.draft IS NOT NULL, count(r.item), count(r.value)
+            FROM questionnaire_request l
             LEFT JOIN response r ON r.family_id = l.family_id AND r.member_id = l.member_id
                  AND r.session_id = l.session_id AND r.target = l.target AND r.instrument = l.instrument
                  AND r.informant = 'self'
@@ -194,10 +197,15 @@ def check_database(url: str, seed: dict, results: dict[str, str]) -> tuple[list[
             """
         ).fetchall()
         total_responses = conn.execute("SELECT count(*) FROM response").fetchone()[0]
-        used_links = conn.execute("SELECT count(*) FROM member_link WHERE used_at IS NOT NULL").fetchone()[0]
+        used_links = conn.execute(
+            "SELECT count(*) FROM questionnaire_request WHERE answered_at IS NOT NULL AND id = ANY(%s)",
+            (list(by_id),),
+        ).fetchone()[0]
     counts = defaultdict(int)
     for link_id, used, has_draft, stored, answered in rows:
-        link = by_id[link_id]
+        link = by_id.get(link_id)
+        if link is None:
+            continue  # a request of a past session, answered when seeded
         outcome = results.get(link["token"], "not taken")
         need = expected[link["instrument"]]
         where = f"link {link_id} ({link['family']} session {link['session']}, {link['instrument']})"
@@ -221,7 +229,7 @@ def check_database(url: str, seed: dict, results: dict[str, str]) -> tuple[list[
             errors.append(f"{where}: closed but still holds a draft")
         if not used and outcome.startswith(("submit failed", "open failed")):
             counts[f"open after a failure ({outcome})"] += 1
-    counts["member_link.used_at not null"] = used_links
+    counts["links' requests answered (answered_at set)"] = used_links
     counts["response rows, all"] = total_responses
     counts["response rows, seeded"] = seed["answers_seeded"]
     if total_responses - seed["answers_seeded"] != counts["answers stored for links"]:
@@ -250,6 +258,15 @@ def main() -> int:  # noqa: C901 - one straight script
     env = dict(os.environ, SECRET_KEY=secret, LOAD_THERAPISTS=str(therapists), PYTHONUNBUFFERED="1")
     # The simulated therapists log in with their password only (two-factor sign-in has its own tests).
     env.setdefault("FAMILYALLIANCE_TWO_FACTOR_ROLES", "[]")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if redis_url:
+        if urlsplit(redis_url).hostname not in LOOPBACK:
+            raise SystemExit(f"REDIS_URL must point at this machine (127.0.0.1), not {urlsplit(redis_url).hostname!r}")
+        # A prefix of the run's own: the ids of a database created afresh repeat, and so would the cache's keys.
+        env.setdefault("FAMILYALLIANCE_REDIS_KEY_PREFIX", f"load-{secrets.token_hex(4)}")
+        step(f"Redis {redis_url}, key prefix {env['FAMILYALLIANCE_REDIS_KEY_PREFIX']}")
+    else:
+        step("no REDIS_URL: each worker keeps its own page cache")
     errors: list[str] = []
 
     app_dir = ROOT
@@ -389,6 +406,12 @@ def main() -> int:  # noqa: C901 - one straight script
             f"{row['name']:38} {row['requests']:>6} {row['failures']:>5} {row['rps']:6.1f} {row['median']:>7.0f} "
             f"{row['p95']:>7.0f} {row['p99']:>7.0f} {row['max']:>7.0f}"
         )
+    together = outcome.get("members_all", {})
+    if together.get("requests"):
+        print(
+            f"{'members, all their requests':38} {together['requests']:>6} {'':>5} {'':>6} {together['median']:>7.0f} "
+            f"{together['p95']:>7.0f} {together['p99']:>7.0f} {together['max']:>7.0f}"
+        )
     if outcome and outcome["total"]["failures"]:
         errors.append(f"locust saw {outcome['total']['failures']} failed requests")
         for e in outcome["errors"]:
@@ -401,6 +424,12 @@ def main() -> int:  # noqa: C901 - one straight script
         print(
             f"{name:38} {len(values):>6} {statistics.median(values):7.0f} {percentile(values, 0.95):7.0f} "
             f"{max(values):7.0f}"
+        )
+    member_times = [t for name, values in times.items() if "/r/" in name for t in values]
+    if member_times:
+        print(
+            f"{'members, all their requests':38} {len(member_times):>6} {statistics.median(member_times):7.0f} "
+            f"{percentile(member_times, 0.95):7.0f} {max(member_times):7.0f}"
         )
     print("status classes: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     if statuses.get("5xx"):

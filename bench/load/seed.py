@@ -33,7 +33,7 @@ sys.path.insert(0, str(APP_DIR))
 from familyalliance import create_app  # noqa: E402
 from familyalliance.core import plan, vocab  # noqa: E402
 from familyalliance.core.instruments import builtin_instruments  # noqa: E402
-from familyalliance.services import casework, demo, requests, responses  # noqa: E402
+from familyalliance.services import accounts, casework, demo, requests, responses  # noqa: E402
 from familyalliance.store.db import db  # noqa: E402
 
 ROLE_SETS = [
@@ -52,16 +52,16 @@ def seed(out: Path, therapists: int, families: int, link_sessions: int) -> dict:
     rng = random.Random(2026)
     instruments = builtin_instruments()
     today = dt.date.today()
-    accounts = []
+    staff = []
     for n in range(1, therapists + 1):
         password = secrets.token_urlsafe(18)  # passes any password rule the app may set
         user = accounts.create_user(f"therapist{n:02d}@load.example.org", password, "therapist", TEAM)
-        accounts.append({"user": user, "email": user.email, "password": password, "families": []})
-    team = accounts[0]["user"].team
+        staff.append({"user": user, "email": user.email, "password": password, "families": []})
+    team = staff[0]["user"].team
     link_rows = []
     answers_stored = 0
     for f in range(1, families + 1):
-        owner = accounts[(f - 1) % therapists]
+        owner = staff[(f - 1) % therapists]
         code = f"LOAD-{f:03d}"
         past = rng.randint(2, 8)
         start = today - dt.timedelta(days=7 * (past + link_sessions) + 3)
@@ -119,7 +119,7 @@ def seed(out: Path, therapists: int, families: int, link_sessions: int) -> dict:
         db.session.commit()
     used = {row["instrument"] for row in link_rows}
     data = {
-        "therapists": [{k: a[k] for k in ("email", "password", "families")} for a in accounts],
+        "therapists": [{k: a[k] for k in ("email", "password", "families")} for a in staff],
         "instruments": {
             code: {
                 "items": list(instruments[code].item_codes),
