@@ -21,7 +21,7 @@ $(MO_FILES) &: $(PO_FILES) $(VENV)/.installed
 	$(BIN)/pybabel compile --statistics -d familyalliance/translations
 
 run: $(VENV)/.installed $(MO_FILES)
-	$(FLASK) db upgrade
+	$(FLASK) db upgrade && $(FLASK) refresh-summaries
 	@if [ ! -f instance/demo-login.txt ]; then \
 	  pw=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))'); \
 	  $(FLASK) create-user $(DEMO_EMAIL) --password "$$pw" --role team_lead --team "Demo team" && \

@@ -68,6 +68,9 @@ DEFAULTS = {
     "PAGE_CACHE_TTL": 3600,
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0: none, use the peer address).
     "PROXY_FIX_X_FOR": 0,
+    # The expected trajectory (metrics.md section 10) is recomputed on a staff member's caseload request when the
+    # data changed and it is older than this many minutes (and by `flask refresh-expected`, e.g. from cron).
+    "EXPECTED_REFRESH_MINUTES": 15,
     # Closed families are reported for erasure this many years after closing (Dutch WGBO: 20).
     "RETENTION_YEARS": 20,
     # Days a member link stays valid.

@@ -1,6 +1,8 @@
 """Take the README's screenshots in Debian's Chromium, from a fresh demo database.
 
-Usage: python scripts/screenshots.py OUTPUT_DIR   (or `make screenshots`)
+Usage: python scripts/screenshots.py OUTPUT_DIR [--only=profile]   (or `make screenshots`)
+
+``--only=profile`` takes only the alliance profile's and the expected band's pictures.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def log_in(page, url: str, lang: str, email: str, shot: Path | None = None) -> N
     page.locator("#submit").click()
 
 
-def main(out: Path) -> None:
+def main(out: Path, only: str | None = None) -> None:
     """Build a demo database, serve it, and save PNGs of the main pages in English and Dutch."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,9 +81,11 @@ def main(out: Path) -> None:
             db.session.commit()
             states_url = f"/families/{family.code}/sessions/{number}"
             _sized_families(owner)
+            _clinic(owner)
         with serve(app) as url, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            for lang in ("en", "nl"):
+            _expected_and_profile_shots(browser, url, out)
+            for lang in ("en", "nl") if only is None else ():
                 page = browser.new_page(viewport={"width": 1200, "height": 800}, locale=lang)
                 log_in(page, url, lang, EMAIL, shot=out / f"login-{lang}.png")
                 page.wait_for_url("**/families/")
@@ -118,8 +122,9 @@ def main(out: Path) -> None:
                 admin.screenshot(path=out / f"audit-{lang}.png", full_page=True)
                 admin.close()
             # The member's questionnaire on a phone and a tablet: scripts/screenshots_questionnaire.py.
-            _email_as_received(browser, app, url, states_url, out)
-            _alliance_shots(browser, url, out)
+            if only is None:
+                _email_as_received(browser, app, url, states_url, out)
+                _alliance_shots(browser, url, out)
             browser.close()
         with app.app_context():
             db.engine.dispose()
@@ -220,5 +225,106 @@ def _email_as_received(browser, app, url: str, states_url: str, out: Path) -> No
         controller.stop()
 
 
+#: The clinic whose own families teach the expected trajectory (metrics.md section 10): 14 families of three.
+CLINIC_FAMILIES, CLINIC_SESSIONS = 14, 8
+THERAPIST = "therapist@example.org"
+
+
+def _clinic(owner) -> None:
+    """Families EXP-01 .. EXP-14 of the demo team's therapist, rated every two weeks up to last week: at least 30
+    own total points per session number, so the expected band shows. EXP-01's father falls away at the end."""
+    import csv  # noqa: PLC0415
+    import random  # noqa: PLC0415
+
+    from familyalliance.services import importer, profiles, trajectories  # noqa: PLC0415
+    from familyalliance.store.models import Team, User  # noqa: PLC0415
+
+    rng = random.Random(20)
+    therapist = db.session.scalar(sa.select(User).where(User.email == THERAPIST))
+    team = db.session.scalar(sa.select(Team).where(Team.id == owner.team_id))
+    first = dt.date.today() - dt.timedelta(days=14 * CLINIC_SESSIONS)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "clinic.csv"
+        with path.open("w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(
+                ["family", "member", "role", "session", "date", "informant", "target", "instrument", "item", "value"]
+            )
+            for number in range(1, CLINIC_FAMILIES + 1):
+                code = f"EXP-{number:02d}"
+                members = [
+                    ("M1", "mother", rng.uniform(5, 9)),
+                    ("F1", "father", rng.uniform(4, 9)),
+                    ("Y1", "youth", rng.uniform(3, 8)),
+                ]
+                for session in range(1, CLINIC_SESSIONS + 1):
+                    date = first + dt.timedelta(days=14 * (session - 1))
+                    for member, role, level in members:
+                        falling = number == 1 and member == "F1" and session > CLINIC_SESSIONS - 2
+                        centre = 1.5 if falling else min(10, level + 0.15 * session)
+                        for item in ("bond", "goals_tasks", "safety", "shared_purpose"):
+                            value = max(0, min(10, round(rng.gauss(centre, 0.6))))
+                            out.writerow(
+                                [code, member, role, session, date, "self", "therapist", "check4", item, value]
+                            )
+                        if rng.random() < 0.5:
+                            for item in ("bond", "goals_tasks", "safety", "shared_purpose"):
+                                value = max(-3, min(3, round(rng.gauss(centre * 0.6 - 3 + 0.5, 1.0))))
+                                out.writerow(
+                                    [
+                                        code,
+                                        member,
+                                        role,
+                                        session,
+                                        date,
+                                        "therapist",
+                                        "therapist",
+                                        "observer4",
+                                        item,
+                                        value,
+                                    ]
+                                )
+        importer.import_long_csv(path, builtin_instruments(), team=team, therapists=[therapist])
+    trajectories.refresh(force=True)
+    profiles.add_note(therapist, therapist, "Vaders haken bij mij vaker af dan moeders? Bespreken in supervisie.")
+    profiles.add_note(therapist, owner, "Goed gezien. Laten we EXP-01 samen bekijken: wat gebeurde er in sessie 6?")
+    db.session.commit()
+
+
+def _expected_and_profile_shots(browser, url: str, out: Path) -> None:
+    """The family page with the expected band (desktop and phone) and the alliance profile, in English and Dutch."""
+    for lang in ("en", "nl"):
+        page = browser.new_page(viewport={"width": 1200, "height": 800}, locale=lang)
+        log_in(page, url, lang, THERAPIST)
+        page.wait_for_url("**/families/")
+        page.goto(f"{url}/families/EXP-01")
+        page.wait_for_function("[...document.querySelectorAll('.chart')].every(c => c.dataset.rendered === 'true')")
+        page.locator("#chart-lines").evaluate("c => c.closest('figure').scrollIntoView()")
+        page.locator("#chart-lines").locator("xpath=ancestor::figure").screenshot(
+            path=out / f"dashboard-expected-{lang}.png"
+        )
+        page.goto(f"{url}/profile/")
+        page.wait_for_function("[...document.querySelectorAll('.chart')].every(c => c.dataset.rendered === 'true')")
+        page.screenshot(path=out / f"profile-{lang}.png", full_page=True)
+        page.close()
+    phone = browser.new_page(viewport=DEVICES["phone"], locale="nl", is_mobile=True)
+    log_in(phone, url, "nl", THERAPIST)
+    phone.wait_for_url("**/families/")
+    phone.goto(f"{url}/families/EXP-01")
+    phone.wait_for_function("[...document.querySelectorAll('.chart')].every(c => c.dataset.rendered === 'true')")
+    phone.locator("#chart-lines").locator("xpath=ancestor::figure").screenshot(
+        path=out / "dashboard-expected-phone-nl.png"
+    )
+    phone.close()
+    lead = browser.new_page(viewport={"width": 1200, "height": 800}, locale="en")
+    log_in(lead, url, "en", EMAIL)
+    lead.wait_for_url("**/families/")
+    lead.goto(f"{url}/profile/")
+    lead.screenshot(path=out / "profiles-team-en.png", full_page=True)
+    lead.close()
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots"))
+    arguments = [a for a in sys.argv[1:] if not a.startswith("--only")]
+    chosen = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--only=")), None)
+    main(Path(arguments[0] if arguments else "docs/screenshots"), chosen)

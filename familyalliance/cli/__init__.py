@@ -1,8 +1,8 @@
 """The command line (``flask --app familyalliance ...``): command groups that call the services.
 
 ``create-user``, ``demo``, ``instruments list|load``, ``import-ratings``, ``export``, ``rescore``,
-``refresh-summaries``, ``backup`` and ``restore``; each module holds one group of commands and does
-its work through ``services``.
+``refresh-summaries``, ``refresh-expected``, ``backup`` and ``restore``; each module holds one group of
+commands and does its work through ``services``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ COMMANDS = (
     data.export_command,
     scores.rescore_command,
     scores.refresh_summaries_command,
+    scores.refresh_expected_command,
     backup.backup_command,
     backup.restore_command,
     reminders.send_reminders_command,

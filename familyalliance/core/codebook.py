@@ -170,6 +170,40 @@ def _registry() -> dict[str, Variable]:
         Variable("n_items", N_("Number of items of the dimension (alpha only)"), "integer", "scale"),
         Variable("n_cases", N_("Number of cases: complete forms (alpha) or members (ICC)"), "integer", "scale"),
         Variable("n_families", N_("Number of families the statistic draws on"), "integer", "scale"),
+        # The therapist profiles (metrics.md section 11), per quarter; suppressed below 5 families.
+        Variable("team", N_("Team code (pseudonymised)"), "code", "nominal"),
+        Variable(
+            "therapist", N_("Therapist code (pseudonymised); empty for the team's own profile"), "code", "nominal"
+        ),
+        Variable("period", N_("Calendar quarter of the profile (year-Qn)"), "code", "ordinal"),
+        Variable(
+            "group",
+            N_("Members the profile reads: all, the caregivers, or the young members"),
+            "category",
+            "nominal",
+            {"all": N_("All members"), "caregiver": N_("Caregivers"), "young": N_("Young members")},
+        ),
+        Variable("families", N_("Families with a session in the quarter"), "integer", "scale"),
+        Variable("sessions", N_("Family-sessions in the quarter"), "integer", "scale"),
+        Variable(
+            "split_share",
+            N_("Share of family-sessions with two members' totals 25 POMP points or more apart (0 to 1)"),
+            "number",
+            "scale",
+        ),
+        Variable(
+            "mean_balance", N_("Mean balance of those family-sessions (100 minus the POMP range)"), "number", "scale"
+        ),
+        Variable("ruptures", N_("Ruptures of the members' own total in the quarter"), "integer", "scale"),
+        Variable("repaired_share", N_("Share of those ruptures repaired (0 to 1)"), "number", "scale"),
+        Variable(
+            "mean_abs_gap",
+            N_("Mean absolute gap between the members' and the therapist's view (POMP)"),
+            "number",
+            "scale",
+        ),
+        Variable("mean_pomp", N_("Mean of the members' own total POMP scores"), "number", "scale"),
+        Variable("suppressed", N_("Measures left empty: fewer than 5 families in this profile"), "boolean", "nominal"),
     ]
     for dimension in (*vocab.DIMENSIONS, "total"):
         v.append(Variable(dimension, SCORE_LABELS[dimension], "number", "scale"))

@@ -66,6 +66,16 @@ TEMPLATES = {
         "%(name)s's alliance with the team was low in the first sessions (%(value)s out of 100). You could ask "
         "%(name)s how working with the team goes for them."
     ),
+    "below_expected": N_(
+        "%(name)s's overall alliance has been lower than is usual in this clinic at this point of treatment, in "
+        "sessions %(previous_session)s and %(session)s (%(value)s out of 100). You could ask %(name)s how the "
+        "sessions are going for them."
+    ),
+    "below_expected_team": N_(
+        "%(name)s's alliance with the team has been lower than is usual in this clinic at this point of treatment, "
+        "in sessions %(previous_session)s and %(session)s (%(value)s out of 100). You could ask %(name)s how "
+        "working with the team goes for them."
+    ),
 }
 
 
@@ -111,7 +121,10 @@ def conversation_prompts(analysis: analytics.Analysis, settings: Settings = DEFA
         )
 
     about_therapist = series[series["target"] == "therapist"]
-    patterns = analytics.split_patterns(about_therapist, settings)
+    # Only the latest pattern is read, and each session's pattern is its own: computed for that session alone.
+    own_sessions = about_therapist.loc[about_therapist["informant"] == "self", "session"]
+    last_own = about_therapist[about_therapist["session"] == (own_sessions.max() if len(own_sessions) else None)]
+    patterns = analytics.split_patterns(last_own, settings)
     if not patterns.empty:
         last = patterns[patterns["session"] == patterns["session"].max()].iloc[0]
         if last["member_split"] and last["session"] == latest:
@@ -162,6 +175,13 @@ def conversation_prompts(analysis: analytics.Analysis, settings: Settings = DEFA
     for row in early[(early["informant"] == "self") & early["low"]].itertuples():
         kind = "low_early_team" if row.target == "team" else "low_early"
         prompts.append(Prompt(kind, {"value": _points(row.early_total_pomp)}, (row.member,), target=row.target))
+
+    if analysis.expected is not None:
+        below = analytics.below_expected_reasons(series, analysis.expected, analysis.latest, analytics.RECENT_SESSIONS)
+        for row in below.itertuples():
+            kind = "below_expected_team" if row.target == "team" else "below_expected"
+            params = {"value": _points(row.pomp), "session": row.session, "previous_session": row.previous_session}
+            prompts.append(Prompt(kind, params, (row.member,), target=row.target))
     return prompts[:MAX_PROMPTS]
 
 
@@ -220,6 +240,14 @@ REASONS = {
         "session %(session)s (%(previous)s before)."
     ),
     "gap_large": N_("Family and therapist see the %(dimension)s differently: %(size)s points in session %(session)s."),
+    "below_expected": N_(
+        "Below the expected course: %(name)s's overall alliance was under the clinic's usual range in sessions "
+        "%(previous_session)s and %(session)s (%(size)s out of 100)."
+    ),
+    "below_expected_team": N_(
+        "Below the expected course: %(name)s's alliance with the team was under the clinic's usual range in "
+        "sessions %(previous_session)s and %(session)s (%(size)s out of 100)."
+    ),
 }
 
 
@@ -245,6 +273,7 @@ def _reason_params(reason: Mapping[str, object], language: str, names: Mapping[s
     member = reason.get("member")
     params = {
         "session": reason.get("session", ""),
+        "previous_session": reason.get("previous_session", ""),
         "size": _points(abs(float(reason["size"]))),
         "previous": _points(abs(float(reason["previous_size"]))) if "previous_size" in reason else "",
         "dimension": gettext(phrases[dimension]),
@@ -260,6 +289,8 @@ def render_reason(reason: Mapping[str, object], language: str, names: Mapping[st
     gettext = translations(language).gettext
     params = _reason_params(reason, language, names)
     kind = str(reason["kind"])
+    if kind == "below_expected" and reason.get("target") == "team":
+        kind = "below_expected_team"
     if "discussed" in params and kind in DISCUSSED_REASONS:
         return gettext(DISCUSSED_REASONS[kind]) % params
     return gettext(REASONS[kind]) % params

@@ -19,9 +19,11 @@ from familyalliance.services import pagecache, requests
 from familyalliance.store import summaries
 from familyalliance.store.db import begin_write, db
 from familyalliance.store.models import (
+    ExpectedTrajectory,
     Family,
     FamilySummary,
     Member,
+    QuestionnaireRequest,
     Team,
     TherapySession,
     User,
@@ -56,19 +58,21 @@ def settings_key() -> str:
     return summaries.settings_key(config.analytics_settings(current_app), installed_instruments())
 
 
-def version(visible: sa.Select) -> tuple[tuple[int, int, int], int]:
-    """One aggregate that changes whenever any visible family changes (count, sum of revisions, sum of ids),
-    and the page cache's shared epoch, read in the same statement."""
+def version(visible: sa.Select) -> tuple[tuple, int]:
+    """One aggregate that changes whenever any visible family changes (count, sum of revisions, sum of ids, and
+    when the expected trajectory was stored: its reasons move with it), and the page cache's shared epoch, read in
+    the same statement."""
     ids = visible.with_only_columns(Family.id).scalar_subquery()
-    count, revisions, id_sum, cache_epoch = db.session.execute(
+    count, revisions, id_sum, cache_epoch, expected_at = db.session.execute(
         sa.select(
             sa.func.count(),
             sa.func.coalesce(sa.func.sum(Family.revision), 0),
             sa.func.coalesce(sa.func.sum(Family.id), 0),
             pagecache.epoch(),
+            sa.select(sa.func.max(ExpectedTrajectory.computed_at)).scalar_subquery(),
         ).where(Family.id.in_(ids))
     ).one()
-    return (count, revisions, id_sum), cache_epoch or 0
+    return (count, revisions, id_sum, expected_at), cache_epoch or 0
 
 
 def refresh_summaries(visible: sa.Select, key: str) -> None:
@@ -108,8 +112,6 @@ def page(visible: sa.Select, filters: Filters, language: str):
             sa.orm.contains_eager(Family.summary),
             sa.orm.selectinload(Family.therapists),
             sa.orm.selectinload(Family.team),
-            # Read live with the page: it moves with the days, not with the family's data.
-            sa.orm.with_expression(Family.past_reminder, Family.id.in_(requests.families_past_reminder())),
         )
         .order_by(FamilySummary.concern.desc(), Family.code)
     )
@@ -125,6 +127,7 @@ def page(visible: sa.Select, filters: Filters, language: str):
         query = query.where(getattr(FamilySummary, f"flag_{filters.flag}").is_(True))
     pagination = db.paginate(query, page=filters.page, per_page=PAGE_SIZE, error_out=False, count=True)
     shown = [f.id for f in pagination.items]
+    stats = family_counts(shown)
     names: dict[int, dict[str, str]] = {}
     for family_id, member_code, name in db.session.execute(
         sa.select(Member.family_id, Member.code, Member.display_name).where(Member.family_id.in_(shown))
@@ -133,7 +136,7 @@ def page(visible: sa.Select, filters: Filters, language: str):
     rows = []
     for f in pagination.items:
         lines = prompts.reason_lines(f.summary.reasons, language, names.get(f.id, {}))
-        if f.past_reminder:
+        if stats[f.id]["past_reminder"]:
             lines.append(translations(language).gettext(UNANSWERED_TEXT))
         rows.append(
             {
@@ -144,23 +147,35 @@ def page(visible: sa.Select, filters: Filters, language: str):
                 "balance": [(int(s), round(b)) for s, b in f.summary.balance],
             }
         )
-    return pagination, rows, family_counts(shown)
+    return pagination, rows, stats
 
 
 def family_counts(family_ids: list[int]) -> dict[int, dict]:
-    """Members, sessions and latest session date per family, in two grouped queries."""
-    stats = {fid: {"members": 0, "sessions": 0, "last_session": None} for fid in family_ids}
+    """Members, sessions, latest session date and the reminder flag per family, in two grouped queries.
+
+    The flag (a questionnaire still open after its reminder) is read live, as it moves with the days, and
+    for these families only: their requests are an index range each, where all the families' open
+    requests would grow with the caseload.
+    """
+    stats = {fid: {"members": 0, "sessions": 0, "last_session": None, "past_reminder": False} for fid in family_ids}
     if not family_ids:
         return stats
     for fid, n in db.session.execute(
         sa.select(Member.family_id, sa.func.count()).where(Member.family_id.in_(family_ids)).group_by(Member.family_id)
     ):
         stats[fid]["members"] = n
-    for fid, n, last in db.session.execute(
-        sa.select(TherapySession.family_id, sa.func.count(), sa.func.max(TherapySession.date))
+    reminded = requests.families_past_reminder().where(QuestionnaireRequest.family_id.in_(family_ids))
+    for fid, n, last, past_reminder in db.session.execute(
+        sa.select(
+            TherapySession.family_id,
+            sa.func.count(),
+            sa.func.max(TherapySession.date),
+            TherapySession.family_id.in_(reminded),  # a request belongs to a session: no family without one
+        )
         .where(TherapySession.family_id.in_(family_ids))
         .group_by(TherapySession.family_id)
     ):
         stats[fid]["sessions"] = n
         stats[fid]["last_session"] = last
+        stats[fid]["past_reminder"] = bool(past_reminder)
     return stats

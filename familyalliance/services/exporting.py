@@ -3,6 +3,10 @@
 The web's Export page and ``flask export`` call :func:`write_export` alike, for the tables and for
 the exports to other systems (the FHIR bundle of ``services.fhir``, REDCap's files);
 ``flask export`` picks its families with :func:`select_families`.
+
+The tables computed per family (``scores``, ``family``, ``ruptures``) are written as CSV a batch of
+families at a time (:func:`write_by_families`), from the stored scores: memory holds one batch,
+however many families the export has, and the file is the one the whole table would give.
 """
 
 from __future__ import annotations
@@ -14,10 +18,16 @@ import pandas as pd
 import sqlalchemy as sa
 
 from familyalliance.services.errors import OperationError
+from familyalliance.store import queries
 from familyalliance.store.db import db
 from familyalliance.store.models import Family, Member, Team
 from familyalliance.store.queries import iter_long_rows, responses_frame
 from familyalliance.store.registry import installed_instruments
+
+#: The tables whose rows of one family follow from that family's scores alone, each with how it does.
+PER_FAMILY = ("scores", "family", "ruptures")
+#: Families per batch of a table written a batch at a time.
+FAMILY_BATCH = 100
 
 
 def select_families(codes: Sequence[str] = (), team_name: str | None = None) -> list[int] | None:
@@ -45,6 +55,10 @@ def export_table(
     """One of the export tables for the given families, pseudonymised when a pseudonymiser is given."""
     from familyalliance.core import exports
 
+    if kind == "profiles":  # from the therapists' families, always pseudonymised (services.profiles)
+        from familyalliance.services import profiles
+
+        return profiles.export_table(family_ids, settings, pseudonymiser)
     instruments = instruments if instruments is not None else installed_instruments()
     # Only the long table says how each form was given: the others do without the join to the requests.
     table = exports.build(kind, responses_frame(family_ids, with_mode=kind == "long"), instruments, settings)
@@ -87,6 +101,11 @@ def write_export(
     if kind == "redcap":
         return write_redcap(path, family_ids, settings, pseudonymiser, language)
     instruments = installed_instruments()
+    if kind in PER_FAMILY and fmt == "csv":
+        rows = write_by_families(kind, path, family_ids, settings, pseudonymiser, instruments)
+        book = path.with_name(path.stem + "-codebook.csv")
+        exports.write_codebook_csv(list(exports.COLUMNS[kind]), instruments, book)
+        return rows, [path, book]
     if kind == "long" and fmt == "csv" and pseudonymiser is None:
         counter = _Counter(iter_long_rows(family_ids))
         exports.write_long_csv(counter, path)
@@ -97,6 +116,44 @@ def write_export(
     dates = pseudonymiser.dates if pseudonymiser is not None else "shift"
     written = exports.write(kind, table, fmt, path, instruments, settings, pseudonymiser is not None, dates, language)
     return len(table), written
+
+
+def write_by_families(
+    kind: str, path: Path, family_ids: Sequence[int] | None, settings, pseudonymiser=None, instruments=None
+) -> int:
+    """Write one of the tables computed per family (``PER_FAMILY``) as CSV, ``FAMILY_BATCH`` families at a time;
+    returns its rows.
+
+    Each batch is built from its families' stored scores, written and dropped. The batches go in the
+    order of the family codes the file shows (the pseudonyms, when pseudonymised), so the rows come
+    in the order of metrics.md section 9, as in the whole table built at once.
+    """
+    from familyalliance.core import analytics, exports
+
+    instruments = instruments if instruments is not None else installed_instruments()
+    query = sa.select(Family.id, Family.code)
+    if family_ids is not None:
+        query = query.where(Family.id.in_(family_ids))
+    families = db.session.execute(query).all()
+    shown = pseudonymiser.family if pseudonymiser is not None else str
+    ids = [family_id for family_id, code in sorted(families, key=lambda row: shown(row[1]))]
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="") as f:
+        for start in range(0, max(len(ids), 1), FAMILY_BATCH):
+            scored = queries.scores(ids[start : start + FAMILY_BATCH])
+            if kind == "scores":
+                table = scored
+            elif kind == "family":
+                table = analytics.family_metrics(scored, instruments, settings)
+            else:
+                series = analytics.member_series(scored, instruments)
+                table = analytics.ruptures(series, settings)[analytics.RUPTURE_COLUMNS]
+            if pseudonymiser is not None:
+                table = pseudonymiser.apply(table)
+            text = exports.csv_text(table)
+            f.write(text if start == 0 else text.split("\n", 1)[1])
+            rows += len(table)
+    return rows
 
 
 def write_redcap(

@@ -22,8 +22,10 @@ Every form's scores are stored in the same transaction (``store.scores``): the f
 sessions the import created from the sums of their dimensions taken as the file is read (in the
 reading thread, a form's parts in several chunks added up at the end), without reading the answers
 back; the forms of sessions stored before, which may hold other answers too, scored again from the
-store. Then the caseload's summaries of the families the file wrote, from those scores, so the
-next caseload page computes none of them.
+store. The commit raises the revisions of the families the file wrote; then, each in a transaction of
+its own, the expected trajectory and the caseload's summaries of those families, from the scores just
+stored, so the next caseload page computes none of them (should that step fail, they stay stale and
+the caseload computes them: never a summary of the data before the import).
 
 Answers the store already holds are refused as duplicates, and so is a form whose request is
 already answered; with ``replace`` they are replaced (the request keeps existing and takes the
@@ -35,6 +37,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import itertools
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,9 +59,9 @@ from familyalliance.core.validation import (
     parse_value,
 )
 from familyalliance.core.vocab import INFORMANTS, TARGETS
-from familyalliance.services import rescoring
+from familyalliance.services import rescoring, trajectories
 from familyalliance.store import bulk, scores, summaries
-from familyalliance.store.db import db
+from familyalliance.store.db import begin_write, db
 from familyalliance.store.models import (
     Attendance,
     Family,
@@ -72,6 +75,8 @@ from familyalliance.store.models import (
     family_therapist,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 50_000
 #: Problems reported in full; the rest are counted.
@@ -558,9 +563,8 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
                 sa.update(Family).where(Family.code.in_(summary.families_created)).values(start_date=first)
             )
         written = [family_id for family_id in entities.families.values() if family_id is not None]
+        # Their stored summaries are stale from this commit on (until _summarise stores them again).
         summaries.touch(written)
-        # The caseload's summaries too, from the scores just stored: its next page computes none of them.
-        rescoring.store_summaries(written)
         db.session.commit()
     except sa.exc.IntegrityError:
         # The store refused a key twice: in the file, or already stored. Find the lines.
@@ -570,7 +574,33 @@ def _import(path, instruments, replace, team, therapists, reader) -> ImportSumma
     except BaseException:  # _NeedsExactReader included: the caller starts again with the exact reader
         db.session.rollback()
         raise
+    _summarise(written)
     return summary
+
+
+def _summarise(family_ids: list[int]) -> None:
+    """After the import's commit: the expected trajectory, then the caseload's summaries of the families it wrote.
+
+    Each in a transaction of its own, the summaries a batch of families at a time (as ``flask
+    refresh-summaries``), so the answers' transaction does not hold them and requests for other
+    families go on meanwhile. The import's commit raised the families' revisions: a summary not
+    stored here (a failure, the process stopped) stays stale, never wrong, and the next caseload
+    page or ``flask refresh-summaries`` computes it; so a failure here is logged, not raised.
+    """
+    try:
+        begin_write()
+        # The trajectory learns from the data just stored (and stores the summaries it moves again).
+        trajectories.refresh()
+        db.session.commit()
+        for start in range(0, len(family_ids), rescoring.BATCH):
+            batch = family_ids[start : start + rescoring.BATCH]
+            begin_write()
+            summaries.hold(batch)
+            rescoring.store_summaries(batch)
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("the import's data is stored; its families' summaries are left for the caseload to compute")
 
 
 def _form_sums(

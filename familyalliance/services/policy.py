@@ -5,6 +5,9 @@
 - admin: manages accounts and teams; sees only families assigned to them (no clinical data otherwise);
 - researcher: no identifiable family at all, only pseudonymised exports.
 
+Alliance profiles (metrics.md section 11): a therapist sees their own, never another's; a team lead
+their own and each therapist's of their team.
+
 The page side (which role may use which page) is ``web.access``.
 """
 
@@ -48,4 +51,14 @@ def managed_users(user: User) -> sa.Select:
         return query
     if user.role == "team_lead" and user.team_id is not None:
         return query.where(User.team_id == user.team_id, User.role == "therapist")
+    return query.where(sa.false())
+
+
+def profile_accounts(user: User) -> sa.Select:
+    """The accounts whose alliance profile ``user`` may see: their own; a team lead also their team's therapists."""
+    query = sa.select(User).where(User.role.in_(("therapist", "team_lead")))
+    if user.role == "team_lead" and user.team_id is not None:
+        return query.where(sa.or_(User.id == user.id, (User.team_id == user.team_id) & (User.role == "therapist")))
+    if user.role in ("therapist", "team_lead"):
+        return query.where(User.id == user.id)
     return query.where(sa.false())

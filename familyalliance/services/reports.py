@@ -21,10 +21,10 @@ from familyalliance.core import analytics, catalog, prompts, vocab
 from familyalliance.core.catalog import N_
 from familyalliance.core.charts import builders as charts
 from familyalliance.core.charts import tables as chart_tables
-from familyalliance.services import pagecache
+from familyalliance.services import pagecache, trajectories
 from familyalliance.store import queries, summaries
 from familyalliance.store.db import db
-from familyalliance.store.models import Attendance, Family, Response
+from familyalliance.store.models import Attendance, Family, FormScore
 from familyalliance.store.registry import installed_instruments
 
 MARK_LABELS = {
@@ -64,27 +64,43 @@ class FamilyCharts:
     safeguarding_text: str
     threshold: float
     gap_threshold: float
+    #: The expected trajectory at the family's sessions (metrics.md section 10), and the sessions without a band.
+    expected: pd.DataFrame = None
+    expected_hidden: list = None
 
-    def build(self, choose: bool = True) -> dict:
-        """The Altair charts: member lines, heat map, the session's views, balance and gap over time."""
+    def builders(self, choose: bool = True) -> dict[str, tuple]:
+        """Per chart, its builder and the builder's arguments: member lines, heat map, the session's views,
+        balance and gap over time."""
         if self.lines.empty:
             return {}
         dims = chart_tables.dimension_order()
         out = {
-            "lines": charts.member_lines(self.lines, self.band, self.marks, self.members, dims, self.texts),
-            "heat": charts.heatmap(self.lines, self.members, dims, self.texts, choose=choose),
+            "lines": (
+                charts.member_lines,
+                (self.lines, self.band, self.marks, self.members, dims, self.texts),
+                {"expected": self.expected} if self.expected is not None and not self.expected.empty else {},
+            ),
+            "heat": (charts.heatmap, (self.lines, self.members, dims, self.texts), {"choose": choose}),
         }
         if not self.views.empty:
-            out["views"] = charts.session_views(self.views, self.members, dims, self.texts)
+            out["views"] = (charts.session_views, (self.views, self.members, dims, self.texts), {})
         if not self.balance.empty:
-            out["balance"] = charts.balance_lines(self.balance, dims, self.texts, self.threshold)
+            out["balance"] = (charts.balance_lines, (self.balance, dims, self.texts, self.threshold), {})
         if not self.gaps.empty:
-            out["gap"] = charts.gap_lines(self.gaps, self.members, ["total"], self.texts, self.gap_threshold)
+            out["gap"] = (charts.gap_lines, (self.gaps, self.members, ["total"], self.texts, self.gap_threshold), {})
         return out
 
+    def build(self, choose: bool = True) -> dict:
+        """The Altair charts."""
+        return {name: builder(*args, **kwargs) for name, (builder, args, kwargs) in self.builders(choose).items()}
+
     def specs(self, choose: bool = True) -> dict[str, dict]:
-        """The charts as Vega-Lite dicts."""
-        return {name: charts.spec(chart) for name, chart in self.build(choose).items()}
+        """The charts as Vega-Lite dicts, each from the spec kept for its structure, with this family's data
+        (``charts.templated``: the same dict as ``charts.spec`` of the built chart)."""
+        return {
+            name: charts.templated(builder, *args, **kwargs)
+            for name, (builder, args, kwargs) in self.builders(choose).items()
+        }
 
 
 def family_charts(
@@ -101,6 +117,8 @@ def family_charts(
     views = chart_tables.session_views(analysis.series, session, target) if session is not None else pd.DataFrame()
     texts["views_title"] = texts["views_title"] % {"session": session}
     band = chart_tables.family_band(lines, settings)
+    expected, expected_hidden = chart_tables.expected_band(analysis.expected, target, scored)
+    texts.update(_expected_texts(language))
 
     def label(frame: pd.DataFrame) -> pd.DataFrame:
         return chart_tables.labelled(frame, names, dimension_labels)
@@ -130,7 +148,23 @@ def family_charts(
         safeguarding_text=prompts.safeguarding_text(language, config.safeguarding_text(current_app, language)),
         threshold=settings.split_threshold,
         gap_threshold=settings.gap_threshold,
+        expected=label(expected),
+        expected_hidden=expected_hidden,
     )
+
+
+EXPECTED_TEXTS = {
+    "expected_p10": N_("10th percentile in this clinic"),
+    "expected_p25": N_("25th percentile in this clinic"),
+    "expected_p50": N_("Median in this clinic"),
+    "expected_p75": N_("75th percentile in this clinic"),
+    "expected_p90": N_("90th percentile in this clinic"),
+}
+
+
+def _expected_texts(language: str) -> dict[str, str]:
+    """The expected band's tooltip titles in ``language``."""
+    return {key: catalog.gettext(text, language) for key, text in EXPECTED_TEXTS.items()}
 
 
 def safety(family: Family, language: str, up_to: int | None = None) -> dict:
@@ -184,6 +218,7 @@ def cache_key(family: Family, *rest) -> tuple:
         family.revision,
         *rest,
         summaries.settings_key(settings, installed_instruments()),
+        trajectories.stamp(),  # the expected band and its reason move with the stored trajectory
         tuple(config.safeguarding_text(current_app, language) for language in ("nl", "en")),
     )
 
@@ -257,13 +292,15 @@ def _present_names(family: Family) -> dict[int, list[str]]:
 
 
 def _answered(family: Family) -> dict[int, int]:
-    return dict(
-        db.session.execute(
-            sa.select(Response.session_id, sa.func.count())
-            .where(Response.family_id == family.id, Response.value.is_not(None))
-            .group_by(Response.session_id)
-        ).all()
-    )
+    """Answers given per session: the items answered of its forms, from the stored scores (not the answers)."""
+    return {
+        session_id: int(count)
+        for session_id, count in db.session.execute(
+            sa.select(FormScore.session_id, sa.func.sum(FormScore.answered))
+            .where(FormScore.family_id == family.id)
+            .group_by(FormScore.session_id)
+        )
+    }
 
 
 def session_report(family: Family, session, language: str) -> dict:
@@ -275,14 +312,13 @@ def session_report(family: Family, session, language: str) -> dict:
         return cached
     settings = config.analytics_settings(current_app)
     built = family_charts(family, language, settings, target=session.target, up_to=session.number)
-    parts = built.build(choose=False)
     title = catalog.gettext(N_("Family %(code)s, session %(number)s"), language) % {
         "code": family.code,
         "number": session.number,
     }
     report = {
         "charts": built,
-        "specs": {name: charts.spec(chart) for name, chart in parts.items()},
+        "specs": built.specs(choose=False),
         "title": title,
         "tables": _tables(built),
         "ruptures": built.ruptures,

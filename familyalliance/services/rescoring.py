@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from familyalliance import config
+from familyalliance.services import trajectories
 from familyalliance.store import scores, summaries
-from familyalliance.store.db import db
+from familyalliance.store.db import begin_write, db
 from familyalliance.store.models import Family
 from familyalliance.store.registry import installed_instruments
 
@@ -65,7 +66,11 @@ def rescore(batch: int = BATCH, progress: Callable[[int], None] | None = None) -
 
 
 def refresh_summaries(batch: int = BATCH, progress: Callable[[int], None] | None = None) -> int:
-    """Compute and store every family's summary with the thresholds and instruments of now; returns how many."""
+    """Compute and store every family's summary with the thresholds and instruments of now (and the expected
+    trajectory first, when the data changed since); returns how many."""
+    begin_write()
+    trajectories.refresh()
+    db.session.commit()
     done = 0
     for ids in _batches(batch):
         summaries.hold(ids)

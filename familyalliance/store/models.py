@@ -458,6 +458,8 @@ class FamilySummary(db.Model):
     flag_rupture: Mapped[bool] = mapped_column(default=False)
     flag_low_early: Mapped[bool] = mapped_column(default=False)
     flag_gap: Mapped[bool] = mapped_column(default=False)
+    #: A member's two latest points below the expected trajectory (metrics.md section 10).
+    flag_below_expected: Mapped[bool] = mapped_column(default=False)
     computed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
@@ -583,3 +585,57 @@ class ApiToken(db.Model):
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} of user {self.user_id}>"
+
+
+#: The longest supervision note.
+SUPERVISION_NOTE_MAX_LENGTH = 2000
+
+
+class ExpectedTrajectory(db.Model):
+    """The expected trajectory of metrics.md section 10, learned from the installation's own families.
+
+    One row per target and session number 1 to 20: how many members' own total points there are,
+    and their percentiles (empty below 30 points). Recomputed by ``services.trajectories`` when the
+    data changed (``basis``: the fingerprint of the families' revisions and the instruments it was
+    computed from), never in a member's request; the family dashboard and the caseload read it.
+    """
+
+    __tablename__ = "expected_trajectory"
+    __table_args__ = (sa.CheckConstraint("session >= 1", name="session_positive"),)
+
+    target: Mapped[str] = mapped_column(_enum(vocab.TARGETS, "expected_target"), primary_key=True)
+    session: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int]
+    p10: Mapped[float | None] = mapped_column(sa.Float)
+    p25: Mapped[float | None] = mapped_column(sa.Float)
+    p50: Mapped[float | None] = mapped_column(sa.Float)
+    p75: Mapped[float | None] = mapped_column(sa.Float)
+    p90: Mapped[float | None] = mapped_column(sa.Float)
+    basis: Mapped[str] = mapped_column(sa.String(64))
+    computed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class SupervisionNote(db.Model):
+    """A short dated reflection note on a therapist's alliance profile, by the therapist or their team lead.
+
+    Visible to both on the profile page; clinical content: never exported, never in the audit log,
+    gone with the therapist's account (ON DELETE CASCADE) and erased with the retention of clinical
+    notes (``services.privacy``).
+    """
+
+    __tablename__ = "supervision_note"
+    __table_args__ = (sa.CheckConstraint(f"length(text) <= {SUPERVISION_NOTE_MAX_LENGTH}", name="text_length"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The therapist whose profile the note is about.
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    #: Who wrote it (kept as an empty reference when that account is removed).
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    text: Mapped[str] = mapped_column(sa.Text)
+
+    therapist: Mapped[User] = relationship(foreign_keys=[therapist_id])
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id])
+
+    def __repr__(self) -> str:
+        return f"<SupervisionNote {self.id} on user {self.therapist_id}>"

@@ -18,6 +18,7 @@ from familyalliance.core.scoring import (
     scored,
 )
 from familyalliance.core.validation import LONG_HEADER, LONG_HEADER_WITH_MODE
+from familyalliance.store import expected
 from familyalliance.store.db import db
 from familyalliance.store.models import (
     Family,
@@ -190,8 +191,11 @@ def analysis(family_ids: Sequence[int], settings: analytics.Settings, up_to: int
     """The analysis of the given families (series, ruptures with their follow-ups, gaps, early alliance).
 
     ``up_to``: as the data stood at that session number (the session report of an earlier session).
+    With the stored expected trajectory (``store.expected``), so the ``below_expected`` reason is the
+    same fact on the family page, in the prompts and on the caseload.
     """
     scored = scores(family_ids)
     if up_to is not None:
         scored = scored[scored["session"] <= up_to]
-    return analytics.analyse(scored, installed_instruments(), settings, followups(family_ids))
+    trajectory = expected.load()
+    return analytics.analyse(scored, installed_instruments(), settings, followups(family_ids), trajectory)

@@ -40,6 +40,7 @@ FLAGS = {
     "rupture": ("rupture_unrepaired", "rupture_open"),
     "low_early": ("low_early", "low_early_team"),
     "gap": ("gap_widening", "gap_large"),
+    "below_expected": ("below_expected",),
 }
 
 

@@ -32,6 +32,7 @@ from familyalliance.web.fhir.views import bp as fhir_bp
 from familyalliance.web.questionnaire.views import bp as questionnaire_bp
 from familyalliance.web.ratings import rounds
 from familyalliance.web.ratings.views import bp as ratings_bp
+from familyalliance.web.supervision.views import bp as supervision_bp
 
 BLUEPRINTS = (
     health.bp,
@@ -40,6 +41,7 @@ BLUEPRINTS = (
     families_bp,
     ratings_bp,
     questionnaire_bp,
+    supervision_bp,
     data_bp,
     admin_bp,
     fhir_bp,

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from familyalliance.core import analytics, exports, research
-from familyalliance.core.analytics import analysis, common, family, patterns, series
+from familyalliance.core.analytics import analysis, common, family, patterns, profile, series, trajectory
 from familyalliance.core.exports import tables, writers
 from familyalliance.core.instruments import builtin_instruments
 from familyalliance.core.scoring import score_frame
@@ -52,7 +52,7 @@ def sibling_imports(module, package: str) -> set[str]:
 
 @pytest.mark.parametrize(
     ("package", "modules"),
-    [(analytics, (common, family, series, patterns, analysis)), (exports, (tables, writers))],
+    [(analytics, (common, family, series, patterns, trajectory, profile, analysis)), (exports, (tables, writers))],
     ids=["analytics", "exports"],
 )
 def test_every_public_name_is_reexported(package, modules):
@@ -66,12 +66,15 @@ def test_every_public_name_is_reexported(package, modules):
 
 
 def test_modules_import_only_the_ones_above_them():
-    """common below family and series, series below patterns, patterns below analysis; tables below writers."""
+    """common below family and series, series below patterns, trajectory and profile, those below analysis
+    (profile beside it); tables below writers."""
     assert sibling_imports(common, "familyalliance.core.analytics") == set()
     assert sibling_imports(family, "familyalliance.core.analytics") == {"common"}
     assert sibling_imports(series, "familyalliance.core.analytics") == {"common"}
     assert sibling_imports(patterns, "familyalliance.core.analytics") == {"common", "series"}
-    assert sibling_imports(analysis, "familyalliance.core.analytics") == {"common", "series", "patterns"}
+    assert sibling_imports(trajectory, "familyalliance.core.analytics") == {"common", "series"}
+    assert sibling_imports(profile, "familyalliance.core.analytics") == {"common", "series"}
+    assert sibling_imports(analysis, "familyalliance.core.analytics") == {"common", "series", "patterns", "trajectory"}
     assert sibling_imports(tables, "familyalliance.core.exports") == set()
     assert sibling_imports(writers, "familyalliance.core.exports") == {"tables"}
 

@@ -450,3 +450,106 @@ def test_charts_render_to_svg_with_each_session_labelled_once(sessions):
         expected = charts.session_ticks(range(1, sessions + 1))
         assert labels == [str(s) for s in expected], (name, labels)  # each session once, a whole number
         assert texts["session"] in svg
+
+
+# --- specs built once per structure, filled with each family's data ---------------------------------
+
+
+def builder_calls(f: dict, texts: dict, choose: bool = True) -> dict:
+    """Each chart of the dashboard as (builder, arguments, keyword arguments), as ``reports`` calls them."""
+    members = f["members"]
+    return {
+        "lines": (charts.member_lines, (f["lines"], f["band"], f["marks"], members, DIMS, texts), {}),
+        "heat": (charts.heatmap, (f["lines"], members, DIMS, texts), {"choose": choose}),
+        "views": (charts.session_views, (f["views"], members, DIMS, texts), {}),
+        "balance": (charts.balance_lines, (f["balance"], DIMS, texts, 25), {}),
+        "gap": (charts.gap_lines, (f["gaps"], members, ["total"], texts, 25), {}),
+    }
+
+
+def shifted_family(sessions: int, shift: int) -> dict:
+    """The four-member family's tables with every score moved by ``shift`` POMP: same structure, other data."""
+    f = dict(family_frames(sessions))
+    for name in ("lines", "views"):
+        f[name] = f[name].assign(pomp=(f[name]["pomp"] + shift).clip(0, 100))
+    f["gaps"] = f["gaps"].assign(gap=f["gaps"]["gap"] + shift)
+    f["balance"] = f["balance"].assign(balance=(f["balance"]["balance"] - shift).clip(0, 100))
+    return f
+
+
+@pytest.mark.parametrize(("sessions", "language", "choose"), [(1, "en", True), (3, "nl", False), (40, "en", True)])
+def test_a_kept_spec_filled_with_a_familys_data_is_the_built_chart(sessions, language, choose):
+    """``templated`` gives, key for key, what Altair gives for the built chart, for families of one structure."""
+    texts = chart_tables.chart_texts(language)
+    small = {"members": ["Sandra", "Noor"]}
+    small["lines"], small["band"], small["marks"], small["views"], _ = chart_frames()
+    small["balance"] = chart_tables.family_balance(small["band"])
+    small["gaps"] = small["lines"].iloc[0:0].assign(gap=[], self_pomp=[], therapist_pomp=[])
+    for f in (family_frames(sessions, language), shifted_family(sessions, 10), small):
+        for name, (builder, args, kwargs) in builder_calls(f, texts, choose).items():
+            built = charts.spec(builder(*args, **kwargs))
+            assert charts.templated(builder, *args, **kwargs) == built, name
+            assert charts.templated(builder, *args, **kwargs) == built, name  # from the kept spec
+
+
+def test_families_of_one_structure_share_the_kept_spec_but_not_their_data():
+    texts = chart_tables.chart_texts("en")
+    builder, args, _ = builder_calls(family_frames(3), texts)["lines"]
+    _, other, _ = builder_calls(shifted_family(3, 10), texts)["lines"]
+    charts.templated(builder, *args)
+    before = charts._template.cache_info()
+    first, second = charts.templated(builder, *args), charts.templated(builder, *other)
+    after = charts._template.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (2, 0)  # built once, filled twice
+    assert first["data"] != second["data"]
+    assert second["datasets"] == charts.spec(builder(*other))["datasets"]
+    drawn = [v["pomp"] for v in second["datasets"][second["data"]["name"]] if v["layer"] == "line"]
+    assert drawn == list(other[0]["pomp"])  # the other family's points, not the first's
+
+
+def test_a_builder_without_parts_is_built_in_full():
+    def legend_only(texts):
+        return charts.view_legend(texts)
+
+    assert charts.templated(legend_only, TEXTS) == charts.spec(charts.view_legend(TEXTS))
+
+
+def test_frames_become_the_values_altair_gives():
+    """The column-by-column conversion gives Altair's own records, for every kind of column the charts use."""
+    frames = [
+        pd.DataFrame(
+            {
+                "label": pd.Categorical(["Sandra", None, "Noor"]),
+                "text": ["a", None, ""],
+                "plain": pd.Series(["x", "y", None], dtype="str"),
+                "number": [1.5, float("nan"), float("inf")],
+                "session": [1, 2, 3],
+                "split": [True, False, True],
+            }
+        ),
+        pd.DataFrame({"pomp": pd.Series([], dtype="float64"), "label": pd.Series([], dtype=object)}),
+        pd.DataFrame({"n": pd.array([1, None, 3], dtype="Int64"), "when": pd.to_datetime(["2026-01-01"] * 3)}),
+        *family_frames(3).values(),
+    ]
+    for f in frames:
+        if isinstance(f, pd.DataFrame):
+            assert charts._values(f) == alt.data_transformers.get()(f)["values"]
+
+
+def test_a_long_treatment_of_a_large_family_is_drawn_whole():
+    """12 members over 100 sessions: 6,000 points on the lines chart, more than Altair's default row limit."""
+    sessions, members = range(1, 101), [f"Member {i}" for i in range(12)]
+    lines = pd.DataFrame(
+        [
+            {"member": f"M{m}", "label": members[m], "session": s, "dimension": d, "dimension_label": d, "pomp": 50.0}
+            for m in range(12)
+            for s in sessions
+            for d in DIMS
+        ]
+    )
+    empty = pd.DataFrame(columns=["member", "label", "session", "dimension", "dimension_label", "pomp", "kind"])
+    band = chart_tables.family_band(lines).assign(dimension_label=lambda b: b["dimension"])
+    spec = charts.templated(charts.member_lines, lines, band, empty, members, DIMS, TEXTS)
+    rows = spec["datasets"][spec["data"]["name"]]
+    assert sum(r["layer"] == "line" for r in rows) == 6000
+    assert spec == charts.spec(charts.member_lines(lines, band, empty, members, DIMS, TEXTS))

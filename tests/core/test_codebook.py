@@ -12,6 +12,7 @@ EXPECTED_COLUMNS = {
     "family": analytics.FAMILY_COLUMNS,
     "ruptures": analytics.RUPTURE_COLUMNS,
     "research": research.RESEARCH_COLUMNS,
+    "profiles": exports.PROFILE_EXPORT_COLUMNS,
 }
 
 

@@ -152,7 +152,18 @@ def test_every_reason_and_prompt_renders_in_both_languages():
         signal = {"member": "M1", "session": 4, "kind": kind, "pomp": 20.0, "drop_pomp": 35.0}
         for language in ("en", "nl"):
             assert "%(" not in prompts.render_safety(signal, language, {"M1": "Sandra"})
-    params = {"drop": 1, "session": 2, "before": 3, "after": 4, "since": 1, "size": 5, "low": 6, "high": 7, "value": 8}
+    params = {
+        "drop": 1,
+        "session": 2,
+        "before": 3,
+        "after": 4,
+        "since": 1,
+        "size": 5,
+        "low": 6,
+        "high": 7,
+        "value": 8,
+        "previous_session": 1,
+    }
     for kind in prompts.TEMPLATES:
         members = ("M1", "F1") if kind == "split" else ("M1",)
         for language in ("en", "nl"):
@@ -193,3 +204,20 @@ def test_a_young_members_safety_rupture_raises_the_signal_an_adults_does_not():
     assert signals(youth, mother) == [("Y1", "youth", 2, "young_safety_rupture")]
     assert signals(safety_course("C1", "child", [9, 4, 9])) == []  # repaired at session 3
     assert signals(mother) == []  # an adult's rupture alone: the prompts and the caseload name it
+
+
+def test_a_sessions_split_pattern_is_its_own_whatever_came_before():
+    """The prompts read the latest session's pattern, computed for that session alone: the same row as over all."""
+    sessions = [
+        family_at(1, {"M1": ("mother", 8), "Y1": ("youth", 7)}, {"M1": 2, "Y1": 1}),
+        family_at(2, {"M1": ("mother", 9), "F1": ("father", 8), "Y1": ("youth", 5), "C1": ("child", 6)}),
+        family_at(3, {"M1": ("mother", 9), "Y1": ("youth", 4), "C1": ("child", 2)}, {"M1": -3, "Y1": -3}),
+    ]
+    scores = pd.concat(sessions, ignore_index=True)
+    over_all = analytics.split_patterns(scores)
+    for s, alone in enumerate(sessions, start=1):
+        expected = over_all[over_all["session"] == s].reset_index(drop=True)
+        # The same values; only the categories of the member columns differ (the members seen).
+        pd.testing.assert_frame_equal(
+            analytics.split_patterns(alone), expected, check_categorical=False, check_dtype=False
+        )

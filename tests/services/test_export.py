@@ -67,8 +67,8 @@ def test_csv_columns_order_and_formatting(runner, tmp_path, demo, kind):
         keys = [c for c in ("family", "member", "session") if c in table.columns]
         ordered = table.assign(session=table["session"].astype(int)).sort_values(keys, kind="stable")
         assert ordered.index.tolist() == list(range(len(table))), "rows sorted by family, member, session"
-    else:  # the research statistics name no family: sorted by their own key (research.RESEARCH_KEY)
-        assert kind == "research" and not {"member", "date"} & set(table.columns)
+    else:  # the research statistics and the therapist profiles name no family: sorted by their own key
+        assert kind in ("research", "profiles") and not {"member", "date"} & set(table.columns)
     if "split" in table.columns:
         assert set(table["split"]) <= {"true", "false"}
     assert "nan" not in text and "None" not in text and "NaN" not in text

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from familyalliance.core.instruments import builtin_instruments
 from familyalliance.services import caseload, casework, demo, responses
 from familyalliance.store.db import db
-from familyalliance.store.models import Family, FamilySummary, Member, TherapySession, User
+from familyalliance.store.models import Family, FamilySummary, Member, Response, TherapySession, User
 
 from ..factories import commit, gen_family, gen_member, gen_session, gen_user
 
@@ -342,3 +342,33 @@ def test_chart_data_in_the_page_has_no_member_codes_of_other_families(client, le
     html = client.get(f"/families/{lead[0]}?lang=en").text
     specs = "".join(re.findall(r'data-chart="[^"]+">(.*?)</script>', html))
     assert not {n for n in names if f'"{n}"' in specs}
+
+
+def test_a_rebuilt_dashboard_reads_the_stored_scores_never_the_answers(client, lead, app):
+    """The page counts each session's answers from the stored scores, and they agree with the answers."""
+    code = lead[0]
+    client.get(f"/families/{code}")
+    app.extensions.pop("familyalliance.pages", None)  # built, not from the cache
+    statements = count_queries(app, client, f"/families/{code}?lang=en")
+    assert not [s for s in statements if re.search(r"\b(FROM|JOIN) response\b", s)], statements
+    html = client.get(f"/families/{code}?lang=en").text
+    shown = dict(
+        re.findall(
+            r'sessions/(\d+)">\d+<span[^>]*>[^<]*</span></a></th>\s*<td>[^<]*</td>\s*<td>[^<]*</td>\s*'
+            r'<td class="num">(\d+)</td>',
+            html,
+        )
+    )
+    with app.app_context():
+        answered = db.session.execute(
+            sa.select(TherapySession.number, sa.func.count())
+            .join(Response, Response.session_id == TherapySession.id)
+            .join(Family, Family.id == TherapySession.family_id)
+            .where(Family.code == code, Response.value.is_not(None))
+            .group_by(TherapySession.number)
+        ).all()
+        sessions = db.session.scalar(
+            sa.select(sa.func.count()).select_from(TherapySession).join(Family).where(Family.code == code)
+        )
+    assert len(shown) == sessions and answered
+    assert {int(n): int(c) for n, c in shown.items() if c != "0"} == {n: c for n, c in answered}

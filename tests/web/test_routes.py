@@ -115,6 +115,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "ratings.round_pick": only("therapist", "other_therapist", "team_lead", "admin"),
     "ratings.round_leave": only("therapist", "other_therapist", "team_lead", "admin"),
     "ratings.round_answer": ROUND_MEMBER,
+    # The alliance profile (metrics.md section 11): one's own; a team lead also each therapist's of the team.
+    "supervision.mine": only("therapist", "other_therapist", "team_lead"),
+    **{
+        f"supervision.{name}": {**only("therapist", "other_therapist", "team_lead"), "other_therapist": HIDDEN}
+        for name in ("profile", "add_note")
+    },
+    "supervision.erase_notes": only("team_lead", "admin"),
     # Data: exports for team leads and researchers (pseudonymised), the import for admins.
     "data.export": only("team_lead", "researcher"),
     "data.import_ratings": only("admin"),

@@ -30,6 +30,7 @@ from familyalliance.store.models import (
     QuestionnaireRequest,
     RequestToken,
     Response,
+    SupervisionNote,
     TherapySession,
     User,
 )
@@ -382,6 +383,9 @@ CSRF_CASES: dict[str, tuple[str | None, dict]] = {
     "admin.reset_two_factor": ("admin@example.org", {}),
     "admin.new_team": ("admin@example.org", {"data": {"name": "Team Z"}}),
     "admin.erase": ("lead@example.org", {"data": {"confirm": "FAM-1"}}),
+    # The alliance profile's notes: ann keeps one on her own profile; the lead erases notes past retention.
+    "supervision.add_note": ("ann@example.org", {"data": {"text": "Vader haakt af na sessie 3?"}}),
+    "supervision.erase_notes": ("lead@example.org", {}),
     "questionnaire.answer": (None, {"data": {"bond": "8", "goals_tasks": "6", "safety": "10"}}),
     "questionnaire.save_draft": (None, {"json": {"bond_1": "4"}}),  # Sandra's intake: the full questionnaire
 }
@@ -423,6 +427,12 @@ def prepare_case(app, endpoint: str, scenario: Scenario, request) -> dict:
             set_user(app, email, totp_secret=pyotp.random_base32(), two_factor_since=since)
     if endpoint in ("auth.login_code", "auth.two_factor_setup"):
         return {"TWO_FACTOR_ROLES": ["therapist"]}
+    if endpoint == "supervision.erase_notes":  # a note on ann's profile, written long before the retention cutoff
+        with app.app_context():
+            ann = scenario.users["ann"]
+            old = dt.datetime(1990, 1, 8, tzinfo=dt.UTC)
+            db.session.add(SupervisionNote(therapist_id=ann, author_id=ann, created_at=old, text="Oud"))
+            commit()
     if endpoint == "auth.revoke_api_token":  # ann has a token to revoke
         with app.app_context():
             apitokens.create(db.session.get(User, scenario.users["ann"]), "EHR")
@@ -450,6 +460,8 @@ def csrf_request(app, endpoint: str, scenario: Scenario) -> tuple[dict, dict]:
         "target": "therapist",
         "dimension": "bond",
     }
+    if endpoint == "supervision.add_note":  # her own profile
+        values["user_id"] = scenario.users["ann"]
     if endpoint == "auth.revoke_api_token":
         with app.app_context():
             values["token_id"] = db.session.scalar(sa.select(sa.func.max(ApiToken.id)))

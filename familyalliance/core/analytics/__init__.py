@@ -13,6 +13,9 @@ The package's modules, each importing only the ones above it:
   (``member_series``, ``perspective_gap``, ``ruptures``, ``low_alliance``, ``early_alliance``,
   ``SERIES_COLUMNS``, ``GAP_COLUMNS``, ``RUPTURE_COLUMNS``);
 - ``patterns``: split patterns across perspectives (``split_patterns``);
+- ``trajectory``: the expected trajectory of section 10 (``expected_trajectory``, ``below_expected``,
+  ``below_expected_reasons``);
+- ``profile``: the therapist's profile of section 11 (``profiles``, ``quarterly_profiles``, ``suppress``);
 - ``analysis``: the one ``Analysis`` of a set of families (``analyse``) that the concern
   ranking (``concern``), the safety signal (``safety_signals``), the prompts and the charts read.
 
@@ -47,6 +50,18 @@ from familyalliance.core.analytics.common import (
 )
 from familyalliance.core.analytics.family import FAMILY_COLUMNS, FAMILY_KEY, family_metrics
 from familyalliance.core.analytics.patterns import PATTERN_COLUMNS, PATTERNS, split_patterns
+from familyalliance.core.analytics.profile import (
+    GROUPS,
+    MEASURES,
+    PROFILE_COLUMNS,
+    PROFILE_PERIOD_DAYS,
+    PROFILE_TARGET,
+    default_period,
+    profiles,
+    quarterly_profiles,
+    quarters,
+    suppress,
+)
 from familyalliance.core.analytics.series import (
     EARLY_COLUMNS,
     GAP_COLUMNS,
@@ -63,14 +78,38 @@ from familyalliance.core.analytics.series import (
     perspective_gap,
     ruptures,
 )
+from familyalliance.core.analytics.trajectory import (
+    BELOW_COLUMNS,
+    BELOW_REASON_COLUMNS,
+    EXPECTED_COLUMNS,
+    EXPECTED_MINIMUM,
+    EXPECTED_SESSIONS,
+    PERCENTILE_COLUMNS,
+    PERCENTILES,
+    below_expected,
+    below_expected_reasons,
+    expected_trajectory,
+)
 
 __all__ = [
+    "BELOW_COLUMNS",
+    "BELOW_REASON_COLUMNS",
     "CATEGORICAL",
     "CONCERN_COLUMNS",
     "CONCERN_POINTS",
     "DEFAULTS",
     "EARLY_COLUMNS",
     "EPS",
+    "EXPECTED_COLUMNS",
+    "EXPECTED_MINIMUM",
+    "EXPECTED_SESSIONS",
+    "GROUPS",
+    "MEASURES",
+    "PERCENTILES",
+    "PERCENTILE_COLUMNS",
+    "PROFILE_COLUMNS",
+    "PROFILE_PERIOD_DAYS",
+    "PROFILE_TARGET",
     "FAMILY_COLUMNS",
     "FAMILY_KEY",
     "FOLLOWUP_COLUMNS",
@@ -90,6 +129,10 @@ __all__ = [
     "Settings",
     "analyse",
     "as_series",
+    "below_expected",
+    "below_expected_reasons",
+    "default_period",
+    "expected_trajectory",
     "concern",
     "early_alliance",
     "family_metrics",
@@ -98,10 +141,14 @@ __all__ = [
     "low_alliance",
     "member_series",
     "perspective_gap",
+    "profiles",
+    "quarterly_profiles",
+    "quarters",
     "role_group",
     "ruptures",
     "safety_signals",
     "split_level",
     "split_patterns",
+    "suppress",
     "with_categories",
 ]

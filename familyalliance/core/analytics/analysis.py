@@ -24,6 +24,7 @@ from familyalliance.core.analytics.series import (
     perspective_gap,
     ruptures,
 )
+from familyalliance.core.analytics.trajectory import below_expected_reasons
 from familyalliance.core.instruments import Instrument
 from familyalliance.core.vocab import YOUNG_ROLES
 
@@ -42,6 +43,8 @@ class Analysis:
     early: pd.DataFrame
     #: Per family code, its latest scored session.
     latest: pd.Series
+    #: The installation's expected trajectory (section 10, ``trajectory.EXPECTED_COLUMNS``); None: not known.
+    expected: pd.DataFrame | None = None
 
     def recent_ruptures(self, informant: str = "self") -> pd.DataFrame:
         """Ruptures not repaired in each family's last ``RECENT_SESSIONS`` sessions (what concern and prompts raise)."""
@@ -58,8 +61,12 @@ def analyse(
     instruments: Mapping[str, Instrument] | None = None,
     settings: Settings = DEFAULTS,
     followups: pd.DataFrame | None = None,
+    expected: pd.DataFrame | None = None,
 ) -> Analysis:
-    """The analysis of ``scores`` (one row per form): series, ruptures with follow-ups, gaps, early alliance."""
+    """The analysis of ``scores`` (one row per form): series, ruptures with follow-ups, gaps, early alliance.
+
+    ``expected``: the stored expected trajectory (section 10), for the ``below_expected`` reason.
+    """
     series = member_series(scores, instruments)
     breaks = ruptures(series, settings)
     breaks = breaks.astype({c: str for c in ("family", "member", "informant", "target", "dimension")})
@@ -83,6 +90,7 @@ def analyse(
         gaps=perspective_gap(series),
         early=early_alliance(series, settings),
         latest=latest.rename("latest_session"),
+        expected=expected,
     )
 
 
@@ -98,6 +106,7 @@ CONCERN_POINTS = {
     "low_early_team": 2,
     "gap_widening": 2,
     "gap_large": 1,
+    "below_expected": 2,
 }
 #: Ruptures count for the concern score (and the prompts) when they happened in this many latest sessions.
 RECENT_SESSIONS = 6
@@ -115,7 +124,9 @@ def concern(analysis: Analysis, settings: Settings = DEFAULTS) -> pd.DataFrame:
       (with ``discussed_on`` once the therapist marked it as discussed);
     - each member whose early alliance (with the therapist, or with the team) is low: 2;
     - the family's view differs from the therapist's by at least the gap threshold at the
-      latest session: 2 when wider than at the family's session before, else 1.
+      latest session: 2 when wider than at the family's session before, else 1;
+    - each member whose two latest own total points (per target) are below expected (section 10),
+      the latest in the last ``RECENT_SESSIONS`` sessions: 2.
     """
     series, latest = analysis.series, analysis.latest
     if series.empty:
@@ -178,6 +189,29 @@ def concern(analysis: Analysis, settings: Settings = DEFAULTS) -> pd.DataFrame:
         )[["family", "kind", "dimension", "size", "member", "sessions", "target"]]
     )
 
+    if analysis.expected is not None:
+        below = below_expected_reasons(series, analysis.expected, latest, RECENT_SESSIONS)
+        reasons.append(
+            below.assign(
+                kind="below_expected",
+                dimension="total",
+                size=below["pomp"],
+                previous_size=below["previous_pomp"],
+            )[
+                [
+                    "family",
+                    "kind",
+                    "session",
+                    "previous_session",
+                    "dimension",
+                    "size",
+                    "previous_size",
+                    "member",
+                    "target",
+                ]
+            ]
+        )
+
     present = [r.astype({"family": str}) for r in reasons if not r.empty]
     table = pd.concat(present, ignore_index=True) if present else pd.DataFrame(columns=["family", "kind"])
     table["points"] = table["kind"].map(CONCERN_POINTS).astype("int64")
@@ -207,7 +241,7 @@ def _reason(record: dict) -> dict:
     for key, value in record.items():
         if key == "family" or value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
             continue
-        reason[key] = int(value) if key in ("session", "sessions", "points") else value
+        reason[key] = int(value) if key in ("session", "previous_session", "sessions", "points") else value
     return reason
 
 

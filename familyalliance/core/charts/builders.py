@@ -2,9 +2,11 @@
 
 The frames come from :mod:`familyalliance.dashboard` with ``label`` and ``dimension_label``
 columns added; every text shown on a chart (titles, axis and legend names) comes in as a
-``texts`` mapping already translated, so the builders know no language. The view turns
-a chart into a Vega-Lite dict with :func:`spec`; the session report renders the same dicts
-to SVG with vl-convert (also for its PDF).
+``texts`` mapping already translated, so the builders know no language. :func:`spec` turns
+a chart into a Vega-Lite dict; the pages take the same dict from :func:`templated`, which
+builds each chart's spec once per structure (members, sessions, texts, ...) with Altair and
+per family only puts its data in. The session report renders the same dicts to SVG with
+vl-convert (also for its PDF).
 
 Members keep the same colour and point shape on every chart: both come from the
 member's position in the family (:func:`member_scale`). The colours are the Okabe-Ito
@@ -23,11 +25,14 @@ Vega-Lite ``description`` (Vega sets it as the chart's ``aria-label``).
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Mapping, Sequence
 
 import altair as alt
+import numpy as np
 import pandas as pd
+from altair.vegalite.v6.api import _dataset_name
 
 #: Okabe-Ito hues (colour-blind safe), darkened to at least 3:1 on white where the original is lighter.
 PALETTE = ("#0072B2", "#D55E00", "#007A5A", "#B3005E", "#8A6100", "#1F6F9F", "#5D3A9B", "#000000")
@@ -58,6 +63,10 @@ BALANCE_HEIGHT = 110
 #: Height of a member's row within a dimension on the session views.
 STEP = 22
 FONT = "Liberation Sans, Arial, sans-serif"
+
+# The charts carry every point of a family (12 members over 100 sessions are 6,000 rows on the lines
+# chart), not Altair's default of at most 5,000 rows a chart.
+alt.data_transformers.enable("default", max_rows=None)
 
 
 def member_scale(labels: Sequence[str]) -> tuple[alt.Scale, alt.Scale]:
@@ -215,6 +224,7 @@ def member_lines(
     dimensions: Sequence[str],
     texts: Mapping[str, str],
     width: int = WIDTH,
+    expected: pd.DataFrame | None = None,
 ) -> alt.FacetChart:
     """Per dimension, each member's POMP over the sessions as a line over the family's range.
 
@@ -223,9 +233,24 @@ def member_lines(
     lines (``marks``: rupture_open, rupture_unrepaired, rupture_repaired, repair). The
     points are filled: they are the members' own view.
     """
-    member, shape = _member_encodings(members, texts)
+    frames, structure = _member_lines_parts(lines, band, marks, members, dimensions, texts, width, expected)
+    return _member_lines_chart(frames, *structure)
+
+
+def _member_lines_parts(
+    lines: pd.DataFrame,
+    band: pd.DataFrame,
+    marks: pd.DataFrame,
+    members: Sequence[str],
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    width: int = WIDTH,
+    expected: pd.DataFrame | None = None,
+) -> tuple[dict[str, pd.DataFrame], tuple]:
+    """:func:`member_lines`' data, and what its spec depends on besides the data (see :func:`templated`)."""
     rows = pd.concat(
         [
+            *expected_rows(expected),
             lines.assign(layer="line"),
             band.assign(layer="band", state=band["split"].map({True: texts["split"], False: texts["balanced"]})),
             marks.assign(
@@ -250,16 +275,32 @@ def member_lines(
         "state",
         "event",
         "glyph",
+        *EXPECTED_BAND_COLUMNS,
     )
     rows = rows[[c for c in columns if c in rows.columns]]
     rows = _text_columns(
         rows,
         ("member", "label", "dimension", "dimension_label", "state", "event", "glyph"),
-        ("pomp", "low", "high", "range"),
+        ("pomp", "low", "high", "range", *EXPECTED_BAND_COLUMNS),
     )
+    sessions = sessions_of(lines, band, marks)
+    with_expected = expected is not None and not expected.empty
+    return {"rows": rows}, (tuple(members), tuple(dimensions), _frozen(texts), tuple(sessions), width, with_expected)
+
+
+def _member_lines_chart(
+    data: Mapping[str, pd.DataFrame],
+    members: Sequence[str],
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    sessions: Sequence[int],
+    width: int,
+    with_expected: bool = False,
+) -> alt.FacetChart:
+    texts = dict(texts)
+    member, shape = _member_encodings(members, texts)
     y_scale = pomp_scale()
     y_axis = value_axis(POMP_TICKS)
-    sessions = sessions_of(lines, band, marks)
     base = alt.Chart().encode(x=session_x(sessions, texts["session"], width))
     # One session has no width for an area: the range is a grey bar there, like a split's orange one.
     bar = _bar_width(sessions, width)
@@ -305,12 +346,52 @@ def member_lines(
             ],
         )
     )
-    layered = alt.layer(area, splits, line, points, events, data=rows).properties(width=width, height=LINES_HEIGHT)
+    behind = expected_layers(base, y_scale, texts, sessions, width) if with_expected else []
+    layered = alt.layer(area, splits, *behind, line, points, events, data=data["rows"]).properties(
+        width=width, height=LINES_HEIGHT
+    )
     chart = layered.facet(row=_row_facet([texts[f"dim_{d}"] for d in dimensions]))
     return chart.properties(
         title=chart_title(texts["lines_title"], texts["band_note"], width),
         description=texts["lines_alt"],
     )
+
+
+# --- The expected trajectory (metrics.md section 10) behind the total's lines ----------------------------
+
+#: The band's columns in the member lines' rows.
+EXPECTED_BAND_COLUMNS = ("p10", "p25", "p50", "p75", "p90")
+#: p10..p90 lighter, p25..p75 darker: one blue, drawn translucent behind the members' lines.
+EXPECTED_COLOUR = "#4A90C8"
+EXPECTED_OPACITY = {"outer": 0.22, "inner": 0.4}
+
+
+def expected_rows(expected: pd.DataFrame | None) -> list[pd.DataFrame]:
+    """The expected band's rows for the member lines' data (``layer`` ``expected``); none without a band."""
+    if expected is None or expected.empty:
+        return []
+    return [expected.assign(layer="expected")]
+
+
+def expected_layers(base, y_scale, texts: Mapping[str, str], sessions: Sequence[int], width: int) -> list:
+    """The expected band behind the lines: p10 to p90 lighter, p25 to p75 darker (a bar at a single session).
+
+    Where a session number has no band (fewer than 30 points) its values are empty and nothing is drawn.
+    """
+    rows = base.transform_filter(alt.datum.layer == "expected")
+    tooltip = [
+        alt.Tooltip("session:Q", title=texts["session"]),
+        *(alt.Tooltip(f"{p}:Q", format=".0f", title=texts[f"expected_{p}"]) for p in EXPECTED_BAND_COLUMNS),
+    ]
+    layers = []
+    for (low, high), part in ((("p10", "p90"), "outer"), (("p25", "p75"), "inner")):
+        opacity = EXPECTED_OPACITY[part]
+        if len(sessions) > 1:
+            mark = rows.mark_area(color=EXPECTED_COLOUR, opacity=opacity)
+        else:
+            mark = rows.mark_rule(strokeWidth=2 * _bar_width(sessions, width), color=EXPECTED_COLOUR, opacity=opacity)
+        layers.append(mark.encode(y=alt.Y(f"{low}:Q", scale=y_scale), y2=f"{high}:Q", tooltip=tooltip))
+    return layers
 
 
 def heatmap(
@@ -323,6 +404,37 @@ def heatmap(
     width: int = WIDTH,
 ) -> alt.Chart:
     """Members by sessions, coloured by POMP, for the total or (with ``choose``) a dimension picked on the page."""
+    frames, structure = _heatmap_parts(lines, members, dimensions, texts, dimension, choose, width)
+    return _heatmap_chart(frames, *structure)
+
+
+def _heatmap_parts(
+    lines: pd.DataFrame,
+    members: Sequence[str],
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    dimension: str = "total",
+    choose: bool = True,
+    width: int = WIDTH,
+) -> tuple[dict[str, pd.DataFrame], tuple]:
+    """:func:`heatmap`'s data, and what its spec depends on besides the data (see :func:`templated`)."""
+    data = lines if choose else lines[lines["dimension"] == dimension]
+    structure = (tuple(members), tuple(dimensions), _frozen(texts), dimension, choose, tuple(sessions_of(lines)), width)
+    return {"cells": data}, structure
+
+
+def _heatmap_chart(
+    frames: Mapping[str, pd.DataFrame],
+    members: Sequence[str],
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    dimension: str,
+    choose: bool,
+    sessions: Sequence[int],
+    width: int,
+) -> alt.Chart:
+    texts = dict(texts)
+    data = frames["cells"]
     if choose:
         pick = alt.param(
             name="dimension",
@@ -331,12 +443,9 @@ def heatmap(
                 options=list(dimensions), labels=[texts[f"dim_{d}"] for d in dimensions], name=texts["choose"]
             ),
         )
-        data = lines
         where = alt.datum.dimension == pick
     else:
-        data = lines[lines["dimension"] == dimension]
         where = None
-    sessions = sessions_of(lines)
     base = alt.Chart(data).encode(
         x=alt.X(
             "session:O",
@@ -411,6 +520,40 @@ def session_views(
     shows as a wide band) and a thin line in the member's colour joins their own view and
     the therapist's (a perspective gap shows as a long line).
     """
+    frames, structure = _session_views_parts(views, members, dimensions, texts, width)
+    return _session_views_chart(frames, *structure)
+
+
+def _session_views_parts(
+    views: pd.DataFrame,
+    members: Sequence[str],
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    width: int = WIDTH,
+) -> tuple[dict[str, pd.DataFrame], tuple]:
+    """:func:`session_views`' data, and what its spec depends on besides the data (see :func:`templated`)."""
+    views = views.assign(view_label=views["view"].map({"member": texts["own"], "therapist": texts["therapist"]}))
+    own = views[views["view"] == "member"]
+    spread = own.groupby("dimension_label", as_index=False)["pomp"].agg(low="min", high="max")
+    pairs = (
+        views.pivot_table(index=["label", "dimension_label"], columns="view", values="pomp", aggfunc="first")
+        .reindex(columns=["member", "therapist"])
+        .dropna()
+        .reset_index()
+        .rename(columns={"member": "own_pomp", "therapist": "therapist_pomp"})
+    )
+    data = {"spread": spread, "pairs": pairs, "own": own, "therapist": views[views["view"] == "therapist"]}
+    return data, (tuple(members), tuple(dimensions), _frozen(texts), width)
+
+
+def _session_views_chart(
+    data: Mapping[str, pd.DataFrame],
+    members: Sequence[str],
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    width: int,
+) -> alt.LayerChart:
+    texts = dict(texts)
     member, shape = _member_encodings(members, texts)
     order = [texts[f"dim_{d}"] for d in dimensions]
     y = alt.Y(
@@ -423,24 +566,14 @@ def session_views(
     y_offset = alt.YOffset("label:N", sort=list(members), scale=alt.Scale(domain=list(members), paddingOuter=0.3))
     x_scale = pomp_scale()
     x_axis = value_axis(POMP_TICKS)
-    views = views.assign(view_label=views["view"].map({"member": texts["own"], "therapist": texts["therapist"]}))
-    own = views[views["view"] == "member"]
-    spread = own.groupby("dimension_label", as_index=False)["pomp"].agg(low="min", high="max")
     band = (
-        alt.Chart(spread)
+        alt.Chart(data["spread"])
         .mark_bar(color=BAND_COLOURS["balanced"])
         .encode(y=y, x=alt.X("low:Q", scale=x_scale, axis=x_axis, title=texts["pomp"]), x2="high:Q")
     )
-    pairs = (
-        views.pivot_table(index=["label", "dimension_label"], columns="view", values="pomp", aggfunc="first")
-        .reindex(columns=["member", "therapist"])
-        .dropna()
-        .reset_index()
-        .rename(columns={"member": "own_pomp", "therapist": "therapist_pomp"})
-    )
     # The line joining the two views says nothing its two points do not (a screen reader would hear column names).
     gap = (
-        alt.Chart(pairs)
+        alt.Chart(data["pairs"])
         .mark_rule(strokeWidth=1.5, aria=False)
         .encode(y=y, yOffset=y_offset, x=alt.X("own_pomp:Q", scale=x_scale), x2="therapist_pomp:Q", color=member)
     )
@@ -457,11 +590,10 @@ def session_views(
             alt.Tooltip("pomp:Q", format=".0f", title=texts["pomp"]),
         ],
     )
-    filled = alt.Chart(own).mark_point(size=VIEW_MARKER, filled=True, opacity=1).encode(**encoding)
+    filled = alt.Chart(data["own"]).mark_point(size=VIEW_MARKER, filled=True, opacity=1).encode(**encoding)
     # The open marks on top and larger: where both views agree, a ring shows round the filled mark.
-    therapist = views[views["view"] == "therapist"]
     hollow = (
-        alt.Chart(therapist)
+        alt.Chart(data["therapist"])
         .mark_point(size=VIEW_MARKER * 2.5, filled=False, strokeWidth=2, opacity=1)
         .encode(**encoding)
     )
@@ -502,7 +634,18 @@ def balance_lines(
     family is split. Rows rather than one panel of five lines: no colour has to tell the
     dimensions apart, and the rows line up with the members' lines.
     """
-    order = [texts[f"dim_{d}"] for d in dimensions]
+    frames, structure = _balance_lines_parts(balance, dimensions, texts, threshold, width)
+    return _balance_lines_chart(frames, *structure)
+
+
+def _balance_lines_parts(
+    balance: pd.DataFrame,
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    threshold: float,
+    width: int = WIDTH,
+) -> tuple[dict[str, pd.DataFrame], tuple]:
+    """:func:`balance_lines`' data, and what its spec depends on besides the data (see :func:`templated`)."""
     data = balance[balance["dimension"].isin(list(dimensions))] if "dimension" in balance else balance
     data = data.assign(
         layer="line",
@@ -516,8 +659,20 @@ def balance_lines(
         ("layer", "rule", "dimension", "dimension_label", "state"),
         ("value", "balance", "range"),
     )
+    return {"rows": rows}, (tuple(dimensions), _frozen(texts), tuple(sessions_of(balance)), width)
+
+
+def _balance_lines_chart(
+    data: Mapping[str, pd.DataFrame],
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    sessions: Sequence[int],
+    width: int,
+) -> alt.FacetChart:
+    texts = dict(texts)
+    order = [texts[f"dim_{d}"] for d in dimensions]
     y_scale = pomp_scale()
-    base = alt.Chart().encode(x=session_x(sessions_of(balance), texts["session"], width))
+    base = alt.Chart().encode(x=session_x(sessions, texts["session"], width))
     rule = (
         alt.Chart()
         .transform_filter(alt.datum.layer == "rule")
@@ -573,7 +728,7 @@ def balance_lines(
             ],
         )
     )
-    layered = alt.layer(rule, line, points, data=rows).properties(width=width, height=BALANCE_HEIGHT)
+    layered = alt.layer(rule, line, points, data=data["rows"]).properties(width=width, height=BALANCE_HEIGHT)
     chart = layered.facet(row=_row_facet(order))
     return chart.properties(
         title=chart_title(texts["balance_title"], texts["balance_note"], width),
@@ -595,8 +750,19 @@ def gap_lines(
     minus the therapist's view of them, -100..100), self_pomp, therapist_pomp. A solid line
     at 0, dashed lines at ``threshold`` and ``-threshold``; members keep their colour and shape.
     """
-    member, shape = _member_encodings(members, texts)
-    order = [texts[f"dim_{d}"] for d in dimensions]
+    frames, structure = _gap_lines_parts(gaps, members, dimensions, texts, threshold, width)
+    return _gap_lines_chart(frames, *structure)
+
+
+def _gap_lines_parts(
+    gaps: pd.DataFrame,
+    members: Sequence[str],
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    threshold: float,
+    width: int = WIDTH,
+) -> tuple[dict[str, pd.DataFrame], tuple]:
+    """:func:`gap_lines`' data, and what its spec depends on besides the data (see :func:`templated`)."""
     data = gaps[gaps["dimension"].isin(list(dimensions))] if "dimension" in gaps else gaps
     rules = _rules(data, {"zero": 0.0, "above": float(threshold), "below": -float(threshold)})
     rows = pd.concat([data.assign(layer="line"), rules], ignore_index=True)
@@ -618,8 +784,22 @@ def gap_lines(
         ("layer", "rule", "member", "label", "dimension", "dimension_label"),
         ("value", "gap", "self_pomp", "therapist_pomp"),
     )
+    return {"rows": rows}, (tuple(members), tuple(dimensions), _frozen(texts), tuple(sessions_of(gaps)), width)
+
+
+def _gap_lines_chart(
+    data: Mapping[str, pd.DataFrame],
+    members: Sequence[str],
+    dimensions: Sequence[str],
+    texts: Mapping[str, str],
+    sessions: Sequence[int],
+    width: int,
+) -> alt.FacetChart:
+    texts = dict(texts)
+    member, shape = _member_encodings(members, texts)
+    order = [texts[f"dim_{d}"] for d in dimensions]
     y_scale = pomp_scale(-100, 100)
-    base = alt.Chart().encode(x=session_x(sessions_of(gaps), texts["session"], width))
+    base = alt.Chart().encode(x=session_x(sessions, texts["session"], width))
     zero = (
         alt.Chart()
         .transform_filter((alt.datum.layer == "rule") & (alt.datum.rule == "zero"))
@@ -647,7 +827,7 @@ def gap_lines(
             alt.Tooltip("therapist_pomp:Q", format=".0f", title=texts["therapist"]),
         ],
     )
-    layered = alt.layer(zero, limits, line, points, data=rows).properties(width=width, height=LINES_HEIGHT)
+    layered = alt.layer(zero, limits, line, points, data=data["rows"]).properties(width=width, height=LINES_HEIGHT)
     chart = layered.facet(row=_row_facet(order))
     return chart.properties(
         title=chart_title(texts["gap_title"], texts["gap_note"], width),
@@ -662,6 +842,168 @@ def spec(chart) -> dict:
     chart); the tests validate every builder's output.
     """
     return _config(chart).to_dict(validate=False)
+
+
+# --- specs built once, filled with each family's data ---------------------------------------------
+#
+# A chart's Vega-Lite spec depends on its data only through the named datasets it reads (Altair
+# moves every DataFrame to the spec's ``datasets``, named by a hash of the values), and on a few
+# things besides: the members, dimensions, sessions, texts, width. A builder registered in
+# ``_PARTS`` is two functions: ``parts`` turns the builder's arguments into the named data frames
+# and a hashable ``structure`` (everything else the spec depends on); ``chart`` builds the Altair
+# chart from the frames and the structure alone. :func:`templated` builds each structure's spec
+# once with Altair (with a one-row placeholder per frame), keeps it, and per call only converts the
+# frames to values (Altair's own data transformer and dataset names) and puts them in: the result
+# is the dict :func:`spec` gives for the built chart, key for key. A chart that draws a new layer
+# from data of its own adds that frame to its ``parts`` (any number of frames); a builder not
+# registered is built in full.
+
+#: Specs kept per process (each a few tens of kB): the latest families' structures.
+TEMPLATES = 256
+_SLOT = "__dataset__"
+
+
+def _frozen(texts: Mapping[str, str]) -> tuple:
+    """The texts as a hashable part of a chart's structure (the chart functions take it back as a dict)."""
+    return tuple(sorted(texts.items()))
+
+
+def templated(builder, *args, **kwargs) -> dict:
+    """``spec(builder(*args, **kwargs))``, from the spec kept for the chart's structure, filled with its data."""
+    parts = _PARTS.get(builder)
+    if parts is None:
+        return spec(builder(*args, **kwargs))
+    prepare, chart = parts
+    frames, structure = prepare(*args, **kwargs)
+    template = _template(chart, structure, tuple(frames))
+    names, values = {}, {}
+    for slot, frame in frames.items():
+        values[slot] = _values(frame)
+        names[slot] = _dataset_name(values[slot])
+    out = _replaced(template.spec, template.refs, names)
+    datasets = {}
+    for name, slot in template.datasets:
+        if slot is None:  # data of the chart itself (a legend's labels): part of the structure
+            datasets.setdefault(name, template.constants[name])
+        else:
+            datasets.setdefault(names[slot], values[slot])
+    return {key: (datasets if key == "datasets" else value) for key, value in out.items()}
+
+
+class _Template:
+    """A chart's spec with placeholders for its frames' dataset names, and where they are referenced."""
+
+    def __init__(self, full: dict, placeholders: Mapping[str, str]):
+        self.constants = {n: v for n, v in full.get("datasets", {}).items() if n not in placeholders}
+        #: (dataset name, frame slot or None for a constant) in the spec's order.
+        self.datasets = [(n, placeholders.get(n)) for n in full.get("datasets", {})]
+        self.refs: list[tuple[tuple, str]] = []
+        self._find(full, (), placeholders)
+        self.spec = full
+
+    def _find(self, node, path: tuple, placeholders: Mapping[str, str]) -> None:
+        if isinstance(node, dict):
+            name = node.get("name")
+            if path and path[-1] == "data" and isinstance(name, str) and name in placeholders:
+                self.refs.append((path, placeholders[name]))
+            for key, value in node.items():
+                if key != "datasets" or path:
+                    self._find(value, (*path, key), placeholders)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                self._find(value, (*path, i), placeholders)
+
+
+@functools.lru_cache(maxsize=TEMPLATES)
+def _template(chart, structure: tuple, slots: tuple[str, ...]) -> _Template:
+    """The spec of ``chart`` for ``structure``, built with Altair once, its frames' names as placeholders."""
+    placeholders = {
+        slot: pd.DataFrame({_SLOT: [f"{chart.__qualname__}:{slot}"]}) for slot in slots
+    }  # unique values, so unique names
+    full = spec(chart(placeholders, *structure))
+    return _Template(full, {_dataset_name(_values(frame)): slot for slot, frame in placeholders.items()})
+
+
+def _values(frame: pd.DataFrame) -> list:
+    """A frame's values as Altair puts them in a spec (its default data transformer), column by column.
+
+    The same records as ``alt.data_transformers.get()(frame)["values"]`` (a test compares them), made
+    from whole columns rather than value by value: numbers and booleans as Python's, NaN and infinity
+    as None, categories and strings as their values with None where missing. A frame with anything
+    else (dates, nullable numbers, other objects), over Altair's row limit, or another active
+    transformer goes through Altair itself.
+    """
+    options = alt.data_transformers.options
+    limit = options.get("max_rows", _MAX_ROWS)
+    if (
+        alt.data_transformers.active != "default"
+        or set(options) - {"max_rows"}
+        or (limit is not None and len(frame) > limit)
+        or isinstance(frame.columns, pd.MultiIndex)
+        or not all(isinstance(c, str) for c in frame.columns)
+    ):
+        return alt.data_transformers.get()(frame)["values"]
+    columns = []
+    for _, column in frame.items():
+        values = _column_values(column)
+        if values is None:
+            return alt.data_transformers.get()(frame)["values"]
+        columns.append(values)
+    names = list(frame.columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+#: Altair's default limit of rows in a chart's data (its transformer refuses more, unless told otherwise).
+_MAX_ROWS = 5000
+_PLAIN = (str, bool, int, float, type(None))
+
+
+def _column_values(column: pd.Series) -> list | None:
+    """One column's values as Altair's sanitising and ``to_dict(orient="records")`` give them; None: not known here."""
+    dtype = column.dtype
+    kind = getattr(dtype, "kind", None)
+    if dtype == "float64":
+        array = column.to_numpy()
+        values = array.tolist()
+        bad = ~np.isfinite(array)
+        if bad.any():
+            for i in np.flatnonzero(bad).tolist():
+                values[i] = None
+        return values
+    if dtype == "int64" or dtype == "bool":
+        return column.to_numpy().tolist()
+    if isinstance(dtype, pd.CategoricalDtype) or str(dtype) in ("str", "string"):
+        values = column.astype(object).tolist()
+    elif kind == "O":
+        values = column.tolist()
+    else:
+        return None
+    out = []
+    for value in values:
+        if value is None or (isinstance(value, float) and value != value):
+            out.append(None)
+        elif type(value) in _PLAIN and value is not pd.NA:
+            out.append(value)
+        else:
+            return None
+    return out
+
+
+def _replaced(template: dict, refs: list[tuple[tuple, str]], names: Mapping[str, str]) -> dict:
+    """A copy of ``template`` with each reference at ``refs`` naming its slot's dataset (the rest shared)."""
+    out = dict(template)
+    copied: dict[tuple, object] = {(): out}
+    for path, slot in refs:
+        node = out
+        for depth, key in enumerate(path):
+            here = path[: depth + 1]
+            if here not in copied:
+                child = node[key]
+                copied[here] = dict(child) if isinstance(child, dict) else list(child)
+                node[key] = copied[here]
+            node = copied[here]
+        node["name"] = names[slot]
+    return out
 
 
 def sparkline(values: Sequence[float], width: int = 96, height: int = 24, low: float = 0.0, high: float = 100.0) -> str:
@@ -681,3 +1023,13 @@ def sparkline(values: Sequence[float], width: int = 96, height: int = 24, low: f
         y = height - (clipped - low) / span * height
         points.append(f"{i * step:.1f},{y:.1f}")
     return " ".join(points)
+
+
+#: The builders whose specs :func:`templated` keeps: each its ``parts`` and its ``chart`` function.
+_PARTS = {
+    member_lines: (_member_lines_parts, _member_lines_chart),
+    heatmap: (_heatmap_parts, _heatmap_chart),
+    session_views: (_session_views_parts, _session_views_chart),
+    balance_lines: (_balance_lines_parts, _balance_lines_chart),
+    gap_lines: (_gap_lines_parts, _gap_lines_chart),
+}

@@ -201,3 +201,24 @@ def chart_texts(language: str, settings: Settings = DEFAULTS) -> dict[str, str]:
     }
     texts.update({f"dim_{d}": gettext(DIMENSION_NAMES[d]) for d in SCORE_DIMENSIONS})
     return texts
+
+
+#: The expected band of the total's panel (metrics.md section 10).
+EXPECTED_BAND_COLUMNS = ["session", "dimension", "n", "p10", "p25", "p50", "p75", "p90"]
+
+
+def expected_band(expected: pd.DataFrame | None, target: str, sessions: list[int]) -> tuple[pd.DataFrame, list[int]]:
+    """The stored expected trajectory at the family's session numbers (``sessions``), for the total's panel,
+    and the session numbers up to ``analytics.EXPECTED_SESSIONS`` without a band (fewer than 30 points there).
+
+    Rows without a band keep empty percentiles, so the band breaks there instead of bridging the gap.
+    """
+    if expected is None or expected.empty or not sessions:
+        return pd.DataFrame(columns=EXPECTED_BAND_COLUMNS), []
+    low, high = min(sessions), max(sessions)
+    rows = expected[(expected["target"] == target) & expected["session"].between(low, high)]
+    rows = rows.astype({"session": "int64"}).assign(dimension="total")
+    hidden = sorted(int(s) for s in rows.loc[rows["p10"].isna(), "session"] if int(s) in set(sessions))
+    if rows["p10"].notna().sum() == 0:
+        return pd.DataFrame(columns=EXPECTED_BAND_COLUMNS), hidden
+    return rows[EXPECTED_BAND_COLUMNS].sort_values("session", ignore_index=True), hidden

@@ -4,7 +4,9 @@ Building a table and writing it are separate:
 
 - ``tables``: ``KINDS``, ``EXCHANGE_KINDS`` (the exports for other systems: ``fhir``,
   ``redcap``), ``ALL_KINDS``, ``COLUMNS``, ``DESCRIPTIONS``, ``build`` (the long answers to one
-  export table, pure pandas) and ``Pseudonymiser`` (opaque codes, dates shifted or dropped);
+  export table, pure pandas), ``Pseudonymiser`` (opaque codes, dates shifted or dropped) and
+  ``profile_table`` with ``PROFILE_EXPORT_COLUMNS`` and ``PROFILE_MINIMUM_FAMILIES`` (the therapist
+  profiles of metrics.md section 11, pseudonymised and suppressed below a number of families);
 - ``writers``: ``FORMATS``, ``ALL_FORMATS``, ``KIND_FORMATS`` (the formats of each kind) and
   ``format_problem``, ``neutralise``, ``csv_text``, ``write_csv``, ``write_long_csv``,
   ``write_codebook_csv``, ``readme_rows``, ``write_xlsx``, ``spss_name``, ``write_sav`` and
@@ -22,8 +24,11 @@ from familyalliance.core.exports.tables import (
     DESCRIPTIONS,
     EXCHANGE_KINDS,
     KINDS,
+    PROFILE_EXPORT_COLUMNS,
+    PROFILE_MINIMUM_FAMILIES,
     Pseudonymiser,
     build,
+    profile_table,
 )
 from familyalliance.core.exports.writers import (
     ALL_FORMATS,
@@ -53,6 +58,8 @@ __all__ = [
     "FORMATS",
     "KINDS",
     "KIND_FORMATS",
+    "PROFILE_EXPORT_COLUMNS",
+    "PROFILE_MINIMUM_FAMILIES",
     "RISKY",
     "SPSS_RESERVED",
     "Pseudonymiser",
@@ -60,6 +67,7 @@ __all__ = [
     "csv_text",
     "format_problem",
     "neutralise",
+    "profile_table",
     "readme_rows",
     "spss_name",
     "write",

@@ -23,17 +23,22 @@ from familyalliance.core.instruments import Instrument
 from familyalliance.core.scoring import SCORE_KEY, SCORES_EXPORT_COLUMNS, score_frame
 from familyalliance.core.validation import LONG_HEADER_WITH_MODE, MODE
 
-KINDS = ("long", "scores", "family", "ruptures", "research")
+KINDS = ("long", "scores", "family", "ruptures", "research", "profiles")
 #: The exports for other systems, each in the one format that system reads (``writers.KIND_FORMATS``):
 #: the FHIR bundle of ``services.fhir``, REDCap's records and data dictionary (``exports.redcap``).
 EXCHANGE_KINDS = ("fhir", "redcap")
 ALL_KINDS = KINDS + EXCHANGE_KINDS
+#: The therapist profiles (metrics.md section 11) per quarter, pseudonymised; no family, member or date.
+PROFILE_EXPORT_COLUMNS = ["team", "therapist", "period", "group", *analytics.MEASURES, "suppressed"]
+#: A profile cell set built from fewer families than this is suppressed (its measures left empty).
+PROFILE_MINIMUM_FAMILIES = 5
 COLUMNS = {
     "long": LONG_HEADER_WITH_MODE,
     "scores": SCORES_EXPORT_COLUMNS,
     "family": analytics.FAMILY_COLUMNS,
     "ruptures": analytics.RUPTURE_COLUMNS,
     "research": research.RESEARCH_COLUMNS,
+    "profiles": PROFILE_EXPORT_COLUMNS,
 }
 DESCRIPTIONS = {
     "long": (
@@ -48,6 +53,11 @@ DESCRIPTIONS = {
     "research": (
         "Cronbach's alpha per instrument, target and dimension, and ICC(1)/ICC(2) of members within "
         "families per informant, target, dimension and session; no family or member codes, no dates."
+    ),
+    "profiles": (
+        "Therapist alliance profiles per calendar quarter and member group, beside each team's (section 11), "
+        "with pseudonymised therapist and team codes; no family or member codes, no dates; profiles from fewer "
+        f"than {PROFILE_MINIMUM_FAMILIES} families suppressed."
     ),
 }
 
@@ -73,6 +83,8 @@ def build(
         return analytics.ruptures(analytics.member_series(scores, instruments), settings)[analytics.RUPTURE_COLUMNS]
     if kind == "research":
         return research.research_table(responses, scores, instruments)
+    if kind == "profiles":
+        raise ValueError("the profiles export is built from the therapists' families (profile_table), not answers")
     raise ValueError(f"unknown export {kind!r}; choose one of {', '.join(KINDS)}")
 
 
@@ -99,6 +111,14 @@ class Pseudonymiser:
     def member(self, family: str, code: str) -> str:
         """The opaque code of a member of ``family`` (its real code)."""
         return "M" + self._digest("member", family, code).hex()[:8].upper()
+
+    def therapist(self, account: int) -> str:
+        """The opaque code of a therapist's account (profiles export)."""
+        return "T" + self._digest("therapist", str(account)).hex()[:8].upper()
+
+    def team(self, team: int) -> str:
+        """The opaque code of a team (profiles export)."""
+        return "G" + self._digest("team", str(team)).hex()[:8].upper()
 
     def shift(self, family: str) -> dt.timedelta:
         """Between 365 days back and 365 days ahead, never zero."""
@@ -136,3 +156,25 @@ def _sort_keys(table: pd.DataFrame) -> list[str]:
     """The sort order of metrics.md section 9, for the columns the table has."""
     keys = ["family", "member", "session", *SCORE_KEY[3:], "dimension", "item"]
     return [c for c in dict.fromkeys(keys) if c in table.columns]
+
+
+def profile_table(
+    quarterly: pd.DataFrame, owners: Mapping[object, tuple[int | None, int | None]], pseudonymiser: Pseudonymiser
+) -> pd.DataFrame:
+    """The ``profiles`` export from ``analytics.quarterly_profiles``: each owner's rows with pseudonymised codes.
+
+    ``owners`` maps each owner of the table to (therapist account id or None for a team's own profile, team id or
+    None). Rows from fewer than ``PROFILE_MINIMUM_FAMILIES`` families are suppressed (``analytics.suppress``).
+    """
+    if quarterly.empty:
+        return pd.DataFrame(columns=PROFILE_EXPORT_COLUMNS)
+    out = analytics.suppress(quarterly, PROFILE_MINIMUM_FAMILIES)
+    account = out["owner"].map(lambda o: owners[o][0])
+    team = out["owner"].map(lambda o: owners[o][1])
+    out["therapist"] = [pseudonymiser.therapist(int(a)) if a is not None and not pd.isna(a) else None for a in account]
+    out["team"] = [pseudonymiser.team(int(t)) if t is not None and not pd.isna(t) else None for t in team]
+    out = out[PROFILE_EXPORT_COLUMNS]
+    order = {g: i for i, g in enumerate(analytics.GROUPS)}
+    out = out.assign(_group=out["group"].map(order), _own=out["therapist"].isna())
+    out = out.sort_values(["team", "_own", "therapist", "period", "_group"], kind="stable", na_position="first")
+    return out.drop(columns=["_group", "_own"]).reset_index(drop=True)

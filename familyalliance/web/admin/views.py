@@ -263,7 +263,8 @@ def retention():
     cutoff = privacy.retention_cutoff(years)
     audit.record_now("retention.viewed")  # first: its commit would expire the families read below
     rows = privacy.past_retention(current_user, cutoff)
-    return render_template("admin/retention.html", rows=rows, cutoff=cutoff, years=years)
+    notes = privacy.notes_past_retention(current_user, cutoff)
+    return render_template("admin/retention.html", rows=rows, cutoff=cutoff, years=years, notes=notes)
 
 
 @bp.route("/families/<code>/erase", methods=["GET", "POST"])

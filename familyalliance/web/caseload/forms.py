@@ -25,6 +25,7 @@ FLAG_LABELS = {
     "rupture": _l("Rupture not repaired"),
     "low_early": _l("Low early alliance"),
     "gap": _l("Family and therapist differ"),
+    "below_expected": _l("Below the expected course"),
     "unanswered": _l("Questionnaires open past the reminder"),
 }
 

@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
-from familyalliance.services import caseload, pagecache, policy
+from familyalliance.services import caseload, pagecache, policy, trajectories
 from familyalliance.web import access
 from familyalliance.web.caseload.forms import CaseloadFilterForm
 
@@ -29,11 +29,17 @@ def index():
 @bp.get("/")
 @access.roles(*access.FAMILY_ROLES)
 def show():
-    """The caseload, from the page cache or rendered; 400 when a filter value is not valid."""
+    """The caseload, from the page cache or rendered; 400 when a filter value is not valid.
+
+    A staff request recomputes the expected trajectory first when it is due (``trajectories.refresh_if_due``;
+    the version says when it was stored).
+    """
     visible = policy.visible_families(current_user)
     key = caseload.settings_key()
     language = str(get_locale())
     families_version, cache_epoch = caseload.version(visible)
+    if trajectories.refresh_if_due(families_version[-1]):
+        families_version, cache_epoch = caseload.version(visible)
     cache_key = (
         "caseload",
         current_user.id,

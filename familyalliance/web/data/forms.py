@@ -22,6 +22,7 @@ KIND_LABELS = {
     "family": _l("Family metrics"),
     "ruptures": _l("Ruptures and repairs"),
     "research": _l("Research statistics (alpha, ICC)"),
+    "profiles": _l("Therapist profiles per quarter (pseudonymised)"),
 }
 #: The exports for other systems (``exports.EXCHANGE_KINDS``).
 EXCHANGE_LABELS = {
