@@ -48,6 +48,8 @@ def axe_violations(page) -> list[str]:
     """Run axe-core for WCAG 2.2 A and AA on the page; return one line per violating node."""
     from axe_playwright_python.sync_playwright import Axe
 
+    # The page's stylesheet must have loaded: under load axe could read a page laid out without it.
+    page.wait_for_load_state("load")
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {node['target']}"

@@ -1389,6 +1389,7 @@ def check_import(before: dict, after: dict, body: bytes, stored_rows: int) -> No
         "form_score",
         "questionnaire_request",
         "family_summary",
+        "expected_trajectory",  # learned again from the imported families (metrics.md section 10)
     }
     assert_scores_follow_answers(after)
     codes = {r["id"]: r["code"] for r in rows(after, "family")}
