@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import altair as alt
 import pandas as pd
 
+from familyalliance.core.catalog import N_, translations
 from familyalliance.core.charts.builders import (
     FONT,
     NEUTRAL,
@@ -86,3 +87,22 @@ def profile_history(table: pd.DataFrame, periods: list[str], texts: Mapping[str,
     )
     chart = chart.properties(title=chart_title(texts["history_title"], None, WIDTH), description=texts["history_alt"])
     return chart.configure(font=FONT).configure_view(stroke=None).configure_axis(labelFontSize=12, titleFontSize=12)
+
+
+def history_texts(language: str, own: bool = False) -> dict[str, str]:
+    """Every text the quarterly chart shows, in ``language`` (``own``: the therapist looks at their own)."""
+    gettext = translations(language).gettext
+    return {
+        "own": gettext(N_("You")) if own else gettext(N_("This therapist")),
+        "team": gettext(N_("The team")),
+        "whose": gettext(N_("Whose")),
+        "quarter": gettext(N_("Quarter")),
+        "value": gettext(N_("Value (0-100)")),
+        "measure_mean_balance": gettext(N_("Mean balance")),
+        "measure_mean_pomp": gettext(N_("Members' mean score")),
+        "measure_split_share": gettext(N_("Sessions with a split (%)")),
+        "history_title": gettext(N_("The profile over the last quarters")),
+        "history_alt": gettext(
+            N_("Line chart of the profile per quarter beside the team's; the values are in the table.")
+        ),
+    }

@@ -65,24 +65,6 @@ def _period() -> tuple[PeriodForm, dt.date, dt.date, bool]:
     return form, start, end, True
 
 
-def _texts(language: str, own: bool = False) -> dict[str, str]:
-    gettext = catalog.translations(language).gettext
-    return {
-        "own": gettext(N_("You")) if own else gettext(N_("This therapist")),
-        "team": gettext(N_("The team")),
-        "whose": gettext(N_("Whose")),
-        "quarter": gettext(N_("Quarter")),
-        "value": gettext(N_("Value (0-100)")),
-        "measure_mean_balance": gettext(N_("Mean balance")),
-        "measure_mean_pomp": gettext(N_("Members' mean score")),
-        "measure_split_share": gettext(N_("Sessions with a split (%)")),
-        "history_title": gettext(N_("The profile over the last quarters")),
-        "history_alt": gettext(
-            N_("Line chart of the profile per quarter beside the team's; the values are in the table.")
-        ),
-    }
-
-
 def _history(profile: profiles.Profile, owner, team, language: str, own: bool = False) -> tuple[str | None, dict]:
     """The quarterly chart's spec (safe JSON) and its table (measure -> period -> (own, team))."""
     table = profile_charts.history_table(profile.quarters, owner, team)
@@ -92,16 +74,17 @@ def _history(profile: profiles.Profile, owner, team, language: str, own: bool = 
         rows.setdefault(r.measure, {}).setdefault(r.period, {})[r.whose] = r.value
     if table.empty:
         return None, {"periods": periods, "rows": rows}
-    chart = profile_charts.profile_history(table, periods, _texts(language, own))
+    chart = profile_charts.profile_history(table, periods, profile_charts.history_texts(language, own))
     return htmlsafe_json_dumps(builders.spec(chart)), {"periods": periods, "rows": rows}
 
 
 def _common(language: str) -> dict:
     gettext = catalog.translations(language).gettext
+    texts = profile_charts.history_texts(language)
     return {
         "measures": {k: gettext(v) for k, v in MEASURE_LABELS.items()},
         "groups": {k: gettext(v) for k, v in GROUP_LABELS.items()},
-        "history_measures": {m: _texts(language)[f"measure_{m}"] for m in profile_charts.HISTORY_MEASURES},
+        "history_measures": {m: texts[f"measure_{m}"] for m in profile_charts.HISTORY_MEASURES},
         "locale": render.embed_locale(language),
     }
 
