@@ -4,8 +4,10 @@ Usage: .venv/bin/python bench/bench_sizes.py [DATABASE_URL] [--quick]
 (default: a fresh SQLite file; a PostgreSQL URL is emptied and migrated first)
 
 - data, imported through ``importer.import_long_csv`` (as a clinic's history would be), all in one team
-  whose lead is logged in: three dashboard families of 4 members x 10 sessions, 8 x 40 and 12 x 100
-  (check4 each session, alliance16 every third, the therapist's observer4), and caseload families of
+  whose lead is logged in (the dashboard families assigned to the lead, the caseload families to a
+  therapist of the team: the lead sees them through the team): three dashboard families of 4 members x
+  10 sessions, 8 x 40 and 12 x 100 (check4 each session, alliance16 every third, the therapist's
+  observer4), and caseload families of
   3 members x 6 sessions added in steps so that the caseload holds 200, 2,000 and 20,000 families;
 - after each import ``flask refresh-summaries`` runs, as after an upgrade; the first caseload request
   after it is reported as "first" (it must compute no summary);
@@ -14,8 +16,10 @@ Usage: .venv/bin/python bench/bench_sizes.py [DATABASE_URL] [--quick]
   interleaved with its own (the same load; the machine is shared, the ratio is what compares):
   "cached" is the median of REPEATS requests of an unchanged page; "after a change" is the median of
   REPEATS requests each made right after the therapist's grid (observer4) of the family's latest session
-  was saved with one value changed, through the grid's own POST (only the page request is timed; the
-  caseload's changed family has its summary computed in that request); the caseload's "rebuilt" is the
+  was saved with one value changed, through the grid's own POST (only the page request is timed), with the
+  refresher off, so the page computes what changed (the caseload: the family's summary); "ahead" the same,
+  each request made once the refresher (``services.refresher``) was done with the change (how long it took
+  after the save's answer is "ready"); the caseload's "rebuilt" is the
   median of REPEATS requests each made with the page cache emptied (the page built from fresh summaries);
 - the caseload's SQL statements are counted for one cached and one after-a-change request.
 ``--quick`` runs the smallest sizes only, to check the script. Figures go in docs/benchmarks.md.
@@ -23,6 +27,7 @@ Usage: .venv/bin/python bench/bench_sizes.py [DATABASE_URL] [--quick]
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import random
@@ -41,7 +46,7 @@ import flask_migrate  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from familyalliance import create_app  # noqa: E402
-from familyalliance.services import accounts, importer  # noqa: E402
+from familyalliance.services import accounts, importer, refresher  # noqa: E402
 from familyalliance.store.db import db  # noqa: E402
 from familyalliance.store.models import FamilySummary, User  # noqa: E402
 from familyalliance.store.registry import installed_instruments  # noqa: E402
@@ -53,6 +58,8 @@ REPEATS = 20
 DASHBOARDS = [(4, 10), (8, 40), (12, 100)]
 CASELOADS = [200, 2_000, 20_000]
 EMAIL, PASSWORD = "lead@example.org", "bench password 1"
+#: The caseload families are this therapist's; the lead sees them through the team, as in a clinic.
+THERAPIST = "therapist@example.org"
 
 
 def family_rows(code: str, members: int, sessions: int, rng: random.Random, full: bool = True):
@@ -74,7 +81,7 @@ def family_rows(code: str, members: int, sessions: int, rng: random.Random, full
                         yield [code, member, role, s, date, "self", "therapist", "alliance16", f"{d}_{i}", value]
 
 
-def import_rows(app, lead_id: int, path: Path, rows) -> float:
+def import_rows(app, therapist_id: int, path: Path, rows) -> float:
     """Write ``rows`` to a CSV, import it and refresh the summaries; return the seconds taken."""
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
@@ -82,8 +89,8 @@ def import_rows(app, lead_id: int, path: Path, rows) -> float:
         writer.writerows(rows)
     start = time.perf_counter()
     with app.app_context():
-        lead = db.session.get(User, lead_id)
-        importer.import_long_csv(path, installed_instruments(), team=lead.team, therapists=[lead])
+        therapist = db.session.get(User, therapist_id)
+        importer.import_long_csv(path, installed_instruments(), team=therapist.team, therapists=[therapist])
     result = app.test_cli_runner().invoke(args=["refresh-summaries"])
     assert result.exit_code == 0, result.output
     return time.perf_counter() - start
@@ -140,6 +147,39 @@ def median(client, url: str, before=None) -> Figure:
     return Figure(statistics.median(pages), statistics.median(floors))
 
 
+class Ahead:
+    """The app's refresher (services.refresher), switched off for "opened at once" and waited for otherwise."""
+
+    def __init__(self, app):
+        self.app, self.refresher, self.ready = app, refresher.of(app), []
+        app.config["REFRESH_DELAY"] = 0.0  # the bench waits for it: no need to gather changes
+
+    @contextlib.contextmanager
+    def off(self):
+        """Changes in the block are not refreshed ahead: the page opened next computes them."""
+        self.app.extensions.pop(refresher.EXTENSION)
+        try:
+            yield
+        finally:
+            self.app.extensions[refresher.EXTENSION] = self.refresher
+
+    def change(self, grid: Grid):
+        """``grid.change``, then wait until the refresher is done with it (untimed; its time is kept in ready)."""
+
+        def before() -> None:
+            grid.change()
+            start = time.perf_counter()
+            assert self.refresher.wait_idle(120)
+            self.ready.append((time.perf_counter() - start) * 1000)
+
+        return before
+
+    def ready_ms(self) -> float:
+        """The median time from the change's answer to the refresher's end, and start again."""
+        value, self.ready = statistics.median(self.ready), []
+        return value
+
+
 def count_statements(engine, action) -> int:
     statements: list[str] = []
 
@@ -184,6 +224,7 @@ def main(url: str | None, quick: bool) -> None:
             db.session.commit()
             flask_migrate.upgrade()
             lead_id = accounts.create_user(EMAIL, PASSWORD, "team_lead", "Bench team").id
+            therapist_id = accounts.create_user(THERAPIST, PASSWORD, "therapist", "Bench team").id
             db.session.commit()
             engine = db.engine
         csv_path = Path(tmp) / "bench.csv"
@@ -195,19 +236,23 @@ def main(url: str | None, quick: bool) -> None:
         rows = [row for m, s in dashboards for row in family_rows(f"D-{m}x{s}", m, s, rng)]
         seconds = import_rows(app, lead_id, csv_path, rows)
         print(f"dashboards imported ({len(rows):,} rows) and summarised in {seconds:.1f} s")
+        ahead = Ahead(app)
         dashboard = {}
         for m, s in dashboards:
             page = f"/families/D-{m}x{s}"
             grid = Grid(client, f"D-{m}x{s}", s)
             first = timed(client, page)
-            dashboard[(m, s)] = (first, median(client, page), median(client, page, grid.change))
+            with ahead.off():
+                at_once = median(client, page, grid.change)
+            refreshed = median(client, page, ahead.change(grid))
+            dashboard[(m, s)] = (first, median(client, page), at_once, refreshed, ahead.ready_ms())
 
         caseload = {}
         families = 0
         for size in caseloads:
             new = size - families
             rows = (row for i in range(families, size) for row in family_rows(f"F{i:05d}", 3, 6, rng, full=False))
-            seconds = import_rows(app, lead_id, csv_path, rows)
+            seconds = import_rows(app, therapist_id, csv_path, rows)
             families = size
             print(f"caseload of {size:,}: {new:,} families imported and summarised in {seconds:.1f} s")
             grid = Grid(client, "F00000", 6)
@@ -216,32 +261,42 @@ def main(url: str | None, quick: bool) -> None:
             computed = since()
             cached = median(client, "/families/")
             rebuilt = median(client, "/families/", lambda: app.extensions.pop("familyalliance.pages", None))
-            changed = median(client, "/families/", grid.change)
+            with ahead.off():
+                changed = median(client, "/families/", grid.change)
+            refreshed = median(client, "/families/", ahead.change(grid))
+            ready = ahead.ready_ms()
             q_cached = count_statements(engine, lambda: client.get("/families/"))
-            grid.change()
-            queries = (q_cached, count_statements(engine, lambda: client.get("/families/")))
-            caseload[size] = (first, cached, rebuilt, changed, queries, computed)
+            with ahead.off():
+                grid.change()
+                queries = (q_cached, count_statements(engine, lambda: client.get("/families/")))
+            caseload[size] = (first, cached, rebuilt, changed, refreshed, ready, queries, computed)
         healthz.append(median(client, "/healthz"))
 
     print(f"/healthz alone: {', '.join(f'{h.healthz:.2f}' for h in healthz)} ms (start, end)")
     print("x: the page's median over the median of the /healthz requests interleaved with it (hz)")
-    print(f"{'dashboard':34} {'first':>8} {'cached':>8} {'hz':>5} {'x':>6} {'changed':>8} {'hz':>5} {'x':>6}")
-    for (m, s), (first, cached, changed) in dashboard.items():
+    print(f"{'dashboard':34} {'first':>8} {'cached':>8} {'hz':>5} {'x':>6} {'changed':>8} {'hz':>5} {'x':>6}", end="")
+    print(f" {'ahead':>8} {'hz':>5} {'x':>6} {'ready':>8}")
+    for (m, s), (first, cached, changed, refreshed, ready) in dashboard.items():
         name = f"dashboard {m} members x {s} sessions"
         print(
             f"{name:34} {first:8.1f} {cached.ms:8.2f} {cached.healthz:5.2f} {cached.ratio:6.1f}"
             f" {changed.ms:8.2f} {changed.healthz:5.2f} {changed.ratio:6.1f}"
+            f" {refreshed.ms:8.2f} {refreshed.healthz:5.2f} {refreshed.ratio:6.1f} {ready:8.1f}"
         )
     print(f"{'caseload':34} {'first':>8} {'cached':>8} {'x':>6} {'rebuilt':>8} {'hz':>5} {'x':>6}", end="")
-    print(f" {'changed':>8} {'x':>6} {'SQL':>9} {'computed':>9}")
-    for size, (first, cached, rebuilt, changed, (q_cached, q_changed), computed) in caseload.items():
+    print(f" {'changed':>8} {'x':>6} {'ahead':>8} {'x':>6} {'ready':>8} {'SQL':>9} {'computed':>9}")
+    for size, (first, cached, rebuilt, changed, refreshed, ready, (q_cached, q_changed), computed) in caseload.items():
         name = f"caseload of {size:,} families"
         print(
             f"{name:34} {first:8.1f} {cached.ms:8.2f} {cached.ratio:6.1f} {rebuilt.ms:8.2f} {rebuilt.healthz:5.2f}"
-            f" {rebuilt.ratio:6.1f} {changed.ms:8.2f} {changed.ratio:6.1f} {q_cached:4d}/{q_changed:<4d} {computed:9d}"
+            f" {rebuilt.ratio:6.1f} {changed.ms:8.2f} {changed.ratio:6.1f} {refreshed.ms:8.2f} {refreshed.ratio:6.1f}"
+            f" {ready:8.1f} {q_cached:4d}/{q_changed:<4d} {computed:9d}"
         )
     print("rebuilt: the page cache emptied before each request (the summaries fresh): the page built from them")
-    print("changed: right after the grid's save, which changes one family: its summary is computed in the request")
+    print("changed: opened right after the grid's save, which changes one family, with the refresher off: the request")
+    print("  computes what changed (the dashboard; the caseload: the family's summary)")
+    print("ahead: opened after the refresher (services.refresher) was done with the save; ready: its median time")
+    print("  from the save's answer until it was done (the page opened before that computes what it still needs)")
     print("SQL: statements for one cached / one after-a-change caseload request (the grid's save not counted)")
     print("computed: summaries computed by the first caseload request after `flask refresh-summaries` (should be 0)")
 

@@ -66,6 +66,13 @@ DEFAULTS = {
     "REDIS_TIMEOUT": 1.0,
     # Seconds a rendered page part stays in Redis.
     "PAGE_CACHE_TTL": 3600,
+    # After a request's commit changed at most REFRESH_MAX_FAMILIES families, a thread of the process recomputes
+    # their caseload summaries and renders their dashboards into the page cache, REFRESH_DELAY seconds later (so the
+    # members of a family answering one after another make one refresh): services.refresher. False: the pages
+    # compute what changed when they are opened.
+    "REFRESH_AHEAD": True,
+    "REFRESH_DELAY": 1.0,
+    "REFRESH_MAX_FAMILIES": 10,
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0: none, use the peer address).
     "PROXY_FIX_X_FOR": 0,
     # The expected trajectory (metrics.md section 10) is recomputed on a staff member's caseload request when the

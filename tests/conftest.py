@@ -89,6 +89,9 @@ def base_config(database_url: str) -> dict:
         "ARGON2_PARALLELISM": 1,
         # Staff log in with the password alone here; the two-factor tests turn it on (production: on).
         "TWO_FACTOR_ROLES": [],
+        # No thread refreshes changed families after a commit, so every test sees what its own requests did; the
+        # refresher's tests (tests/services/test_refresher.py) turn it on and wait for it.
+        "REFRESH_AHEAD": False,
     }
 
 

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_sqlalchemy.pagination import SelectPagination
 
 from familyalliance import config
 from familyalliance.core import prompts
 from familyalliance.core.catalog import N_, translations
 from familyalliance.core.charts import builders as charts
-from familyalliance.services import pagecache, requests
+from familyalliance.services import pagecache, policy, requests
 from familyalliance.store import summaries
 from familyalliance.store.db import begin_write, db
 from familyalliance.store.models import (
@@ -58,21 +59,29 @@ def settings_key() -> str:
     return summaries.settings_key(config.analytics_settings(current_app), installed_instruments())
 
 
-def version(visible: sa.Select) -> tuple[tuple, int]:
-    """One aggregate that changes whenever any visible family changes (count, sum of revisions, sum of ids, and
-    when the expected trajectory was stored: its reasons move with it), and the page cache's shared epoch, read in
-    the same statement."""
-    ids = visible.with_only_columns(Family.id).scalar_subquery()
-    count, revisions, id_sum, cache_epoch, expected_at = db.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(Family.revision), 0),
-            sa.func.coalesce(sa.func.sum(Family.id), 0),
-            pagecache.epoch(),
-            sa.select(sa.func.max(ExpectedTrajectory.computed_at)).scalar_subquery(),
-        ).where(Family.id.in_(ids))
+def version(visible: sa.Select, user: User) -> tuple[tuple, int, tuple]:
+    """What the page cache keys on, in one statement that reads no family: (the version of the visible families,
+    the page cache's shared epoch, (when the expected trajectory was stored, when it was last found up to date)).
+
+    The version is the user's ``assigned_revision`` (raised when a family assigned to them changes, is assigned
+    or taken away) and for a team lead the team's ``revision`` (raised when a family of the team changes, comes
+    or goes: ``summaries.touch``, ``summaries.raise_teams``), with when the expected trajectory was stored (the
+    reasons move with it). ``visible`` is ``policy.visible_families(user)``.
+    """
+    team_id = policy.visible_team(user)
+    team_revision = (
+        sa.select(Team.revision).where(Team.id == team_id).scalar_subquery() if team_id is not None else sa.null()
+    )
+    expected = sa.select(
+        sa.func.max(ExpectedTrajectory.computed_at), sa.func.max(ExpectedTrajectory.checked_at)
+    ).subquery()
+    assigned, team, cache_epoch, expected_at, checked_at = db.session.execute(
+        sa.select(User.assigned_revision, team_revision, pagecache.epoch(), expected.c[0], expected.c[1])
+        .select_from(User)
+        .join(expected, sa.true(), isouter=True)
+        .where(User.id == user.id)
     ).one()
-    return (count, revisions, id_sum, expected_at), cache_epoch or 0
+    return (user.id, assigned, team_id, team, expected_at), cache_epoch or 0, (expected_at, checked_at)
 
 
 def refresh_summaries(visible: sa.Select, key: str) -> None:
@@ -84,48 +93,117 @@ def refresh_summaries(visible: sa.Select, key: str) -> None:
         db.session.commit()
 
 
-def filter_choices(visible: sa.Select) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """The teams and therapists of the visible families, as (id, name) pairs for the filters."""
+def filter_choices(visible: sa.Select, user: User) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The teams and therapists of the visible families, as (id, name) pairs for the filters.
+
+    For a team lead without reading the team's families: their team (when it has a family) and the teams of
+    the families assigned to them; the accounts with a family of the team (one index probe each, stopping at
+    the first) and those of the families assigned to them. Otherwise (a few assigned families) from those.
+    """
+    team_id = policy.visible_team(user)
     ids = visible.with_only_columns(Family.id).scalar_subquery()
-    teams = db.session.execute(
-        sa.select(Team.id, Team.name).join(Family).where(Family.id.in_(ids)).distinct().order_by(Team.name)
-    ).all()
+    if team_id is None:
+        team_ids = sa.select(Family.team_id).where(Family.id.in_(ids))
+        therapist_ids = sa.select(family_therapist.c.user_id).where(family_therapist.c.family_id.in_(ids))
+    else:
+        assigned = policy.assigned_families(user)
+        has_family = sa.select(Family.id).where(Family.team_id == team_id).exists()
+        team_ids = sa.select(Team.id).where(
+            sa.or_(
+                sa.and_(Team.id == team_id, has_family),
+                Team.id.in_(sa.select(Family.team_id).where(Family.id.in_(assigned))),
+            )
+        )
+        of_team = (
+            sa.select(family_therapist.c.family_id)
+            .join(Family, Family.id == family_therapist.c.family_id)
+            .where(family_therapist.c.user_id == User.id, Family.team_id == team_id)
+        )
+        with_assigned = sa.select(family_therapist.c.user_id).where(family_therapist.c.family_id.in_(assigned))
+        therapist_ids = sa.select(User.id).where(sa.or_(of_team.exists(), User.id.in_(with_assigned)))
+    teams = db.session.execute(sa.select(Team.id, Team.name).where(Team.id.in_(team_ids)).order_by(Team.name)).all()
     therapists = db.session.execute(
-        sa.select(User.id, User.email)
-        .join(family_therapist)
-        .where(family_therapist.c.family_id.in_(ids))
-        .distinct()
-        .order_by(User.email)
+        sa.select(User.id, User.email).where(User.id.in_(therapist_ids)).order_by(User.email)
     ).all()
     return [tuple(t) for t in teams], [tuple(t) for t in therapists]
 
 
-def page(visible: sa.Select, filters: Filters, language: str):
+class _Page(SelectPagination):
+    """A caseload page: the families' ids read in the order of ``ix_family_summary_rank_code`` (the index is
+    walked and left after the page), then those families; the count as the caller gives it."""
+
+    def _query_items(self) -> list[Family]:
+        order = self._query_args["select"].limit(self.per_page).offset(self._query_offset)
+        ids = list(db.session.scalars(order))
+        families = {
+            f.id: f
+            for f in db.session.scalars(
+                sa.select(Family)
+                .where(Family.id.in_(ids))
+                .options(
+                    sa.orm.joinedload(Family.summary),
+                    sa.orm.selectinload(Family.therapists),
+                    sa.orm.selectinload(Family.team),
+                )
+            )
+        }
+        return [families[i] for i in ids if i in families]
+
+    def _query_count(self) -> int:
+        return db.session.scalar(self._query_args["counted"])
+
+
+def page(visible: sa.Select, filters: Filters, language: str, user: User | None = None):
     """One page of the caseload: (the pagination, its rows, members/sessions/last date per family).
 
     Each row holds the family (with its summary, team and therapists), the concern reasons
     worded in ``language``, the balance sparkline and the balance points.
+
+    The page is read in the caseload's order (concern descending, then code: ``ix_family_summary_rank_code``).
+    For a whole team (``user`` a team lead: a team of any size) that index is walked, each family checked
+    against what the user may see and the filters (a correlated EXISTS), until the page is full: the time does
+    not grow with the team, where a join would sort all its families. A therapist's few assigned families are
+    joined and sorted. Without filters the count is that of the visible families (every one has a summary:
+    ``refresh_summaries`` ran first): for a team, the team's (on its index) and those assigned outside it.
     """
-    query = (
-        visible.join(FamilySummary, FamilySummary.family_id == Family.id)
-        .options(
-            sa.orm.contains_eager(Family.summary),
-            sa.orm.selectinload(Family.therapists),
-            sa.orm.selectinload(Family.team),
-        )
-        .order_by(FamilySummary.concern.desc(), Family.code)
-    )
+    team_id = policy.visible_team(user) if user is not None else None
+    kept = visible
     if filters.team is not None:
-        query = query.where(Family.team_id == filters.team)
+        kept = kept.where(Family.team_id == filters.team)
     if filters.therapist is not None:
-        query = query.where(Family.therapists.any(User.id == filters.therapist))
+        kept = kept.where(Family.therapists.any(User.id == filters.therapist))
     if filters.status:
-        query = query.where(Family.status == filters.status)
+        kept = kept.where(Family.status == filters.status)
     if filters.flag == UNANSWERED:
-        query = query.where(Family.id.in_(requests.families_past_reminder()))
-    elif filters.flag:
-        query = query.where(getattr(FamilySummary, f"flag_{filters.flag}").is_(True))
-    pagination = db.paginate(query, page=filters.page, per_page=PAGE_SIZE, error_out=False, count=True)
+        kept = kept.where(Family.id.in_(requests.families_past_reminder()))
+    if team_id is not None:
+        ordered = sa.select(FamilySummary.family_id).where(
+            kept.with_only_columns(sa.literal(1)).where(Family.id == FamilySummary.family_id).exists()
+        )
+    else:
+        ordered = kept.join(FamilySummary, FamilySummary.family_id == Family.id).with_only_columns(
+            FamilySummary.family_id
+        )
+    if filters.flag and filters.flag != UNANSWERED:
+        ordered = ordered.where(getattr(FamilySummary, f"flag_{filters.flag}").is_(True))
+    if any(getattr(filters, name) for name in FILTERS):
+        counted = sa.select(sa.func.count()).select_from(ordered.subquery())
+    elif team_id is not None:
+        outside = (
+            sa.select(sa.func.count())
+            .select_from(family_therapist)
+            .join(Family, Family.id == family_therapist.c.family_id)
+            .where(family_therapist.c.user_id == user.id, sa.or_(Family.team_id != team_id, Family.team_id.is_(None)))
+        )
+        counted = sa.select(
+            sa.select(sa.func.count()).where(Family.team_id == team_id).scalar_subquery() + outside.scalar_subquery()
+        )
+    else:
+        counted = visible.with_only_columns(sa.func.count())
+    ordered = ordered.order_by(FamilySummary.rank, FamilySummary.code)
+    pagination = _Page(
+        select=ordered, counted=counted, page=filters.page, per_page=PAGE_SIZE, error_out=False, count=True
+    )
     shown = [f.id for f in pagination.items]
     stats = family_counts(shown)
     names: dict[int, dict[str, str]] = {}

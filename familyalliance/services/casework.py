@@ -45,6 +45,8 @@ def create_family(
     )
     db.session.add(family)
     db.session.flush()
+    summaries.raise_teams([family.id])  # the team's caseload holds one more family
+    summaries.raise_therapists([family.id])  # and so do its therapists'
     return family
 
 
@@ -65,9 +67,11 @@ def update_family(
         family.closed_on = None
     family.status = status
     family.full_every = full_every
+    before = {u.id for u in family.therapists}
     family.therapists = list(therapists)
     db.session.flush()
     summaries.touch([family.id])  # the caseload shows status and therapists
+    summaries.raise_therapists([], before - {u.id for u in family.therapists})  # no longer theirs
 
 
 def erase_family(family: Family) -> dict[str, int]:
@@ -89,6 +93,8 @@ def erase_family(family: Family) -> dict[str, int]:
         name: db.session.scalar(sa.select(sa.func.count()).select_from(model).where(model.family_id == family.id))
         for name, model in counted.items()
     }
+    summaries.raise_teams([family.id])  # the team's caseload holds one family fewer
+    summaries.raise_therapists([family.id])  # and so do its therapists'
     db.session.execute(sa.delete(Family).where(Family.id == family.id))
     return counts
 

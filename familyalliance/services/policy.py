@@ -20,13 +20,27 @@ from familyalliance.store.models import Family, User, family_therapist
 
 def visible_families(user: User) -> sa.Select:
     """Return a query for the families ``user`` may see."""
-    assigned = sa.select(family_therapist.c.family_id).where(family_therapist.c.user_id == user.id)
     query = sa.select(Family)
     if user.role == "researcher":
         return query.where(sa.false())
-    if user.role == "team_lead" and user.team_id is not None:
-        return query.where(sa.or_(Family.team_id == user.team_id, Family.id.in_(assigned)))
-    return query.where(Family.id.in_(assigned))
+    team_id = visible_team(user)
+    if team_id is not None:
+        # Checked family by family (an index probe), so walking a team's families never first lists the lead's.
+        assigned = sa.select(family_therapist).where(
+            family_therapist.c.family_id == Family.id, family_therapist.c.user_id == user.id
+        )
+        return query.where(sa.or_(Family.team_id == team_id, assigned.exists()))
+    return query.where(Family.id.in_(assigned_families(user)))
+
+
+def visible_team(user: User) -> int | None:
+    """The team whose families ``user`` sees, every one of them (a team lead's); None: only those assigned."""
+    return user.team_id if user.role == "team_lead" else None
+
+
+def assigned_families(user: User) -> sa.Select:
+    """The ids of the families assigned to ``user``."""
+    return sa.select(family_therapist.c.family_id).where(family_therapist.c.user_id == user.id)
 
 
 def must_pseudonymise(user: User) -> bool:

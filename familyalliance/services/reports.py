@@ -104,10 +104,17 @@ class FamilyCharts:
 
 
 def family_charts(
-    family: Family, language: str, settings: analytics.Settings, target: str = "therapist", up_to: int | None = None
+    family: Family,
+    language: str,
+    settings: analytics.Settings,
+    target: str = "therapist",
+    up_to: int | None = None,
+    analysis: analytics.Analysis | None = None,
 ) -> FamilyCharts:
-    """Build the tables and texts of a family's charts from its analysis (as of session ``up_to``)."""
-    analysis = queries.analysis([family.id], settings, up_to)
+    """Build the tables and texts of a family's charts from its analysis (as of session ``up_to``; ``analysis``
+    when the caller has it already, as for a dashboard in several languages)."""
+    if analysis is None:
+        analysis = queries.analysis([family.id], settings, up_to)
     names = {m.code: m.display_name for m in family.members}
     texts = chart_tables.chart_texts(language, settings)
     dimension_labels = {d: texts[f"dim_{d}"] for d in chart_tables.dimension_order()}
@@ -124,7 +131,6 @@ def family_charts(
         return chart_tables.labelled(frame, names, dimension_labels)
 
     members = [m.display_name for m in family.members]
-    targets = set(analysis.series["target"].astype(str)) if not analysis.series.empty else set()
     own_ruptures = analysis.ruptures[
         (analysis.ruptures["informant"] == "self") & (analysis.ruptures["target"] == target)
     ]
@@ -139,7 +145,7 @@ def family_charts(
         members=members,
         texts=texts,
         prompts=[prompts.render(p, language, names) for p in prompts.conversation_prompts(analysis, settings)],
-        targets=[t for t in vocab.TARGETS if t == "therapist" or t in targets],
+        targets=rated_targets(analysis),
         ruptures=_ruptures(own_ruptures, names, dimension_labels, language),
         safety=[
             prompts.render_safety(row, language, names)
@@ -151,6 +157,12 @@ def family_charts(
         expected=label(expected),
         expected_hidden=expected_hidden,
     )
+
+
+def rated_targets(analysis: analytics.Analysis) -> list[str]:
+    """Whom a family's members rated, as the dashboard offers it: the therapist always, the team where rated."""
+    rated = set(analysis.series["target"].astype(str)) if not analysis.series.empty else set()
+    return [t for t in vocab.TARGETS if t == "therapist" or t in rated]
 
 
 EXPECTED_TEXTS = {
@@ -223,10 +235,15 @@ def cache_key(family: Family, *rest) -> tuple:
     )
 
 
-def dashboard(family: Family, language: str, target: str) -> dict:
+def analysis(family: Family) -> analytics.Analysis:
+    """A family's analysis as the dashboard shows it (every session), to build it in several languages or targets."""
+    return queries.analysis([family.id], config.analytics_settings(current_app))
+
+
+def dashboard(family: Family, language: str, target: str, analysed: analytics.Analysis | None = None) -> dict:
     """What the family page shows below its header: charts (with their specs as safe JSON), tables, prompts."""
     settings = config.analytics_settings(current_app)
-    built = family_charts(family, language, settings, target)
+    built = family_charts(family, language, settings, target, analysis=analysed)
     return {
         "family": family,
         "target": target,

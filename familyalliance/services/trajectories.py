@@ -6,8 +6,8 @@ It is recomputed:
 - by ``flask refresh-expected`` (for cron), by ``flask refresh-summaries`` and after an import,
   whenever the data changed since;
 - on a staff member's caseload request, when the data changed since and the table is older than
-  ``EXPECTED_REFRESH_MINUTES`` (so day-to-day answers cost nothing but one aggregate per caseload
-  request, and a busy clinic recomputes at most every so many minutes).
+  ``EXPECTED_REFRESH_MINUTES`` (so day-to-day answers cost nothing, the aggregate over every family runs
+  at most once per interval, ``checked_at``, and a busy clinic recomputes at most every so many minutes).
 
 After a recompute, the stored caseload summaries whose ``below_expected`` reasons moved with the
 new table are stored again, so the caseload, the family page and the prompts keep saying the same.
@@ -26,7 +26,7 @@ from familyalliance import config
 from familyalliance.core import analytics
 from familyalliance.store import expected, summaries
 from familyalliance.store.db import begin_write, db
-from familyalliance.store.models import Family, FamilySummary, utcnow
+from familyalliance.store.models import ExpectedTrajectory, Family, FamilySummary, utcnow
 from familyalliance.store.registry import installed_instruments
 
 log = logging.getLogger(__name__)
@@ -58,23 +58,38 @@ def refresh(force: bool = False) -> bool:
     return True
 
 
-def refresh_if_due(computed: dt.datetime | str | None, now: dt.datetime | None = None) -> bool:
+def refresh_if_due(
+    computed: dt.datetime | str | None, now: dt.datetime | None = None, checked: dt.datetime | str | None = None
+) -> bool:
     """On a staff member's request: recompute (and commit) when the table stored at ``computed`` (None: never) is
-    older than ``EXPECTED_REFRESH_MINUTES`` and the data changed since. Returns whether it ran."""
-    minutes = current_app.config["EXPECTED_REFRESH_MINUTES"]
-    if isinstance(computed, str):  # SQLite hands an aggregate's time over as text
-        computed = dt.datetime.fromisoformat(computed)
-    if computed is not None and computed.tzinfo is None:
-        computed = computed.replace(tzinfo=dt.UTC)
+    older than ``EXPECTED_REFRESH_MINUTES`` and the data changed since. Returns whether it ran.
+
+    When the data did not change, the table's ``checked_at`` records it (``checked``: as read with ``computed``),
+    so that the fingerprint of every family (``expected.basis``) is read at most once per interval."""
+    interval = dt.timedelta(minutes=current_app.config["EXPECTED_REFRESH_MINUTES"])
     now = now or utcnow()
-    if computed is not None and now - computed < dt.timedelta(minutes=minutes):
+    latest = [t for t in (_aware(computed), _aware(checked)) if t is not None]
+    if latest and now - max(latest) < interval:
         return False
     if not is_stale():
+        if computed is not None:
+            begin_write()
+            db.session.execute(sa.update(ExpectedTrajectory).values(checked_at=now))
+            db.session.commit()
         return False
     begin_write()
     done = refresh()
     db.session.commit()
     return done
+
+
+def _aware(moment: dt.datetime | str | None) -> dt.datetime | None:
+    """A time as read from the database, timezone-aware (SQLite hands an aggregate's time over as text, naive)."""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment
 
 
 def stamp() -> str | None:

@@ -51,6 +51,9 @@ class Team(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Shown in the interface and used by ``create-user --team``.
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    #: Raised whenever a family of the team changes (``summaries.touch``) and whenever the team gains or loses a
+    #: family (``summaries.raise_teams``): a team lead's caseload version reads it instead of every family.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
 
     users: Mapped[list[User]] = relationship(back_populates="team")
     families: Mapped[list[Family]] = relationship(back_populates="team")
@@ -88,6 +91,9 @@ class User(UserMixin, db.Model):
     two_factor_since: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     #: The time step of the last code accepted: a code counts only for a later step, so none is used twice.
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: Raised whenever a family assigned to the account changes (``summaries.touch``), is assigned to it or taken
+    #: from it: the caseload version reads it (and a team lead's team's revision) instead of every family.
+    assigned_revision: Mapped[int] = mapped_column(default=0, server_default="0")
 
     team: Mapped[Team | None] = relationship(back_populates="users")
     families: Mapped[list[Family]] = relationship(secondary=family_therapist, back_populates="therapists")
@@ -136,6 +142,16 @@ class RecoveryCode(db.Model):
 class Family(db.Model):
     """A family in treatment, known by its case code only (no family name is stored)."""
 
+    __table_args__ = (
+        # The families whose stored summary is stale (or missing): few, found without reading the others.
+        sa.Index(
+            "ix_family_summary_due",
+            "id",
+            sqlite_where=sa.text("summary_due = 1"),  # as SQLAlchemy writes the condition on SQLite
+            postgresql_where=sa.text("summary_due"),
+        ),
+    )
+
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The case code: 1..64 letters, digits, ``-``, ``_`` or ``.``; used in URLs and exports.
     code: Mapped[str] = mapped_column(sa.String(vocab.CODE_MAX_LENGTH), unique=True)
@@ -148,6 +164,10 @@ class Family(db.Model):
     #: Raised by every change to the family's members, sessions or answers (``summaries.touch``);
     #: a stored summary computed at an older revision is stale.
     revision: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Whether the stored summary is behind the family's data, or missing: set by ``summaries.touch``, cleared by
+    #: ``summaries.refresh``. A flag, not a comparison of revisions, so PostgreSQL knows from its statistics that
+    #: few families are due and reads them from the partial index ``ix_family_summary_due``.
+    summary_due: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     #: When the status last became ``closed`` (empty while open); the retention period runs from here.
     closed_on: Mapped[dt.date | None]
@@ -444,11 +464,17 @@ class FamilySummary(db.Model):
     """
 
     __tablename__ = "family_summary"
+    #: The caseload's order: a page is the first rows of this index (no sort of all the families).
+    __table_args__ = (sa.Index("ix_family_summary_rank_code", "rank", "code"),)
 
     family_id: Mapped[int] = mapped_column(sa.ForeignKey("family.id", ondelete="CASCADE"), primary_key=True)
     revision: Mapped[int]
     settings_key: Mapped[str] = mapped_column(sa.String(64))
-    concern: Mapped[int] = mapped_column(index=True)
+    #: The family's case code, copied (by ``summaries.refresh``) so that the caseload is ordered by one index.
+    code: Mapped[str] = mapped_column(sa.String(vocab.CODE_MAX_LENGTH))
+    concern: Mapped[int]
+    #: Minus the concern: the caseload's order (concern descending, then code) is this ascending index.
+    rank: Mapped[int]
     #: The reasons behind the concern score (JSON list of dicts, as ``analytics.concern`` gives them).
     reasons: Mapped[list] = mapped_column(sa.JSON)
     #: Balance over the latest rated sessions (JSON list of [session, balance]).
@@ -613,6 +639,9 @@ class ExpectedTrajectory(db.Model):
     p90: Mapped[float | None] = mapped_column(sa.Float)
     basis: Mapped[str] = mapped_column(sa.String(64))
     computed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: When a request last found the table up to date (``trajectories.refresh_if_due``): the fingerprint of
+    #: every family is read at most once per ``EXPECTED_REFRESH_MINUTES``.
+    checked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class SupervisionNote(db.Model):

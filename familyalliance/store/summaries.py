@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
 from familyalliance.core import analytics
@@ -28,10 +29,14 @@ from familyalliance.core.charts import tables as chart_tables
 from familyalliance.core.instruments import Instrument
 from familyalliance.store import queries
 from familyalliance.store.db import db
-from familyalliance.store.models import Family, FamilySummary, utcnow
+from familyalliance.store.models import Family, FamilySummary, Team, User, family_therapist, utcnow
 
 log = logging.getLogger(__name__)
 
+#: Where :func:`touch` records, in the session's ``info``, the families a transaction changed; at its commit
+#: they move to ``COMMITTED``, for what follows the commit (``services.refresher``).
+TOUCHED = "familyalliance.touched_families"
+COMMITTED = "familyalliance.committed_families"
 #: Sessions in the caseload's balance sparkline.
 SPARKLINE_SESSIONS = 10
 #: The caseload's flag filters: each names the concern reasons it covers.
@@ -48,7 +53,55 @@ def touch(family_ids: Iterable[int]) -> None:
     """Mark the families' stored summaries stale (their data changed in this transaction)."""
     ids = sorted({int(i) for i in family_ids})
     if ids:
-        db.session.execute(sa.update(Family).where(Family.id.in_(ids)).values(revision=Family.revision + 1))
+        db.session.info.setdefault(TOUCHED, set()).update(ids)  # the teams' and therapists' revisions at the commit
+        db.session.execute(
+            sa.update(Family).where(Family.id.in_(ids)).values(revision=Family.revision + 1, summary_due=True)
+        )
+
+
+@sa.event.listens_for(sa.orm.Session, "before_commit")
+def _raise_at_commit(session: sa.orm.Session) -> None:
+    """Raise the revisions of the teams and therapists of the families the transaction touched, last thing before
+    its commit: their rows are shared by every family of a team, so they are held for the commit only (on
+    PostgreSQL, two writers to one team's families wait for each other that long, never longer, and nothing is
+    awaited after them: no deadlock). The families are then handed on (``COMMITTED``, ``services.refresher``)."""
+    family_ids = session.info.pop(TOUCHED, None)
+    if family_ids:
+        raise_teams(family_ids, session)
+        raise_therapists(family_ids, session=session)
+        session.info[COMMITTED] = family_ids
+
+
+@sa.event.listens_for(sa.orm.Session, "after_rollback")
+def _forget_at_rollback(session: sa.orm.Session) -> None:
+    session.info.pop(TOUCHED, None)
+    session.info.pop(COMMITTED, None)
+
+
+def raise_teams(family_ids: Iterable[int], session: sa.orm.Session | None = None) -> None:
+    """Raise the revision of the teams of these families: a family of theirs changed, came or is about to go.
+
+    A team lead's caseload version reads the team's revision (``services.caseload.version``) instead of
+    every family; besides :func:`touch`, opening a family and erasing one call this.
+    """
+    ids = sorted({int(i) for i in family_ids})
+    if ids:
+        teams = sa.select(Family.team_id).where(Family.id.in_(ids), Family.team_id.is_not(None))
+        (session or db.session).execute(sa.update(Team).where(Team.id.in_(teams)).values(revision=Team.revision + 1))
+
+
+def raise_therapists(
+    family_ids: Iterable[int], users: Iterable[int] = (), session: sa.orm.Session | None = None
+) -> None:
+    """Raise ``assigned_revision`` of the accounts assigned to these families (and of ``users``, e.g. those a
+    family was just taken from): what they see changed (``services.caseload.version``)."""
+    ids = sorted({int(i) for i in family_ids})
+    assigned = sa.select(family_therapist.c.user_id).where(family_therapist.c.family_id.in_(ids))
+    condition = sa.or_(User.id.in_(assigned), User.id.in_(sorted({int(u) for u in users})))
+    if ids or users:
+        (session or db.session).execute(
+            sa.update(User).where(condition).values(assigned_revision=User.assigned_revision + 1)
+        )
 
 
 def hold(family_ids: Iterable[int]) -> None:
@@ -79,33 +132,30 @@ def settings_key(settings: analytics.Settings, instruments: Mapping[str, Instrum
 def stale_families(family_query: sa.Select, key: str) -> list[tuple[int, int]]:
     """(id, revision) of the families in ``family_query`` whose data changed since their summary, or without one.
 
-    What a request computes: the few families that changed since. A summary computed with other
-    thresholds or instruments (``key``) is not recomputed here, for every family at once, in a
-    request someone waits for: ``flask refresh-summaries`` does that after an upgrade or a changed
-    setting (they are counted in the log until it ran).
+    What a request computes: the few families that changed since, read from the partial index of the
+    families whose summary is due (``ix_family_summary_due``), never from all of them. A
+    summary computed with other thresholds or instruments (``key``) is not recomputed here, for every
+    family at once, in a request someone waits for: ``flask refresh-summaries`` does that after an upgrade
+    or a changed setting (they are counted in the log, once per key and process, until it ran).
     """
-    ids = family_query.with_only_columns(Family.id).scalar_subquery()
-    query = (
-        sa.select(Family.id, Family.revision, FamilySummary.revision == Family.revision)
-        .outerjoin(FamilySummary, FamilySummary.family_id == Family.id)
-        .where(Family.id.in_(ids))
-        .where(
-            sa.or_(
-                FamilySummary.family_id.is_(None),
-                FamilySummary.revision != Family.revision,
-                FamilySummary.settings_key != key,
-            )
-        )
+    _warn_outdated(key)
+    due = sa.orm.aliased(Family, name="due")
+    shown = family_query.with_only_columns(sa.literal(1)).where(Family.id == due.id).exists()
+    query = sa.select(due.id, due.revision).where(due.summary_due == sa.true(), shown)
+    return [(fid, rev) for fid, rev in db.session.execute(query)]
+
+
+def _warn_outdated(key: str) -> None:
+    """Log how many summaries were computed with other thresholds or instruments: once per key in this process."""
+    checked = current_app.extensions.setdefault("familyalliance.summary_keys_checked", set())
+    if key in checked:
+        return
+    checked.add(key)
+    outdated = db.session.scalar(
+        sa.select(sa.func.count()).select_from(FamilySummary).where(FamilySummary.settings_key != key)
     )
-    stale, outdated = [], 0
-    for fid, rev, unchanged in db.session.execute(query):
-        if unchanged:
-            outdated += 1
-        else:
-            stale.append((fid, rev))
     if outdated:
         log.warning("%d summaries computed with other thresholds or instruments: run flask refresh-summaries", outdated)
-    return stale
 
 
 def compute(analysis: analytics.Analysis, settings: analytics.Settings) -> dict[str, dict]:
@@ -148,8 +198,10 @@ def refresh(stale: list[tuple[int, int]], settings: analytics.Settings, key: str
             "family_id": fid,
             "revision": revisions[fid],
             "settings_key": key,
+            "code": codes[fid],
             "computed_at": now,
             **values.get(codes[fid], empty),
+            "rank": -values.get(codes[fid], empty)["concern"],
         }
         for fid in revisions
     ]
@@ -157,6 +209,12 @@ def refresh(stale: list[tuple[int, int]], settings: analytics.Settings, key: str
     insert = dialect.insert(FamilySummary)
     updated = {c: insert.excluded[c] for c in rows[0] if c != "family_id"}
     db.session.execute(insert.on_conflict_do_update(index_elements=["family_id"], set_=updated), rows)
+    # The families leave the index of the stale ones (unless changed since the revision read above).
+    family = Family.__table__
+    stored = sa.select(FamilySummary.revision).where(FamilySummary.family_id == family.c.id).scalar_subquery()
+    db.session.execute(
+        sa.update(family).where(family.c.id.in_(list(revisions))).values(summary_due=family.c.revision != stored)
+    )
     return len(rows)
 
 

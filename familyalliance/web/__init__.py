@@ -18,7 +18,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from familyalliance import config, resources
-from familyalliance.services import requests
+from familyalliance.services import refresher, requests
 from familyalliance.store.db import db
 from familyalliance.web import access, assets, audit, errors, health, i18n, security
 from familyalliance.web.admin.views import bp as admin_bp
@@ -27,6 +27,7 @@ from familyalliance.web.caseload.views import bp as caseload_bp
 from familyalliance.web.caseload.views import index
 from familyalliance.web.data.views import bp as data_bp
 from familyalliance.web.extensions import csrf, limiter, migrate
+from familyalliance.web.families import views as families_views
 from familyalliance.web.families.views import bp as families_bp
 from familyalliance.web.fhir.views import bp as fhir_bp
 from familyalliance.web.questionnaire.views import bp as questionnaire_bp
@@ -85,6 +86,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_login(app)
     security.init_logging()
     errors.init_app(app)
+    # After a request's commit changed a few families: their summaries, then their dashboards, made ready.
+    refresher.init_app(app, (refresher.refresh_summaries, families_views.warm_dashboards))
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

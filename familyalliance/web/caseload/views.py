@@ -1,7 +1,7 @@
 """The caseload page: the families the user may see, most concern first, with reasons, filters and pages.
 
-The rendered list is kept in the page cache while none of the visible families changed (their
-count, ids and revisions), per user, language, thresholds and filters.
+The rendered list is kept in the page cache while none of the visible families changed (the user's
+and, for a team lead, the team's revision: ``caseload.version``), per user, language, thresholds and filters.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def show():
     visible = policy.visible_families(current_user)
     key = caseload.settings_key()
     language = str(get_locale())
-    families_version, cache_epoch = caseload.version(visible)
-    if trajectories.refresh_if_due(families_version[-1]):
-        families_version, cache_epoch = caseload.version(visible)
+    families_version, cache_epoch, (expected_at, checked_at) = caseload.version(visible, current_user)
+    if trajectories.refresh_if_due(expected_at, checked=checked_at):
+        families_version, cache_epoch, _ = caseload.version(visible, current_user)
     cache_key = (
         "caseload",
         current_user.id,
@@ -65,7 +65,7 @@ def _body(visible, key: str, language: str) -> tuple[Markup, int]:
     """The caseload's filters, table and pages, rendered."""
     caseload.refresh_summaries(visible, key)
     form = CaseloadFilterForm(request.args)
-    form.set_choices(*caseload.filter_choices(visible))
+    form.set_choices(*caseload.filter_choices(visible, current_user))
     if request.args and not form.validate():
         return Markup(render_template("families/_caseload_body.html", form=form, page=None)), 400
     filters = caseload.Filters(
@@ -75,7 +75,7 @@ def _body(visible, key: str, language: str) -> tuple[Markup, int]:
         flag=form.flag.data or None,
         page=form.page.data or 1,
     )
-    page, rows, stats = caseload.page(visible, filters, language)
+    page, rows, stats = caseload.page(visible, filters, language, current_user)
     html = render_template(
         "families/_caseload_body.html",
         form=form,

@@ -95,6 +95,25 @@ def _dashboard(family, language: str, target: str) -> Markup:
     return html
 
 
+def warm_dashboards(family_ids: list[int], url_root: str) -> None:
+    """Render the dashboards of families that changed into the page cache, in every language and for every target
+    their members rated, from one analysis per family (a task of ``services.refresher``, run after the commit)."""
+    cache = pagecache.page_cache()
+    for family_id in family_ids:
+        family = db.session.get(Family, family_id)
+        if family is None:  # erased since
+            continue
+        analysed = reports.analysis(family)  # read after the family's revision: never older than its key
+        for target in reports.rated_targets(analysed):
+            for language in current_app.config["LANGUAGES"]:
+                key = reports.cache_key(family, "dashboard", language, target)
+                if cache.get(key) is not None:
+                    continue
+                with current_app.test_request_context(base_url=url_root), force_locale(language):
+                    shown = reports.dashboard(family, language, target, analysed)
+                    cache.put(key, Markup(render_template("families/_dashboard.html", **shown)))
+
+
 @bp.route("/<code>/edit", methods=["GET", "POST"])
 @access.roles(*access.FAMILY_ROLES)
 def edit_family(code: str):
