@@ -70,9 +70,14 @@ DEFAULTS = {
     # their caseload summaries and renders their dashboards into the page cache, REFRESH_DELAY seconds later (so the
     # members of a family answering one after another make one refresh): services.refresher. False: the pages
     # compute what changed when they are opened.
+    # It works only once its process has served no request for REFRESH_IDLE seconds and while the load average is
+    # under REFRESH_MAX_LOAD per core; what waited longer than REFRESH_MAX_WAIT seconds for that is left to the pages.
     "REFRESH_AHEAD": True,
     "REFRESH_DELAY": 1.0,
     "REFRESH_MAX_FAMILIES": 10,
+    "REFRESH_IDLE": 0.5,
+    "REFRESH_MAX_LOAD": 0.75,
+    "REFRESH_MAX_WAIT": 30.0,
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0: none, use the peer address).
     "PROXY_FIX_X_FOR": 0,
     # The expected trajectory (metrics.md section 10) is recomputed on a staff member's caseload request when the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 
 import flask
@@ -22,7 +23,7 @@ from ..factories import commit, gen_family, gen_member, gen_session, gen_user
 def refreshing(app, make_app):
     """An app whose refresher runs right after each commit, with FAM-1 (mother and child present at session 4);
     its tables are emptied after the test by ``app``'s fixture."""
-    refreshing = make_app(REFRESH_AHEAD=True, REFRESH_DELAY=0.0)
+    refreshing = make_app(REFRESH_AHEAD=True, REFRESH_DELAY=0.0, REFRESH_MAX_LOAD=1000)
     with refreshing.app_context():
         therapist = gen_user("therapist", "Team A", "ann@example.org")
         family = gen_family("FAM-1", [therapist])
@@ -120,7 +121,7 @@ def test_a_failed_refresh_costs_time_not_correctness(refreshing, monkeypatch, ca
 def test_members_answering_one_after_another_make_one_refresh(app, make_app):
     """Changes to a family within REFRESH_DELAY are refreshed together; a commit changing more families than
     REFRESH_MAX_FAMILIES (an import) is left to the pages, as one outside a request (a command)."""
-    app = make_app(REFRESH_AHEAD=True, REFRESH_DELAY=0.5, REFRESH_MAX_FAMILIES=2)  # the fixture's empties the tables
+    app = make_app(REFRESH_AHEAD=True, REFRESH_DELAY=0.5, REFRESH_MAX_FAMILIES=2, REFRESH_MAX_LOAD=1000)
     runs: list[list[int]] = []
     app.extensions[refresher.EXTENSION].tasks = (lambda ids, root: runs.append(ids),)
     with app.app_context():
@@ -144,8 +145,9 @@ def test_members_answering_one_after_another_make_one_refresh(app, make_app):
 
 
 def test_the_refresh_waits_while_its_process_serves_a_request(app, make_app):
-    """The thread shares the interpreter with the requests: it starts a family only when none is being served."""
-    app = make_app(REFRESH_AHEAD=True, REFRESH_DELAY=0.0)  # the fixture's empties the tables
+    """The thread shares the interpreter with the requests: it starts a family only once none has been served for
+    REFRESH_IDLE seconds (a worker that keeps answering requests is on a busy host)."""
+    app = make_app(REFRESH_AHEAD=True, REFRESH_DELAY=0.0, REFRESH_MAX_LOAD=1000, REFRESH_IDLE=2.0)
     runs: list[list[int]] = []
     ahead = refresher.of(app)
     ahead.tasks = (lambda ids, root: runs.append(ids),)
@@ -154,4 +156,24 @@ def test_the_refresh_waits_while_its_process_serves_a_request(app, make_app):
         ahead.schedule([7], "http://localhost/")
         assert not ahead.wait_idle(0.5) and runs == []
         flask.request_tearing_down.send(app)
+        assert not ahead.wait_idle(0.5) and runs == []  # the request just ended
         assert ahead.wait_idle(30) and runs == [[7]]
+
+
+def test_the_refresh_waits_for_a_spare_core_and_leaves_the_rest_to_the_pages(app, make_app, monkeypatch):
+    """On a machine whose cores are busy (the other workers' requests) nothing is done ahead: it would take the
+    cores from the requests. Once the load average is down it runs; past REFRESH_MAX_WAIT it gives up."""
+    app = make_app(REFRESH_AHEAD=True, REFRESH_DELAY=0.0, REFRESH_MAX_LOAD=0.75, REFRESH_MAX_WAIT=1.5)
+    runs: list[list[int]] = []
+    ahead = refresher.of(app)
+    ahead.tasks = (lambda ids, root: runs.append(ids),)
+    cores = os.cpu_count() or 1
+    load = [2.0 * cores]
+    monkeypatch.setattr(refresher.os, "getloadavg", lambda: (load[0], load[0], load[0]))
+    ahead.schedule([7], "http://localhost/")
+    assert not ahead.wait_idle(0.6) and runs == []  # waiting for a spare core
+    load[0] = 0.5 * cores
+    assert ahead.wait_idle(30) and runs == [[7]]
+    load[0] = 2.0 * cores
+    ahead.schedule([8], "http://localhost/")
+    assert ahead.wait_idle(30) and runs == [[7]]  # given up after REFRESH_MAX_WAIT: family 8 left to the pages
