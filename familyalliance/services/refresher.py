@@ -6,19 +6,19 @@ therapist opens the page, the therapist waits (a dashboard of 8 members and 40 s
 400 ms of CPU to rebuild). So when a request's transaction that changed a few families commits
 (``summaries.touch`` records which, ``summaries.COMMITTED``), they are handed to this process's
 refresher: one thread that, ``REFRESH_DELAY`` seconds later (the members of a family answering one
-after another make one refresh), runs the tasks the app registered (``web.create_app``): the families' summaries
-(:func:`refresh_summaries`) and their dashboards rendered into the page cache in every language
-(``web.families.views.warm_dashboards``). With Redis the rendered parts serve every worker on every
-host; without it, this process's next requests.
+after another make one refresh), runs the tasks the app registered (``web.create_app``): the
+families' summaries (:func:`refresh_summaries`) and their dashboards rendered into the page cache in
+every language (``web.families.views.warm_dashboards``). With Redis the rendered parts serve every
+worker on every host; without it, this process's next requests.
 
-The thread works only while its process has served no request for ``REFRESH_IDLE`` seconds and the
-machine has a core to spare (its load average under ``REFRESH_MAX_LOAD`` per core), a family and a
-task at a time: it shares the
-interpreter with the requests and the cores with the other workers, so someone being answered lets
-the refresh wait. Under a load that keeps the cores busy nothing is done ahead (measured: 200 members
-answering and 20 therapists browsing on 2 cores sent a quarter fewer questionnaires while the
-refreshers rendered families that changed again before anyone looked) and the pages compute what
-changed, as without it; families that waited longer than ``REFRESH_MAX_WAIT`` seconds are left to them.
+The thread works a family and a task at a time, and only once its process has served no request for
+``REFRESH_IDLE`` seconds while the machine has a core to spare (its load average under
+``REFRESH_MAX_LOAD`` per core): it shares the interpreter with the requests and the cores with the
+other workers, so someone being answered lets the refresh wait. Under a load that keeps the cores
+busy nothing is done ahead (measured: 200 members answering and 20 therapists browsing on 2 cores
+sent a quarter fewer questionnaires while the refreshers rendered families that changed again
+before anyone looked) and the pages compute what changed, as without it; families that waited
+longer than ``REFRESH_MAX_WAIT`` seconds are left to them.
 
 It is only a head start: every page still computes what it finds stale, so a refresh that did not run
 (the process stopped, a failure, which is logged) costs the next page time, never correctness. A commit
