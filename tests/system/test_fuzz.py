@@ -137,11 +137,19 @@ def _freeze(value):
 
 #: Tables a refused request may still write to: the audit log records refused attempts too, by design.
 LOGS = frozenset({"audit_event"})
+#: Columns that follow a family's revision as the page cache's versions and the stale summaries' index do
+#: (``summaries.touch`` and the commit after it): every family change moves them, the family's revision says
+#: which family changed (checked), and they hold nothing of record.
+FOLLOW_THE_REVISION = {"team": {"revision"}, "user": {"assigned_revision"}, "family": {"summary_due"}}
 
 
 def snapshot(app, ignore: dict[str, set[str]] | None = None) -> dict[str, frozenset]:
-    """Every row of every table but the logs, as sets of ((column, value), ...); ``ignore``: columns left out."""
-    ignore = ignore or {}
+    """Every row of every table but the logs, as sets of ((column, value), ...); ``ignore``: columns left out,
+    besides those that follow the revision (``FOLLOW_THE_REVISION``)."""
+    ignore = {
+        name: set(FOLLOW_THE_REVISION.get(name, ())) | set((ignore or {}).get(name, ()))
+        for name in {*FOLLOW_THE_REVISION, *(ignore or {})}
+    }
     with app.app_context():
         state = {}
         for table in db.metadata.sorted_tables:
