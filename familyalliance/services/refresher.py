@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 
 import flask
 import sqlalchemy as sa
-from flask import Flask, current_app, has_app_context, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 
 from familyalliance.services import caseload
 from familyalliance.store import summaries
@@ -174,7 +174,7 @@ def of(app: Flask) -> Refresher | None:
 
 def _after_commit(session: sa.orm.Session) -> None:
     family_ids = session.info.pop(summaries.COMMITTED, None)
-    if not family_ids or not has_app_context() or not has_request_context():
+    if not family_ids or not has_request_context():  # a request has its app too; a command is left to the pages
         return
     refresher = of(current_app)
     if refresher is not None and len(family_ids) <= current_app.config["REFRESH_MAX_FAMILIES"]:

@@ -45,7 +45,7 @@ def begin_write() -> None:
 
 
 @sa.event.listens_for(sa.engine.Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+def _connection_settings(dbapi_connection, connection_record) -> None:
     """Make SQLite enforce foreign keys (and so cascades) like PostgreSQL, and use WAL; PostgreSQL without JIT."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
