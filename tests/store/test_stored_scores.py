@@ -96,9 +96,12 @@ def writes(draw):
     return out
 
 
+@pytest.mark.parametrize("few_forms", [scores.FEW_FORMS, 0], ids=["few forms one by one", "all in frames"])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=writes())
-def test_every_write_path_keeps_stored_scores_equal_to_fresh_ones(app, tmp_path, steps):
+def test_every_write_path_keeps_stored_scores_equal_to_fresh_ones(app, tmp_path, monkeypatch, few_forms, steps):
+    # A send or a grid scores its few forms in plain Python, more forms go through pandas: both ways.
+    monkeypatch.setattr(scores, "FEW_FORMS", few_forms)
     with app.app_context():
         family = make_family()
         user = family.therapists[0]
