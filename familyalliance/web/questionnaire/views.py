@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import get_locale
 
 from familyalliance.services import requests
@@ -108,11 +108,23 @@ def _unknown(response) -> bool:
     return response.status_code == 404
 
 
+def _found(token: str):
+    """``requests.find`` once per request: the limit's check and the view read the same link.
+
+    Kept on ``g``, which also holds the objects: the session's identity map holds them only weakly,
+    so a second ``find`` would read the link again.
+    """
+    found = g.get("link_found")
+    if found is None or found[0] != token:
+        found = g.link_found = (token, *requests.find(token))
+    return found[1], found[2]
+
+
 def _known_token() -> bool:
     """A link that exists (open, answered, expired, ...) is never refused by the limit: a family on one wifi shares
     an address, and one member's mistyped links must not lock the others out."""
     token = (request.view_args or {}).get("token", "")
-    return requests.find(token)[1] != requests.UNKNOWN
+    return _found(token)[1] != requests.UNKNOWN
 
 
 #: One budget of unknown tokens per address for the questionnaire page and its drafts together.
@@ -124,7 +136,7 @@ _link_attempts = limiter.shared_limit(_link_limit, scope="member-links", deduct_
 @_link_attempts
 def answer(token: str):
     """Show the link's questionnaire; store the answers once, all or none (public: the token is the key)."""
-    questionnaire, state = requests.find(token)
+    questionnaire, state = _found(token)
     if state not in ("open", "in_progress"):
         return closed(state)
     instruments = installed_instruments()
@@ -149,7 +161,7 @@ def answer(token: str):
 @_link_attempts
 def save_draft(token: str):
     """Keep the answers given so far (JSON: item code -> value), so a closed tab loses nothing."""
-    questionnaire, state = requests.find(token)
+    questionnaire, state = _found(token)
     if state not in ("open", "in_progress"):
         return {"saved": False, "state": state}, 404 if state == requests.UNKNOWN else 410
     answers = request.get_json(silent=True)
