@@ -18,7 +18,8 @@ Two kinds of users, carrying the CSRF token as a browser does (the app's CSRF pr
 - ``TherapistUser`` (one per seeded therapist account, LOAD_THERAPIST_USERS, default all): logs
   in once (``GET /login`` for the token, ``POST /login``), then browses the caseload
   ``/families/``, their families' dashboards ``/families/<code>`` and session pages
-  ``/families/<code>/sessions/<n>``.
+  ``/families/<code>/sessions/<n>``; on the staff's own gunicorn (LOAD_STAFF_HOST) when run.py
+  starts one.
 
 Every member's outcome goes to LOAD_RESULTS (JSON, written when locust quits): token ->
 ``thanked`` (the thank-you page came back), ``submitting`` (the POST was under way when the run
@@ -45,6 +46,8 @@ THINK_MIN = float(os.environ.get("LOAD_THINK_MIN", "0.3"))
 THINK_MAX = float(os.environ.get("LOAD_THINK_MAX", "1.5"))
 DRAFT_SHARE = float(os.environ.get("LOAD_DRAFT_SHARE", "0.8"))
 REOPEN_SHARE = float(os.environ.get("LOAD_REOPEN_SHARE", "0.2"))
+#: Where the therapists' requests go when the staff have a pool of their own (run.py, LOAD_STAFF_WORKERS).
+STAFF_HOST = os.environ.get("LOAD_STAFF_HOST", "")
 
 LINKS = list(SEED["links"])
 random.Random(1).shuffle(LINKS)
@@ -167,6 +170,12 @@ class TherapistUser(BrowserLike):
 
     fixed_count = int(os.environ.get("LOAD_THERAPIST_USERS", str(len(SEED["therapists"]))))
     wait_time = between(1.0, 3.0)
+
+    def __init__(self, environment) -> None:
+        # The staff's own pool of workers, when run.py starts one (LOAD_STAFF_WORKERS), as the proxy
+        # of docs/operations.md routes their pages; locust gives every user class the -H host.
+        self.host = STAFF_HOST or self.host
+        super().__init__(environment)
 
     def on_start(self) -> None:
         super().on_start()

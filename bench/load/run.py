@@ -11,9 +11,14 @@ Steps, all on loopback and bounded in time:
    answers, and member links whose tokens go to a private file in the run's folder;
 3. start gunicorn (LOAD_WORKERS, default 4 sync workers) on 127.0.0.1 and a free port, with a
    SECRET_KEY fixed for the run so every worker accepts every other's sessions and CSRF tokens;
+   with LOAD_STAFF_WORKERS, a second gunicorn of that many workers for the therapists' pages, at
+   the priority LOAD_STAFF_NICE (a niceness, default 10, or ``idle``: Linux's SCHED_IDLE), as
+   docs/operations.md's proxy routes the families' paths to one pool and the staff's to the other;
 4. run locust headless (bench/load/locustfile.py): LOAD_MEMBERS (50) members and one therapist per
    account (LOAD_THERAPISTS, 10), spawned at LOAD_SPAWN_RATE (20/s) for LOAD_RUN_TIME (60s), then
-   up to LOAD_STOP_TIMEOUT (30) seconds for users to finish what they are doing;
+   up to LOAD_STOP_TIMEOUT (30) seconds for users to finish what they are doing; locust at the
+   niceness LOAD_LOCUST_NICE (default 0; -10 gives the load generator, which stands for the
+   families' phones and the therapists' browsers, the cores before the server it measures);
 5. check the database: every member whose POST got the thank-you page has its link closed and
    exactly its questionnaire's number of answers stored; no link has answers without being
    closed, or a part of its answers; locust saw no failure; gunicorn logged no error;
@@ -56,6 +61,10 @@ BIN = Path(sys.executable).parent
 #: The database the run drops and creates (LOAD_DATABASE): its own, never one that holds anything else.
 DATABASE = os.environ.get("LOAD_DATABASE", "familyalliance_load")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+#: How run.py starts a pool at a priority given by name (any other value is a niceness for ``nice -n``).
+PRIORITY = {"0": [], "idle": ["chrt", "--idle", "0"]}
 
 
 def setting(name: str, default: str) -> str:
@@ -157,11 +166,12 @@ ROUTES = [
 ACCESS = re.compile(r'"(\w+) ([^ ?"]+)[^"]*" (\d{3}) \S+ (\d+)$')
 
 
-def server_times(access_log: Path) -> tuple[dict[str, list[float]], dict[str, int]]:
+def server_times(access_logs: list[Path]) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Server-side milliseconds per route (gunicorn's %(M)s), and the count of each status class."""
     times: dict[str, list[float]] = defaultdict(list)
     statuses: dict[str, int] = defaultdict(int)
-    for line in access_log.read_text(errors="replace").splitlines():
+    lines = [line for log in access_logs for line in log.read_text(errors="replace").splitlines()]
+    for line in lines:
         m = ACCESS.search(line)
         if not m:
             continue
@@ -243,6 +253,9 @@ def check_database(url: str, seed: dict, results: dict[str, str]) -> tuple[list[
 def main() -> int:  # noqa: C901 - one straight script
     admin_url = setting("LOAD_PG", "postgresql://postgres@127.0.0.1:5432")
     workers = int(setting("LOAD_WORKERS", "4"))
+    staff_workers = int(setting("LOAD_STAFF_WORKERS", "0"))
+    staff_nice = setting("LOAD_STAFF_NICE", "10")  # a niceness, or "idle": Linux's SCHED_IDLE
+    locust_nice = int(setting("LOAD_LOCUST_NICE", "0"))
     members = int(setting("LOAD_MEMBERS", "50"))
     therapists = int(setting("LOAD_THERAPISTS", "10"))
     therapist_users = int(setting("LOAD_THERAPIST_USERS", str(therapists)))
@@ -314,32 +327,48 @@ def main() -> int:  # noqa: C901 - one straight script
     subprocess.run([sys.executable, HERE / "seed.py", seed_path], cwd=app_dir, env=env, check=True, timeout=600)
     seed = json.loads(seed_path.read_text())
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    access_log, error_log = run_dir / "gunicorn-access.log", run_dir / "gunicorn-error.log"
-    command = [
-        BIN / "gunicorn",
-        "-w",
-        str(workers),
-        "-b",
-        f"127.0.0.1:{port}",
-        "--timeout",
-        "60",
-        "--access-logfile",
-        access_log,
-        "--error-logfile",
-        error_log,
-        "--access-logformat",
-        '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)s',
-        "familyalliance:create_app()",
-    ]
-    step(f"gunicorn -w {workers} on {base}")
-    server = subprocess.Popen(command, cwd=app_dir, env=env, start_new_session=True)
+    # One pool of workers for everything, or (LOAD_STAFF_WORKERS) a second pool for the staff's pages at
+    # a lower CPU priority, as docs/operations.md deploys it behind the proxy: the proxy sends the
+    # families' paths (/r/, /round/) to the first pool and everything else to the second; here each
+    # kind of locust user talks to its pool directly.
+    pools = [("app" if not staff_workers else "families", workers, "0")]
+    if staff_workers:
+        pools.append(("staff", staff_workers, staff_nice))
+    servers: dict[str, tuple[str, subprocess.Popen, Path, Path]] = {}
+    every: list[subprocess.Popen] = []
     previous_term = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        wait_healthy(base, server, 90)
+        for name, count, niceness in pools:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            suffix = "" if name == "app" else f"-{name}"
+            access_log, error_log = run_dir / f"gunicorn{suffix}-access.log", run_dir / f"gunicorn{suffix}-error.log"
+            command = [
+                *PRIORITY.get(niceness, ["nice", "-n", niceness]),
+                BIN / "gunicorn",
+                "-w",
+                str(count),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "60",
+                "--access-logfile",
+                access_log,
+                "--error-logfile",
+                error_log,
+                "--access-logformat",
+                '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)s',
+                "familyalliance:create_app()",
+            ]
+            pool = "" if name == "app" else f" ({name})"
+            step(f"gunicorn -w {count}{f', priority {niceness}' if niceness != '0' else ''} on {base}{pool}")
+            every.append(subprocess.Popen(command, cwd=app_dir, env=env, start_new_session=True))
+            servers[name] = (base, every[-1], access_log, error_log)
+        base = servers["app" if "app" in servers else "families"][0]
+        for address, server, _, _ in servers.values():
+            wait_healthy(address, server, 90)
         pg_before = cpu_seconds(postgres_processes())
-        app_before = cpu_seconds(server_tree(server))
+        app_before = cpu_seconds([p for server in every for p in server_tree(server)])
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         machine_before = psutil.cpu_times()
         results_path = run_dir / "results.json"
@@ -348,6 +377,7 @@ def main() -> int:  # noqa: C901 - one straight script
             "LOAD_RESULTS": str(results_path),
             "LOAD_MEMBERS": str(members),
             "LOAD_THERAPIST_USERS": str(therapist_users),
+            "LOAD_STAFF_HOST": servers["staff"][0] if staff_workers else "",
         }
         users = members + therapist_users
         step(f"locust: {members} members and {therapist_users} therapists, {run_time}, spawn {spawn_rate}/s")
@@ -356,6 +386,7 @@ def main() -> int:  # noqa: C901 - one straight script
         with (run_dir / "locust.log").open("w") as log:
             locust = subprocess.run(
                 [
+                    *(["nice", "-n", str(locust_nice)] if locust_nice else []),
                     BIN / "locust",
                     "-f",
                     HERE / "locustfile.py",
@@ -385,14 +416,15 @@ def main() -> int:  # noqa: C901 - one straight script
         wall = time.monotonic() - started
         children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         machine_after = psutil.cpu_times()
-        tree = server_tree(server)
-        app_after = cpu_seconds(tree)
-        rss = [p.memory_info().rss / 2**20 for p in tree if p.is_running()]
+        trees = [server_tree(server) for server in every]
+        app_after = cpu_seconds([p for tree in trees for p in tree])
+        rss = [[p.memory_info().rss / 2**20 for p in tree if p.is_running()] for tree in trees]
         pg_after = cpu_seconds(postgres_processes())
         if locust.returncode not in (0, 1):
             errors.append(f"locust exited with {locust.returncode}; see {run_dir / 'locust.log'}")
     finally:
-        stop_server(server)
+        for server in every:
+            stop_server(server)
         signal.signal(signal.SIGTERM, previous_term)
         step("gunicorn stopped")
 
@@ -417,7 +449,7 @@ def main() -> int:  # noqa: C901 - one straight script
         for e in outcome["errors"]:
             print(f"  failure: {e['name']}: {e['error'][:300]} x{e['count']}")
 
-    times, statuses = server_times(access_log)
+    times, statuses = server_times([access_log for _, _, access_log, _ in servers.values()])
     print("\ngunicorn, server-side milliseconds (%(M)s in its access log; a client also waits for a free worker)")
     print(f"{'request':38} {'count':>6} {'median':>7} {'p95':>7} {'max':>7}")
     for name, values in sorted(times.items()):
@@ -433,12 +465,15 @@ def main() -> int:  # noqa: C901 - one straight script
         )
     print("status classes: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     if statuses.get("5xx"):
-        errors.append(f"{statuses['5xx']} responses with status 5xx in {access_log}")
-    logged = error_log.read_text(errors="replace")
-    problems = [line for line in logged.splitlines() if re.search(r"Traceback|\[ERROR\]|\[CRITICAL\]|Exception", line)]
-    if problems:
-        errors.append(f"gunicorn's error log has {len(problems)} error lines; see {error_log}")
-        print("\n".join(problems[:20]))
+        errors.append(f"{statuses['5xx']} responses with status 5xx; see {run_dir}")
+    for _, _, _, error_log in servers.values():
+        logged = error_log.read_text(errors="replace")
+        problems = [
+            line for line in logged.splitlines() if re.search(r"Traceback|\[ERROR\]|\[CRITICAL\]|Exception", line)
+        ]
+        if problems:
+            errors.append(f"gunicorn's error log has {len(problems)} error lines; see {error_log}")
+            print("\n".join(problems[:20]))
 
     locust_cpu = sum(getattr(children_after, f) - getattr(children_before, f) for f in ("ru_utime", "ru_stime"))
     app_cpu = sum(app_after.values()) - sum(app_before.get(pid, 0.0) for pid in app_after)
@@ -450,16 +485,24 @@ def main() -> int:  # noqa: C901 - one straight script
         for f in ("user", "nice", "system", "irq", "softirq", "steal")
     )
     other = busy - app_cpu - pg_cpu - locust_cpu
+    pool_cpu = [
+        sum(app_after.get(p.pid, 0.0) - app_before.get(p.pid, 0.0) for p in tree if p.pid in app_after)
+        for tree in trees
+    ]
+    gunicorns = ", ".join(
+        f"{count} {name} workers {cpu:.1f}" for (name, count, _), cpu in zip(pools, pool_cpu, strict=True)
+    )
     print(
-        f"  gunicorn (master and {workers} workers) {app_cpu:.1f}, PostgreSQL {pg_cpu:.1f}, locust {locust_cpu:.1f}, "
+        f"  gunicorn {app_cpu:.1f} ({gunicorns}; masters included), PostgreSQL {pg_cpu:.1f}, locust {locust_cpu:.1f}, "
         f"anything else {other:.1f}; the machine was busy {busy:.1f} ({busy / (wall * cores):.0%})"
     )
 
-    if rss:
-        print(
-            f"  gunicorn's memory at the end (RSS): master {rss[0]:.0f} MiB, workers {sum(rss[1:]):.0f} MiB "
-            f"(largest {max(rss[1:], default=0):.0f} MiB)"
-        )
+    for (name, _, _), sizes in zip(pools, rss, strict=True):
+        if sizes:
+            print(
+                f"  gunicorn's memory at the end (RSS), {name}: master {sizes[0]:.0f} MiB, workers "
+                f"{sum(sizes[1:]):.0f} MiB (largest {max(sizes[1:], default=0):.0f} MiB)"
+            )
 
     results = outcome.get("members", {})
     db_errors, counts = check_database(url, seed, results)
