@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -34,17 +35,30 @@ FOLLOWUP_COLUMNS = [*RUPTURE_KEY, "discussed_on", "note"]
 
 @dataclass(frozen=True)
 class Analysis:
-    """What is computed once from a set of families' scores and read by every page."""
+    """What is computed once from a set of families' scores and read by every page.
+
+    The perspective gap and the early alliance are computed when first read (then kept): the session
+    page's safety signal needs neither.
+    """
 
     series: pd.DataFrame
     #: Every rupture (``RUPTURE_COLUMNS`` and ``RUPTURE_DETAIL``) with ``discussed_on`` and ``note``.
     ruptures: pd.DataFrame
-    gaps: pd.DataFrame
-    early: pd.DataFrame
     #: Per family code, its latest scored session.
     latest: pd.Series
     #: The installation's expected trajectory (section 10, ``trajectory.EXPECTED_COLUMNS``); None: not known.
     expected: pd.DataFrame | None = None
+    settings: Settings = DEFAULTS
+
+    @cached_property
+    def gaps(self) -> pd.DataFrame:
+        """The perspective gap (section 6a) of every member's series."""
+        return perspective_gap(self.series)
+
+    @cached_property
+    def early(self) -> pd.DataFrame:
+        """The early alliance (section 8) of every member."""
+        return early_alliance(self.series, self.settings)
 
     def recent_ruptures(self, informant: str = "self") -> pd.DataFrame:
         """Ruptures not repaired in each family's last ``RECENT_SESSIONS`` sessions (what concern and prompts raise)."""
@@ -87,10 +101,9 @@ def analyse(
     return Analysis(
         series=series,
         ruptures=breaks,
-        gaps=perspective_gap(series),
-        early=early_alliance(series, settings),
         latest=latest.rename("latest_session"),
         expected=expected,
+        settings=settings,
     )
 
 
