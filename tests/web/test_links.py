@@ -207,6 +207,28 @@ def test_draft_kept_between_visits(app, client, session_four):
     assert member.post(path + "/draft", json={"bond": "1"}).status_code == 410
 
 
+def test_a_link_is_read_once_per_request(app, client, session_four):
+    """Opening a link and saving a draft read the link once, though the limit's check and the view both ask."""
+    path = make_links(client)["Daan"]
+    member = app.test_client()
+    with app.app_context():
+        engine = db.engine
+    lookups: list[str] = []
+
+    def record(conn, cursor, statement, *rest):
+        if "FROM request_token" in statement:
+            lookups.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert member.get(path).status_code == 200
+        assert member.post(path + "/draft", json={"bond": "7"}).json["saved"]
+        assert member.get("/r/not-a-token").status_code == 404
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert len(lookups) == 3
+
+
 def test_tablet_round(app, client, session_four):
     """Names to pick, one questionnaire each, never an earlier answer; everything else locked until the password."""
     start = client.post("/round/start/FAM-1/4?lang=en")
