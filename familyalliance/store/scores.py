@@ -4,8 +4,9 @@ Pages read scores (``queries.scores``), never raw answers: each path that stores
 answers calls :func:`rescore_forms` with the forms it wrote (the import, in bulk, stores the
 scores of the forms it created with :func:`store_sums`). The scoring itself is the core's
 (``core.scoring.form_sums`` and ``score_sums`` for many forms, ``score_answers`` for a few), so
-stored scores are what scoring the answers afresh gives. :func:`rescore_families` scores whole families again (``flask rescore``, after an
-instrument's definition changed) and says which families' scores moved.
+stored scores are what scoring the answers afresh gives. :func:`rescore_families` scores whole
+families again (``flask rescore``, after an instrument's definition changed) and says which
+families' scores moved.
 """
 
 from __future__ import annotations
