@@ -329,7 +329,7 @@ def main() -> int:  # noqa: C901 - one straight script
 
     # One pool of workers for everything, or (LOAD_STAFF_WORKERS) a second pool for the staff's pages at
     # a lower CPU priority, as docs/operations.md deploys it behind the proxy: the proxy sends the
-    # families' paths (/r/, /round/) to the first pool and everything else to the second; here each
+    # families' paths (/r/, /round/, /static/) to the first pool and everything else to the second; here each
     # kind of locust user talks to its pool directly.
     pools = [("app" if not staff_workers else "families", workers, "0")]
     if staff_workers:
