@@ -335,7 +335,6 @@ def main() -> int:  # noqa: C901 - one straight script
     if staff_workers:
         pools.append(("staff", staff_workers, staff_nice))
     servers: dict[str, tuple[str, subprocess.Popen, Path, Path]] = {}
-    every: list[subprocess.Popen] = []
     previous_term = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         for name, count, niceness in pools:
@@ -362,13 +361,13 @@ def main() -> int:  # noqa: C901 - one straight script
             ]
             pool = "" if name == "app" else f" ({name})"
             step(f"gunicorn -w {count}{f', priority {niceness}' if niceness != '0' else ''} on {base}{pool}")
-            every.append(subprocess.Popen(command, cwd=app_dir, env=env, start_new_session=True))
-            servers[name] = (base, every[-1], access_log, error_log)
+            server = subprocess.Popen(command, cwd=app_dir, env=env, start_new_session=True)
+            servers[name] = (base, server, access_log, error_log)
         base = servers["app" if "app" in servers else "families"][0]
         for address, server, _, _ in servers.values():
             wait_healthy(address, server, 90)
         pg_before = cpu_seconds(postgres_processes())
-        app_before = cpu_seconds([p for server in every for p in server_tree(server)])
+        app_before = cpu_seconds([p for _, server, _, _ in servers.values() for p in server_tree(server)])
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         machine_before = psutil.cpu_times()
         results_path = run_dir / "results.json"
@@ -416,14 +415,14 @@ def main() -> int:  # noqa: C901 - one straight script
         wall = time.monotonic() - started
         children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         machine_after = psutil.cpu_times()
-        trees = [server_tree(server) for server in every]
+        trees = [server_tree(server) for _, server, _, _ in servers.values()]
         app_after = cpu_seconds([p for tree in trees for p in tree])
         rss = [[p.memory_info().rss / 2**20 for p in tree if p.is_running()] for tree in trees]
         pg_after = cpu_seconds(postgres_processes())
         if locust.returncode not in (0, 1):
             errors.append(f"locust exited with {locust.returncode}; see {run_dir / 'locust.log'}")
     finally:
-        for server in every:
+        for _, server, _, _ in servers.values():
             stop_server(server)
         signal.signal(signal.SIGTERM, previous_term)
         step("gunicorn stopped")

@@ -37,11 +37,16 @@ BATCH = 500
 FEW_FORMS = 20
 
 
+def _answer_rows(where: sa.ColumnElement) -> list[tuple]:
+    """The stored answers matching ``where`` as plain tuples from the driver: the form key, item and value."""
+    columns = [getattr(Response, name) for name in (*FORM_KEY, "item", "value")]
+    # No per-value processing (whole families for ``rescore_families``).
+    return db.session.connection().execute(sa.select(*columns).where(where)).cursor.fetchall()
+
+
 def _answers(where: sa.ColumnElement) -> pd.DataFrame:
     """The stored answers matching ``where``: the form key, item and value (NaN when unanswered)."""
-    columns = [getattr(Response, name) for name in (*FORM_KEY, "item", "value")]
-    # Plain tuples from the driver (whole families for ``rescore_families``): no per-value processing.
-    rows = db.session.connection().execute(sa.select(*columns).where(where)).cursor.fetchall()
+    rows = _answer_rows(where)
     names = [*FORM_KEY, "item", "value"]
     frame = pd.DataFrame(rows, columns=names) if rows else pd.DataFrame({name: [] for name in names})
     frame["value"] = pd.to_numeric(frame["value"]).astype("float64")
@@ -84,10 +89,9 @@ def _plain_rows(forms: pd.DataFrame) -> list[tuple]:
 
 def _few_scored(keys: set[tuple], instruments: Mapping[str, Instrument]) -> list[tuple]:
     """The rows (``COLUMNS``) of these few forms that have answers, scored one by one from their stored answers."""
-    columns = [getattr(Response, name) for name in (*FORM_KEY, "item", "value")]
     forms: dict[tuple, dict[str, int | None]] = {}
     for where in _people(sorted(keys)):
-        for *key, item, value in db.session.connection().execute(sa.select(*columns).where(where)):
+        for *key, item, value in _answer_rows(where):
             if tuple(key) in keys:
                 forms.setdefault(tuple(key), {})[item] = value
     rows = []
@@ -101,9 +105,8 @@ def _few_scored(keys: set[tuple], instruments: Mapping[str, Instrument]) -> list
     return rows
 
 
-def _upsert(forms: pd.DataFrame | list[tuple]) -> None:
-    """Insert the forms' rows (scored forms, or rows in ``COLUMNS`` order), replacing stored rows of the same forms."""
-    plain = _plain_rows(forms) if isinstance(forms, pd.DataFrame) else forms
+def _upsert(plain: list[tuple]) -> None:
+    """Insert the forms' rows (in ``COLUMNS`` order), replacing stored rows of the same forms."""
     if not plain:
         return
     rows = [dict(zip(COLUMNS, row, strict=True)) for row in plain]
@@ -173,7 +176,7 @@ def rescore_forms(forms: Iterable[Sequence], instruments: Mapping[str, Instrumen
     wanted = pd.MultiIndex.from_tuples(sorted(keys), names=FORM_KEY)
     answers = answers[pd.MultiIndex.from_frame(answers[list(FORM_KEY)]).isin(wanted)]
     scored = score(answers, instruments)
-    _upsert(scored)
+    _upsert(_plain_rows(scored))
     found = set(scored[list(FORM_KEY)].itertuples(index=False, name=None))
     _delete(keys - found)
     return len(found)
